@@ -1,0 +1,176 @@
+package configs
+
+import "time"
+
+// Config is the whole mxout configuration. Every field maps to a YAML key
+// (the mapstructure tag) and to an environment variable MXOUT_<SECTION>_<KEY>.
+// Defaults live in defaults.yaml, embedded into the binary.
+type Config struct {
+	// Hostname is this relay's name: the greeting, Received headers,
+	// Message-IDs it adds and the Reporting-MTA of bounces.
+	Hostname string `mapstructure:"hostname" yaml:"hostname"`
+	// DataDir holds the queue database.
+	DataDir string `mapstructure:"data_dir" yaml:"data_dir"`
+
+	Submission Submission `mapstructure:"submission" yaml:"submission"`
+	Delivery   Delivery   `mapstructure:"delivery" yaml:"delivery"`
+	Queue      Queue      `mapstructure:"queue" yaml:"queue"`
+	Resolver   Resolver   `mapstructure:"resolver" yaml:"resolver"`
+	Metrics    Metrics    `mapstructure:"metrics" yaml:"metrics"`
+	Admin      Admin      `mapstructure:"admin" yaml:"admin"`
+	DSN        DSN        `mapstructure:"dsn" yaml:"dsn"`
+	Log        Log        `mapstructure:"log" yaml:"log"`
+}
+
+// Submission configures the SMTP front where clients hand mail to the relay.
+type Submission struct {
+	Listeners       []Listener `mapstructure:"listeners" yaml:"listeners"`
+	TLS             TLSFiles   `mapstructure:"tls" yaml:"tls"`
+	MaxMessageBytes ByteSize   `mapstructure:"max_message_bytes" yaml:"max_message_bytes"`
+	MaxRecipients   int        `mapstructure:"max_recipients" yaml:"max_recipients"`
+	// TrustedNetworks may relay without AUTH (CIDR or single addresses).
+	TrustedNetworks []string `mapstructure:"trusted_networks" yaml:"trusted_networks"`
+	Users           []User   `mapstructure:"users" yaml:"users"`
+	// ReadTimeout bounds the wait for each command line and each DATA read.
+	ReadTimeout time.Duration `mapstructure:"read_timeout" yaml:"read_timeout"`
+	// WriteTimeout bounds each reply write.
+	WriteTimeout time.Duration `mapstructure:"write_timeout" yaml:"write_timeout"`
+	// MaxLineLength is the longest command or DATA line accepted.
+	MaxLineLength int `mapstructure:"max_line_length" yaml:"max_line_length"`
+}
+
+// Listener is one submission socket.
+type Listener struct {
+	Address string `mapstructure:"address" yaml:"address"`
+	// TLS is none, starttls or implicit.
+	TLS string `mapstructure:"tls" yaml:"tls"`
+}
+
+// TLS modes of a submission listener.
+const (
+	ListenerTLSNone     = "none"
+	ListenerTLSStartTLS = "starttls"
+	ListenerTLSImplicit = "implicit"
+)
+
+// TLSFiles names a PEM certificate chain and its private key.
+type TLSFiles struct {
+	CertFile string `mapstructure:"cert_file" yaml:"cert_file"`
+	KeyFile  string `mapstructure:"key_file" yaml:"key_file"`
+}
+
+// User is a submission account that may AUTH and relay.
+type User struct {
+	Username string `mapstructure:"username" yaml:"username"`
+	// PasswordHash is a bcrypt hash, as printed by `mxout passwd`.
+	PasswordHash string `mapstructure:"password_hash" yaml:"password_hash"`
+	// AllowedSenders are MAIL FROM patterns: "*", "*@example.com", "a@example.com".
+	AllowedSenders []string `mapstructure:"allowed_senders" yaml:"allowed_senders"`
+}
+
+// Delivery configures the outbound side.
+type Delivery struct {
+	Workers                 int    `mapstructure:"workers" yaml:"workers"`
+	Port                    int    `mapstructure:"port" yaml:"port"`
+	HeloName                string `mapstructure:"helo_name" yaml:"helo_name"`
+	MaxConnectionsPerDomain int    `mapstructure:"max_connections_per_domain" yaml:"max_connections_per_domain"`
+	// TLS is opportunistic, required or disabled.
+	TLS       string    `mapstructure:"tls" yaml:"tls"`
+	Smarthost Smarthost `mapstructure:"smarthost" yaml:"smarthost"`
+	Retry     Retry     `mapstructure:"retry" yaml:"retry"`
+	// ConnectTimeout bounds the TCP connect to one remote address.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout" yaml:"connect_timeout"`
+	// CommandTimeout bounds the wait for the greeting and each command reply.
+	CommandTimeout time.Duration `mapstructure:"command_timeout" yaml:"command_timeout"`
+	// DataTimeout bounds the wait for the reply to the final dot.
+	DataTimeout time.Duration `mapstructure:"data_timeout" yaml:"data_timeout"`
+}
+
+// Outbound TLS policies.
+const (
+	DeliveryTLSOpportunistic = "opportunistic"
+	DeliveryTLSRequired      = "required"
+	DeliveryTLSDisabled      = "disabled"
+)
+
+// Smarthost sends all mail through one upstream relay instead of MX lookups.
+type Smarthost struct {
+	// Address is host:port; empty disables smarthost mode.
+	Address  string `mapstructure:"address" yaml:"address"`
+	Username string `mapstructure:"username" yaml:"username"`
+	Password string `mapstructure:"password" yaml:"password"`
+	// TLS is starttls, implicit or none.
+	TLS string `mapstructure:"tls" yaml:"tls"`
+}
+
+// Retry is the backoff schedule for temporary failures.
+type Retry struct {
+	Initial     time.Duration `mapstructure:"initial" yaml:"initial"`
+	Multiplier  float64       `mapstructure:"multiplier" yaml:"multiplier"`
+	MaxInterval time.Duration `mapstructure:"max_interval" yaml:"max_interval"`
+	// Jitter spreads each interval by ± this fraction (0 to 1).
+	Jitter      float64       `mapstructure:"jitter" yaml:"jitter"`
+	MaxLifetime time.Duration `mapstructure:"max_lifetime" yaml:"max_lifetime"`
+	// DelayNoticeAfter sends a delay DSN after this long; 0 disables it.
+	DelayNoticeAfter time.Duration `mapstructure:"delay_notice_after" yaml:"delay_notice_after"`
+}
+
+// Queue configures the on-disk queue.
+type Queue struct {
+	// MinFreeBytes is the free space below which new mail gets 452 4.3.1.
+	// 0 means automatic: room for new memtables, a value-log file and one
+	// message of max_message_bytes.
+	MinFreeBytes ByteSize `mapstructure:"min_free_bytes" yaml:"min_free_bytes"`
+	// GCInterval is how often the value log is garbage-collected.
+	GCInterval time.Duration `mapstructure:"gc_interval" yaml:"gc_interval"`
+	// LeaseDuration is how far the next attempt is pushed out when a message
+	// is taken for delivery, so that a crash mid-delivery retries it after
+	// this long instead of in a tight loop.
+	LeaseDuration time.Duration `mapstructure:"lease_duration" yaml:"lease_duration"`
+	Badger        Badger        `mapstructure:"badger" yaml:"badger"`
+}
+
+// Badger holds the storage engine's memory and file sizes.
+type Badger struct {
+	MemtableBytes     ByteSize `mapstructure:"memtable_bytes" yaml:"memtable_bytes"`
+	NumMemtables      int      `mapstructure:"num_memtables" yaml:"num_memtables"`
+	BlockCacheBytes   ByteSize `mapstructure:"block_cache_bytes" yaml:"block_cache_bytes"`
+	IndexCacheBytes   ByteSize `mapstructure:"index_cache_bytes" yaml:"index_cache_bytes"`
+	ValueLogFileBytes ByteSize `mapstructure:"value_log_file_bytes" yaml:"value_log_file_bytes"`
+	ValueThreshold    ByteSize `mapstructure:"value_threshold" yaml:"value_threshold"`
+}
+
+// Resolver configures DNS lookups.
+type Resolver struct {
+	// Servers are host:port; empty means the system's /etc/resolv.conf.
+	Servers []string      `mapstructure:"servers" yaml:"servers"`
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+}
+
+// Metrics configures the Prometheus and health endpoint.
+type Metrics struct {
+	// Listen is host:port; empty disables the endpoint.
+	Listen string `mapstructure:"listen" yaml:"listen"`
+}
+
+// Admin configures the queue administration API.
+type Admin struct {
+	// Listen is host:port; empty disables the API.
+	Listen string `mapstructure:"listen" yaml:"listen"`
+	// Token, when set, is required as "Authorization: Bearer <token>".
+	Token string `mapstructure:"token" yaml:"token"`
+}
+
+// DSN configures bounces.
+type DSN struct {
+	// Postmaster receives a copy of reports about failed bounces; empty drops them.
+	Postmaster string `mapstructure:"postmaster" yaml:"postmaster"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level" yaml:"level"`
+	// Format is text or json.
+	Format string `mapstructure:"format" yaml:"format"`
+}

@@ -1,0 +1,204 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mxout.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults_RunOnLoopback(t *testing.T) {
+	c, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Submission.Listeners; len(got) != 1 || got[0].Address != "127.0.0.1:2525" || got[0].TLS != "none" {
+		t.Errorf("default listeners = %+v", got)
+	}
+	if c.DataDir != "./mxout-data" || c.Metrics.Listen != "127.0.0.1:9090" || c.Delivery.Port != 25 {
+		t.Errorf("defaults: data_dir %q metrics %q port %d", c.DataDir, c.Metrics.Listen, c.Delivery.Port)
+	}
+	if c.Hostname == "" || c.Delivery.HeloName != c.Hostname {
+		t.Errorf("hostname %q helo %q", c.Hostname, c.Delivery.HeloName)
+	}
+	if c.Queue.MinFreeBytes != c.AutoMinFreeBytes() || c.Queue.MinFreeBytes < 100<<20 {
+		t.Errorf("min_free_bytes = %d, auto %d", c.Queue.MinFreeBytes, c.AutoMinFreeBytes())
+	}
+}
+
+func TestExample_EqualsDefaultsAndNamesEveryKey(t *testing.T) {
+	ex, err := Load("mxout.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ex, def) {
+		t.Errorf("mxout.example.yaml differs from defaults.yaml:\nexample:  %+v\ndefaults: %+v", ex, def)
+	}
+	text, err := os.ReadFile("mxout.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		leaf := key[strings.LastIndexAny(key, ".]")+1:]
+		if !strings.Contains(string(text), leaf+":") {
+			t.Errorf("key %s is not documented in mxout.example.yaml", key)
+		}
+	}
+}
+
+func TestLoad_FileAndEnvOverride(t *testing.T) {
+	p := writeConfig(t, `
+hostname: relay.example
+delivery:
+  workers: 7
+  retry: {initial: 1s, multiplier: 2, max_interval: 2s, jitter: 0, max_lifetime: 1h}
+submission:
+  max_message_bytes: 2MiB
+  listeners:
+    - {address: "127.0.0.1:2600", tls: none}
+resolver: {servers: ["127.0.0.1:53535"], timeout: 2s}
+`)
+	t.Setenv("MXOUT_LOG_LEVEL", "debug")
+	t.Setenv("MXOUT_DELIVERY_PORT", "2626")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Delivery.Workers != 7 || c.Delivery.Retry.Initial != time.Second || c.Delivery.Retry.Jitter != 0 {
+		t.Errorf("file values not applied: %+v", c.Delivery)
+	}
+	if c.Submission.MaxMessageBytes != 2<<20 {
+		t.Errorf("max_message_bytes = %d", c.Submission.MaxMessageBytes)
+	}
+	if c.Log.Level != "debug" || c.Delivery.Port != 2626 {
+		t.Errorf("env not applied: level %q port %d", c.Log.Level, c.Delivery.Port)
+	}
+	if c.Delivery.HeloName != "relay.example" {
+		t.Errorf("helo_name should default to hostname, got %q", c.Delivery.HeloName)
+	}
+	if c.Delivery.Retry.MaxLifetime != time.Hour || c.Delivery.Retry.DelayNoticeAfter != 4*time.Hour {
+		t.Errorf("nested defaults lost when a section is partly set: %+v", c.Delivery.Retry)
+	}
+}
+
+func TestLoad_BadValuesNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantKey string
+	}{
+		{"negative workers", "delivery: {workers: -3}", "delivery.workers"},
+		{"zero port", "delivery: {port: 0}", "delivery.port"},
+		{"unknown tls policy", "delivery: {tls: sometimes}", "delivery.tls"},
+		{"bad listener tls", "submission: {listeners: [{address: '127.0.0.1:1', tls: maybe}]}", "submission.listeners[0].tls"},
+		{"listener without port", "submission: {listeners: [{address: 'localhost', tls: none}]}", "submission.listeners[0].address"},
+		{"starttls without cert", "submission: {listeners: [{address: '127.0.0.1:1', tls: starttls}]}", "submission.tls.cert_file"},
+		{"bad network", "submission: {trusted_networks: [10.0.0.0/33]}", "submission.trusted_networks[0]"},
+		{"bad duration", "delivery: {retry: {initial: soon}}", "initial"},
+		{"bad size", "submission: {max_message_bytes: lots}", "max_message_bytes"},
+		{"jitter above one", "delivery: {retry: {jitter: 2}}", "delivery.retry.jitter"},
+		{"unknown key", "delivery: {wokers: 3}", "wokers"},
+		{"plain password", "submission: {users: [{username: a, password_hash: secret}]}", "submission.users[0].password_hash"},
+		{"bad sender pattern", "submission: {users: [{username: a, password_hash: $2a$10$x, allowed_senders: ['@']}]}", "allowed_senders[0]"},
+		{"bad log level", "log: {level: loud}", "log.level"},
+		{"resolver without port", "resolver: {servers: [127.0.0.1]}", "resolver.servers[0]"},
+		{"value log too small", "submission: {max_message_bytes: 40MiB}", "queue.badger.value_log_file_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tt.yaml))
+			if err == nil {
+				t.Fatalf("config %q accepted", tt.yaml)
+			}
+			if !strings.Contains(err.Error(), tt.wantKey) {
+				t.Errorf("error %q does not name %s", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestLoad_MissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("missing file error = %v", err)
+	}
+}
+
+func TestRender_RoundTrips(t *testing.T) {
+	p := writeConfig(t, `
+hostname: relay.example
+delivery: {smarthost: {address: "127.0.0.1:2626", username: u, password: p}}
+submission: {users: [{username: a, password_hash: "$2a$10$abc", allowed_senders: ["*"]}]}
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "password: p") || !strings.Contains(string(out), "(set)") {
+		t.Errorf("secret not hidden:\n%s", out)
+	}
+	c.Delivery.Smarthost.Password = "(set)"
+	again, err := Load(writeConfig(t, string(out)))
+	if err != nil {
+		t.Fatalf("rendered config does not load: %v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(c, again) {
+		t.Errorf("render round trip changed the config:\n%s", out)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ByteSize
+		bad  bool
+	}{
+		{in: "1024", want: 1024},
+		{in: "10MiB", want: 10 << 20},
+		{in: "10MB", want: 10_000_000},
+		{in: "4KiB", want: 4096},
+		{in: "1 GiB", want: 1 << 30},
+		{in: "2k", want: 2048},
+		{in: "7B", want: 7},
+		{in: "", bad: true},
+		{in: "-1", bad: true},
+		{in: "MiB", bad: true},
+		{in: "1.5MiB", bad: true},
+		{in: "99999999999999999GiB", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if tt.bad != (err != nil) || got != tt.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v", tt.in, got, err)
+		}
+	}
+}
+
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"1", "10MiB", "4 KiB", "1GB", "x", "-5", "18446744073709551616"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseByteSize(s)
+		if err == nil && n < 0 {
+			t.Errorf("ParseByteSize(%q) = %d", s, n)
+		}
+	})
+}

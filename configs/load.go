@@ -1,0 +1,176 @@
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// EnvPrefix is the prefix of environment variables that override config
+// keys: delivery.retry.initial is MXOUT_DELIVERY_RETRY_INITIAL.
+const EnvPrefix = "MXOUT"
+
+// Load reads the embedded defaults, then the YAML file at path (if path is
+// not empty), then MXOUT_* environment variables, and validates the result.
+// Unknown keys are errors, so a typo never silently falls back to a default.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(defaultsYAML)); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	if path != "" {
+		f, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := v.MergeConfig(bytes.NewReader(f)); err != nil {
+			return nil, fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	var c Config
+	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		durationHook,
+		byteSizeHook,
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", describe(path), cleanDecodeError(err))
+	}
+	if err := c.fillDerived(); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", describe(path), err)
+	}
+	return &c, nil
+}
+
+// Defaults returns the embedded default configuration, as `mxout serve`
+// without --config runs it.
+func Defaults() (*Config, error) { return Load("") }
+
+func describe(path string) string {
+	if path == "" {
+		return "(embedded defaults)"
+	}
+	return path
+}
+
+// fillDerived sets the values whose default depends on another key.
+func (c *Config) fillDerived() error {
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("hostname: not set and the system has none: %w", err)
+		}
+		c.Hostname = h
+	}
+	if c.Delivery.HeloName == "" {
+		c.Delivery.HeloName = c.Hostname
+	}
+	if c.Queue.MinFreeBytes == 0 {
+		c.Queue.MinFreeBytes = c.AutoMinFreeBytes()
+	}
+	return nil
+}
+
+// AutoMinFreeBytes is the disk reserve used when queue.min_free_bytes is 0:
+// enough for badger to open every memtable file and a new value-log file,
+// plus one message of the largest accepted size. Below it, badger could
+// fault (SIGBUS) on a page it cannot back, so the queue refuses new mail
+// before that happens.
+func (c *Config) AutoMinFreeBytes() ByteSize {
+	b := c.Queue.Badger
+	return ByteSize(int64(b.NumMemtables+1)*int64(b.MemtableBytes)+2*int64(b.ValueLogFileBytes)) +
+		2*c.Submission.MaxMessageBytes
+}
+
+var invalidKeys = regexp.MustCompile(`^'([^']*)' has invalid keys: (.*)$`)
+
+// cleanDecodeError turns mapstructure's multi-line report into one line
+// per problem, each naming the full key.
+func cleanDecodeError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):")
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if m := invalidKeys.FindStringSubmatch(line); m != nil {
+			var keys []string
+			for _, k := range strings.Split(m[2], ", ") {
+				if m[1] != "" {
+					k = m[1] + "." + k
+				}
+				keys = append(keys, k)
+			}
+			line = "unknown key " + strings.Join(keys, ", unknown key ")
+		}
+		out = append(out, strings.ReplaceAll(line, "'", ""))
+	}
+	return errors.New(strings.Join(out, "; "))
+}
+
+// durationHook parses durations with an error that shows the bad value.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use 30s, 5m, 4h)", data)
+	}
+	return d, nil
+}
+
+// Keys lists every leaf key of the schema in dotted form (list elements as
+// "name[]"), in declaration order. Used to check the example file is
+// complete and to document the schema.
+func Keys() []string {
+	var out []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := f.Tag.Get("mapstructure")
+			if name == "" {
+				continue
+			}
+			key := name
+			if prefix != "" {
+				key = prefix + "." + name
+			}
+			ft := f.Type
+			switch {
+			case ft.Kind() == reflect.Struct && ft.PkgPath() == t.PkgPath():
+				walk(key, ft)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(key+"[]", ft.Elem())
+			case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+				walk(key+".<name>", ft.Elem())
+			default:
+				out = append(out, key)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	return out
+}

@@ -1,0 +1,153 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Validate checks every key and returns one error per bad key, each naming
+// the key and the bad value.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.check(c.Hostname != "" && !strings.ContainsAny(c.Hostname, " \t\r\n"), "hostname", c.Hostname, "must be a host name")
+	v.check(c.DataDir != "", "data_dir", c.DataDir, "must not be empty")
+	c.Submission.validate(v)
+	c.Delivery.validate(v)
+	c.Queue.validate(v, c.Submission.MaxMessageBytes)
+	v.each("resolver.servers", c.Resolver.Servers, isHostPort, "must be host:port")
+	v.check(c.Resolver.Timeout > 0, "resolver.timeout", c.Resolver.Timeout, "must be positive")
+	v.check(c.Metrics.Listen == "" || isHostPort(c.Metrics.Listen), "metrics.listen", c.Metrics.Listen, "must be host:port or empty")
+	v.check(c.Admin.Listen == "" || isHostPort(c.Admin.Listen), "admin.listen", c.Admin.Listen, "must be host:port or empty")
+	v.check(c.DSN.Postmaster == "" || strings.Contains(c.DSN.Postmaster, "@"), "dsn.postmaster", c.DSN.Postmaster, "must be an address or empty")
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+	return v.err()
+}
+
+func (s *Submission) validate(v *validator) {
+	v.check(len(s.Listeners) > 0, "submission.listeners", s.Listeners, "needs at least one listener")
+	needCert := false
+	for i, l := range s.Listeners {
+		key := fmt.Sprintf("submission.listeners[%d]", i)
+		v.check(isHostPort(l.Address), key+".address", l.Address, "must be host:port")
+		v.oneOf(key+".tls", l.TLS, ListenerTLSNone, ListenerTLSStartTLS, ListenerTLSImplicit)
+		needCert = needCert || l.TLS == ListenerTLSStartTLS || l.TLS == ListenerTLSImplicit
+	}
+	if needCert {
+		v.check(s.TLS.CertFile != "", "submission.tls.cert_file", s.TLS.CertFile, "is required by a starttls or implicit listener")
+		v.check(s.TLS.KeyFile != "", "submission.tls.key_file", s.TLS.KeyFile, "is required by a starttls or implicit listener")
+	}
+	v.check(s.MaxMessageBytes >= 1024, "submission.max_message_bytes", s.MaxMessageBytes, "must be at least 1024")
+	v.check(s.MaxRecipients >= 1, "submission.max_recipients", s.MaxRecipients, "must be at least 1")
+	v.each("submission.trusted_networks", s.TrustedNetworks, isNetwork, "must be a CIDR or an IP address")
+	seen := map[string]bool{}
+	for i, u := range s.Users {
+		key := fmt.Sprintf("submission.users[%d]", i)
+		v.check(u.Username != "", key+".username", u.Username, "must not be empty")
+		v.check(!seen[u.Username], key+".username", u.Username, "is listed twice")
+		seen[u.Username] = true
+		v.check(strings.HasPrefix(u.PasswordHash, "$2"), key+".password_hash", "(hidden)", "must be a bcrypt hash (make one with `mxout passwd`)")
+		for j, p := range u.AllowedSenders {
+			v.check(validSenderPattern(p), fmt.Sprintf("%s.allowed_senders[%d]", key, j), p, `must be "*", "*@domain" or an address`)
+		}
+	}
+	v.check(s.ReadTimeout > 0, "submission.read_timeout", s.ReadTimeout, "must be positive")
+	v.check(s.WriteTimeout > 0, "submission.write_timeout", s.WriteTimeout, "must be positive")
+	v.check(s.MaxLineLength >= 1000, "submission.max_line_length", s.MaxLineLength, "must be at least 1000 (RFC 5321)")
+}
+
+func (d *Delivery) validate(v *validator) {
+	v.check(d.Workers >= 1 && d.Workers <= 10000, "delivery.workers", d.Workers, "must be between 1 and 10000")
+	v.check(d.Port >= 1 && d.Port <= 65535, "delivery.port", d.Port, "must be a TCP port (1-65535)")
+	v.check(d.HeloName != "" && !strings.ContainsAny(d.HeloName, " \t\r\n"), "delivery.helo_name", d.HeloName, "must be a host name")
+	v.check(d.MaxConnectionsPerDomain >= 1, "delivery.max_connections_per_domain", d.MaxConnectionsPerDomain, "must be at least 1")
+	v.oneOf("delivery.tls", d.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
+	if d.Smarthost.Address != "" {
+		v.check(isHostPort(d.Smarthost.Address), "delivery.smarthost.address", d.Smarthost.Address, "must be host:port")
+		v.oneOf("delivery.smarthost.tls", d.Smarthost.TLS, "starttls", "implicit", "none")
+		v.check((d.Smarthost.Username == "") == (d.Smarthost.Password == ""), "delivery.smarthost.username", d.Smarthost.Username, "and delivery.smarthost.password must be set together")
+	}
+	r := d.Retry
+	v.check(r.Initial > 0, "delivery.retry.initial", r.Initial, "must be positive")
+	v.check(r.Multiplier >= 1, "delivery.retry.multiplier", r.Multiplier, "must be at least 1")
+	v.check(r.MaxInterval >= r.Initial, "delivery.retry.max_interval", r.MaxInterval, "must be at least delivery.retry.initial")
+	v.check(r.Jitter >= 0 && r.Jitter <= 1, "delivery.retry.jitter", r.Jitter, "must be between 0 and 1")
+	v.check(r.MaxLifetime > 0, "delivery.retry.max_lifetime", r.MaxLifetime, "must be positive")
+	v.check(r.DelayNoticeAfter >= 0, "delivery.retry.delay_notice_after", r.DelayNoticeAfter, "must be 0 (off) or positive")
+	v.check(d.ConnectTimeout > 0, "delivery.connect_timeout", d.ConnectTimeout, "must be positive")
+	v.check(d.CommandTimeout > 0, "delivery.command_timeout", d.CommandTimeout, "must be positive")
+	v.check(d.DataTimeout > 0, "delivery.data_timeout", d.DataTimeout, "must be positive")
+}
+
+func (q *Queue) validate(v *validator, maxMessage ByteSize) {
+	v.check(q.MinFreeBytes > 0, "queue.min_free_bytes", q.MinFreeBytes, "must be positive (0 means automatic)")
+	v.check(q.GCInterval >= time.Second, "queue.gc_interval", q.GCInterval, "must be at least 1s")
+	v.check(q.LeaseDuration >= time.Second, "queue.lease_duration", q.LeaseDuration, "must be at least 1s")
+	b := q.Badger
+	v.check(b.MemtableBytes >= 1<<20, "queue.badger.memtable_bytes", b.MemtableBytes, "must be at least 1MiB")
+	v.check(b.NumMemtables >= 1, "queue.badger.num_memtables", b.NumMemtables, "must be at least 1")
+	v.check(b.BlockCacheBytes >= 0, "queue.badger.block_cache_bytes", b.BlockCacheBytes, "must not be negative")
+	v.check(b.IndexCacheBytes >= 0, "queue.badger.index_cache_bytes", b.IndexCacheBytes, "must not be negative")
+	v.check(b.ValueLogFileBytes >= 1<<20 && b.ValueLogFileBytes < 2<<30, "queue.badger.value_log_file_bytes", b.ValueLogFileBytes, "must be between 1MiB and 2GiB")
+	v.check(b.ValueLogFileBytes > 2*maxMessage, "queue.badger.value_log_file_bytes", b.ValueLogFileBytes, "must be more than twice submission.max_message_bytes")
+	v.check(b.ValueThreshold >= 64 && b.ValueThreshold <= 1<<20, "queue.badger.value_threshold", b.ValueThreshold, "must be between 64 and 1MiB")
+}
+
+// validSenderPattern accepts "*", "*@domain" and "local@domain".
+func validSenderPattern(p string) bool {
+	if p == "*" {
+		return true
+	}
+	at := strings.LastIndexByte(p, '@')
+	return at >= 1 && at < len(p)-1 && !strings.ContainsAny(p, " \t<>")
+}
+
+func isHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && port != ""
+}
+
+func isNetwork(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// validator collects one error per failed check.
+type validator struct{ errs []error }
+
+func (v *validator) check(ok bool, key string, value any, rule string) {
+	if !ok {
+		v.errs = append(v.errs, fmt.Errorf("%s: %s (got %v)", key, rule, printable(value)))
+	}
+}
+
+func (v *validator) oneOf(key, value string, allowed ...string) {
+	for _, a := range allowed {
+		if value == a {
+			return
+		}
+	}
+	v.check(false, key, value, "must be one of "+strings.Join(allowed, ", "))
+}
+
+func (v *validator) each(key string, values []string, ok func(string) bool, rule string) {
+	for i, s := range values {
+		v.check(ok(s), fmt.Sprintf("%s[%d]", key, i), s, rule)
+	}
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func printable(value any) any {
+	if s, ok := value.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return value
+}

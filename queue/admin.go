@@ -1,0 +1,299 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Get returns a stored message.
+func (q *Queue) Get(id ID) (*Message, error) {
+	var m *Message
+	err := q.db.View(func(txn *badger.Txn) error {
+		var err error
+		m, err = getMessage(txn, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// Leased reports whether a delivery holds the message now.
+func (q *Queue) Leased(id ID) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.leased[id]
+	return ok
+}
+
+// ListOptions filters and pages List. Zero values mean no filter.
+type ListOptions struct {
+	// After continues a listing after this ID (the previous page's last).
+	After ID
+	// Limit caps the page size; 0 means 100.
+	Limit int
+	// Held, Deferred or Ready select messages in that state only.
+	State string
+	// Sender matches the envelope sender, case-insensitively; "<>" is the null sender.
+	Sender string
+	// Domain matches any recipient domain.
+	Domain string
+	// OlderThan keeps messages that arrived before now minus this.
+	OlderThan time.Duration
+}
+
+// List returns messages in arrival order (their ID order) that match opts,
+// and whether more may follow. It reads message records, never bodies.
+func (q *Queue) List(opts ListOptions) ([]*Message, bool, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var cutoff time.Time
+	if opts.OlderThan > 0 {
+		cutoff = q.now().Add(-opts.OlderThan)
+	}
+	var out []*Message
+	more := false
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		start := []byte{prefixMessage}
+		if opts.After != "" {
+			start = append(messageKey(opts.After), 0)
+		}
+		for it.Seek(start); it.Valid(); it.Next() {
+			if !cutoff.IsZero() && !ID(it.Item().Key()[1:]).Time().Before(cutoff) {
+				break // IDs sort by arrival: every later one is newer
+			}
+			var m *Message
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				m, err = decodeMessage(v)
+				return err
+			})
+			if err != nil {
+				q.log.Warn("queue: skipping unreadable message record", "key", string(it.Item().Key()), "err", err)
+				continue
+			}
+			if !q.matches(m, opts) {
+				continue
+			}
+			if len(out) == limit {
+				more = true
+				break
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("list: %w", err)
+	}
+	return out, more, nil
+}
+
+// StateOf names a message's state as the metrics and admin API do:
+// held, inflight, deferred or ready.
+func (q *Queue) StateOf(m *Message) string {
+	switch {
+	case m.Held:
+		return "held"
+	case q.Leased(m.ID):
+		return "inflight"
+	case m.Deferred():
+		return "deferred"
+	default:
+		return "ready"
+	}
+}
+
+func (q *Queue) matches(m *Message, opts ListOptions) bool {
+	if opts.State != "" && q.StateOf(m) != opts.State {
+		return false
+	}
+	if opts.Sender != "" {
+		from := m.From
+		if from == "" {
+			from = "<>"
+		}
+		if !strings.EqualFold(from, opts.Sender) {
+			return false
+		}
+	}
+	if opts.Domain != "" {
+		for _, r := range m.Recipients {
+			if Domain(r.Addr) == strings.ToLower(opts.Domain) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Hold stops delivery of a message until Release.
+func (q *Queue) Hold(id ID) error {
+	return q.adminUpdate(id, "hold", func(txn *badger.Txn, m *Message, d *delta) error {
+		if m.Held {
+			return nil
+		}
+		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+			return err
+		}
+		d.add(kindOf(m), -1)
+		d.held++
+		m.Held, m.Due = true, time.Time{}
+		if err := txn.Set(heldKey(m.ID), sizeValue(m.Size)); err != nil {
+			return err
+		}
+		return putMessage(txn, m)
+	})
+}
+
+// Release makes a held message deliverable again at its recipients' next
+// attempt times.
+func (q *Queue) Release(id ID) error {
+	return q.adminUpdate(id, "release", func(txn *badger.Txn, m *Message, d *delta) error {
+		if !m.Held {
+			return nil
+		}
+		if err := txn.Delete(heldKey(m.ID)); err != nil {
+			return err
+		}
+		d.held--
+		d.add(kindOf(m), 1)
+		m.Held, m.Due = false, m.nextDue()
+		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+			return err
+		}
+		return putMessage(txn, m)
+	})
+}
+
+// Retry makes every pending recipient of a message due now. A held message
+// stays held, with its recipients due as soon as it is released.
+func (q *Queue) Retry(id ID) error {
+	now := q.now()
+	return q.adminUpdate(id, "retry", func(txn *badger.Txn, m *Message, d *delta) error {
+		for i := range m.Recipients {
+			if m.Recipients[i].State == Pending {
+				m.Recipients[i].NextAttempt = now
+			}
+		}
+		if !m.Held {
+			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+				return err
+			}
+			m.Due = now
+			if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+				return err
+			}
+		}
+		return putMessage(txn, m)
+	})
+}
+
+// Delete removes a message and its body without a bounce.
+func (q *Queue) Delete(id ID) error {
+	return q.adminUpdate(id, "delete", func(txn *badger.Txn, m *Message, d *delta) error {
+		if m.Held {
+			if err := txn.Delete(heldKey(m.ID)); err != nil {
+				return err
+			}
+			d.held--
+		} else {
+			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+				return err
+			}
+			d.add(kindOf(m), -1)
+		}
+		d.bytes -= m.Size
+		return deleteMessage(txn, m.ID)
+	})
+}
+
+// Flush makes every deferred, unheld message due now (Postfix: postqueue -f)
+// and returns how many it touched.
+func (q *Queue) Flush() (int, error) {
+	now := q.now()
+	var ids []ID
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}})
+		defer it.Close()
+		for it.Seek(dueKeyUpTo(now)); it.Valid(); it.Next() {
+			if _, id, ok := parseDueKey(it.Item().Key()); ok {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("flush: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := q.Retry(id)
+		if errors.Is(err, ErrLeased) || errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("flush: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// adminUpdate runs one operator change on a message that no delivery holds.
+// fn records counter changes in its delta; they apply only on commit.
+func (q *Queue) adminUpdate(id ID, op string, fn func(*badger.Txn, *Message, *delta) error) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	// Holding mu keeps Lease from claiming the message meanwhile. Operator
+	// changes are rare, so blocking the scheduler for one commit is fine.
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, busy := q.leased[id]; busy {
+		return fmt.Errorf("%s %s: %w", op, id, ErrLeased)
+	}
+	var d delta
+	err := q.update(func(txn *badger.Txn) error {
+		d = delta{}
+		m, err := getMessage(txn, id)
+		if err != nil {
+			return err
+		}
+		return fn(txn, m, &d)
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op, id, err)
+	}
+	d.apply(q)
+	q.Notify()
+	return nil
+}
+
+// delta collects counter changes, applied only once a transaction commits.
+type delta struct{ ready, deferred, held, bytes int64 }
+
+func (d *delta) add(k kind, n int64) {
+	if k == kindDeferred {
+		d.deferred += n
+	} else {
+		d.ready += n
+	}
+}
+
+func (d delta) apply(q *Queue) {
+	q.ready.Add(d.ready)
+	q.deferred.Add(d.deferred)
+	q.held.Add(d.held)
+	q.bytes.Add(d.bytes)
+}

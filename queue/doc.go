@@ -1,0 +1,23 @@
+// Package queue is mxout's durable mail queue, stored in badger.
+//
+// Guarantees:
+//   - Enqueue returns only after the envelope and body are synced to disk
+//     (badger SyncWrites: concurrent commits share one sync, a group commit).
+//     A crash after Enqueue returns loses nothing.
+//   - Enqueue refuses (ErrNoSpace) while free disk space is below the
+//     reserve, so badger never discovers a full disk itself: it would die
+//     with SIGBUS on an mmapped page it cannot back.
+//   - Delivery is at least once. A lease is held in memory only. Lease
+//     first pushes the message's due time forward on disk (by
+//     Options.LeaseDuration), so after a crash every leased message is due
+//     again shortly, once, instead of in a tight loop.
+//   - State is kept per recipient: pending, delivered or failed, with the
+//     attempt count, the last response and the next attempt. The message and
+//     its body are deleted once every recipient is final.
+//   - Due work is found by a range scan of a time-ordered index, never a
+//     full scan; Open rebuilds its counters from that index without reading
+//     bodies.
+//
+// The queue knows nothing of SMTP: responses are opaque strings that the
+// delivery side hands in.
+package queue

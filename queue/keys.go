@@ -1,0 +1,88 @@
+package queue
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// Key layout. Every key starts with a one-byte prefix:
+//
+//	m<id>            message record (JSON Message)
+//	b<id>            body (large: badger's value log)
+//	d<due><id>       due index; <due> is 8 bytes of big-endian Unix nanoseconds,
+//	                 so a prefix scan yields messages in due order.
+//	                 Value: dueValue (kind and size), for counting without reading records.
+//	h<id>            held messages; value: size
+const (
+	prefixMessage = 'm'
+	prefixBody    = 'b'
+	prefixDue     = 'd'
+	prefixHeld    = 'h'
+)
+
+func messageKey(id ID) []byte { return append([]byte{prefixMessage}, id...) }
+func bodyKey(id ID) []byte    { return append([]byte{prefixBody}, id...) }
+func heldKey(id ID) []byte    { return append([]byte{prefixHeld}, id...) }
+
+func dueKey(due time.Time, id ID) []byte {
+	k := make([]byte, 1+8+len(id))
+	k[0] = prefixDue
+	binary.BigEndian.PutUint64(k[1:9], uint64(max(due.UnixNano(), 0)))
+	copy(k[9:], id)
+	return k
+}
+
+// parseDueKey splits a due-index key; ok is false for a malformed key.
+func parseDueKey(k []byte) (due time.Time, id ID, ok bool) {
+	if len(k) != 1+8+idLen || k[0] != prefixDue {
+		return time.Time{}, "", false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[1:9]))), ID(k[9:]), true
+}
+
+// dueKeyUpTo is the first due key after every entry due at or before t.
+func dueKeyUpTo(t time.Time) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixDue
+	binary.BigEndian.PutUint64(k[1:9], uint64(max(t.UnixNano(), 0))+1)
+	return k
+}
+
+// kind separates never-tried messages from deferred ones in the counts.
+type kind byte
+
+const (
+	kindReady    kind = 'r'
+	kindDeferred kind = 'd'
+)
+
+func kindOf(m *Message) kind {
+	if m.Deferred() {
+		return kindDeferred
+	}
+	return kindReady
+}
+
+// dueValue is the value of a due-index entry: kind, then size.
+func dueValue(k kind, size int64) []byte {
+	v := make([]byte, 9)
+	v[0] = byte(k)
+	binary.BigEndian.PutUint64(v[1:], uint64(size))
+	return v
+}
+
+func parseDueValue(v []byte) (kind, int64, bool) {
+	if len(v) != 9 || (kind(v[0]) != kindReady && kind(v[0]) != kindDeferred) {
+		return 0, 0, false
+	}
+	return kind(v[0]), int64(binary.BigEndian.Uint64(v[1:])), true
+}
+
+func sizeValue(size int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(size)) }
+
+func parseSizeValue(v []byte) int64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}

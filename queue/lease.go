@@ -1,0 +1,294 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Lease takes up to max messages that are due at now and not already
+// leased, oldest due first. Before returning, it pushes each one's due time
+// to now+LeaseDuration on disk, so a crash during delivery makes it due
+// again once, after that delay. The caller must end every lease with
+// Complete or ReturnLease.
+func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
+	if q.closed.Load() {
+		return nil, ErrClosed
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	claimed, err := q.claimDue(now, max)
+	if err != nil || len(claimed) == 0 {
+		return nil, err
+	}
+	var jobs []*Message
+	err = q.update(func(txn *badger.Txn) error {
+		jobs = jobs[:0]
+		for _, id := range claimed {
+			m, err := getMessage(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // deleted between the scan and now
+			}
+			if err != nil {
+				return err
+			}
+			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+				return err
+			}
+			m.Due = now.Add(q.opts.LeaseDuration)
+			if err := putMessage(txn, m); err != nil {
+				return err
+			}
+			if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+				return err
+			}
+			jobs = append(jobs, m)
+		}
+		return nil
+	})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
+		for _, id := range claimed {
+			delete(q.leased, id)
+		}
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	found := make(map[ID]bool, len(jobs))
+	for _, m := range jobs {
+		found[m.ID] = true
+	}
+	for _, id := range claimed {
+		if !found[id] {
+			delete(q.leased, id)
+		}
+	}
+	return jobs, nil
+}
+
+// claimDue scans the due index up to now and marks up to max unleased
+// messages as leased in memory.
+func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
+	var claimed []ID
+	end := dueKeyUpTo(now)
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		for it.Rewind(); it.Valid() && len(claimed) < max; it.Next() {
+			key := it.Item().Key()
+			if string(key) >= string(end) {
+				break
+			}
+			_, id, ok := parseDueKey(key)
+			if !ok {
+				continue
+			}
+			if _, busy := q.leased[id]; busy {
+				continue
+			}
+			var k kind
+			if err := it.Item().Value(func(v []byte) error {
+				k, _, _ = parseDueValue(v)
+				return nil
+			}); err != nil {
+				return err
+			}
+			q.leased[id] = k
+			claimed = append(claimed, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan due index: %w", err)
+	}
+	return claimed, nil
+}
+
+// NextDue is the due time of the earliest message that is not leased, and
+// false if there is none (held messages are never due).
+func (q *Queue) NextDue() (time.Time, bool) {
+	var due time.Time
+	var found bool
+	_ = q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}})
+		defer it.Close()
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		for it.Rewind(); it.Valid(); it.Next() {
+			d, id, ok := parseDueKey(it.Item().Key())
+			if !ok {
+				continue
+			}
+			if _, busy := q.leased[id]; !busy {
+				due, found = d, true
+				return nil
+			}
+		}
+		return nil
+	})
+	return due, found
+}
+
+// Result is the outcome of one delivery attempt for one recipient.
+type Result struct {
+	// Index is the recipient's position in Message.Recipients.
+	Index int
+	// State is Delivered, Failed, or Pending for a temporary failure.
+	State State
+	// NextAttempt is when to try again; only used with Pending.
+	NextAttempt time.Time
+	// Attempted is when the attempt was made.
+	Attempted time.Time
+	// Response, Status and RemoteMTA are kept for logs, the admin API and
+	// bounces; the queue does not interpret them.
+	Response, Status, RemoteMTA string
+}
+
+// Update is everything a delivery round changes on a leased message.
+type Update struct {
+	Results []Result
+	// DelayNotified marks that a delay notice has been sent.
+	DelayNotified bool
+}
+
+// Complete records the results of a delivery round and ends the lease. When
+// every recipient is final, the message and its body are deleted. It
+// returns the message as stored after the update.
+func (q *Queue) Complete(id ID, u Update) (*Message, error) {
+	q.mu.Lock()
+	_, owned := q.leased[id]
+	q.mu.Unlock()
+	if !owned {
+		return nil, fmt.Errorf("complete %s: not leased", id)
+	}
+	var (
+		before, after kind
+		m             *Message
+	)
+	err := q.update(func(txn *badger.Txn) error {
+		var err error
+		m, err = getMessage(txn, id)
+		if err != nil {
+			return err
+		}
+		before = kindOf(m)
+		if err := applyResults(m, u); err != nil {
+			return err
+		}
+		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+			return err
+		}
+		if m.final() {
+			m.Due = time.Time{}
+			return deleteMessage(txn, m.ID)
+		}
+		after = kindOf(m)
+		m.Due = m.nextDue()
+		if err := putMessage(txn, m); err != nil {
+			return err
+		}
+		return txn.Set(dueKey(m.Due, m.ID), dueValue(after, m.Size))
+	})
+	q.mu.Lock()
+	delete(q.leased, id)
+	q.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("complete %s: %w", id, err)
+	}
+	q.counter(before).Add(-1)
+	if m.final() {
+		q.bytes.Add(-m.Size)
+	} else {
+		q.counter(after).Add(1)
+	}
+	q.Notify()
+	return m, nil
+}
+
+func applyResults(m *Message, u Update) error {
+	for _, r := range u.Results {
+		if r.Index < 0 || r.Index >= len(m.Recipients) {
+			return fmt.Errorf("result for recipient %d of %d", r.Index, len(m.Recipients))
+		}
+		rc := &m.Recipients[r.Index]
+		if rc.State != Pending {
+			continue // already final: a duplicate attempt changes nothing
+		}
+		rc.State = r.State
+		rc.Attempts++
+		rc.LastAttempt = r.Attempted
+		rc.LastResponse, rc.Status, rc.RemoteMTA = r.Response, r.Status, r.RemoteMTA
+		if r.State == Pending {
+			rc.NextAttempt = r.NextAttempt
+		} else {
+			rc.NextAttempt = time.Time{}
+		}
+	}
+	if u.DelayNotified {
+		m.DelayNotified = true
+	}
+	return nil
+}
+
+// ReturnLease ends a lease without an attempt: the message is due again now.
+// Used on shutdown for work that was leased but not started.
+func (q *Queue) ReturnLease(id ID) error {
+	err := q.update(func(txn *badger.Txn) error {
+		m, err := getMessage(txn, id)
+		if err != nil {
+			return err
+		}
+		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+			return err
+		}
+		m.Due = m.nextDue()
+		if err := putMessage(txn, m); err != nil {
+			return err
+		}
+		return txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size))
+	})
+	q.mu.Lock()
+	delete(q.leased, id)
+	q.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("return lease of %s: %w", id, err)
+	}
+	q.Notify()
+	return nil
+}
+
+func getMessage(txn *badger.Txn, id ID) (*Message, error) {
+	item, err := txn.Get(messageKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m *Message
+	err = item.Value(func(v []byte) error {
+		m, err = decodeMessage(v)
+		return err
+	})
+	return m, err
+}
+
+func putMessage(txn *badger.Txn, m *Message) error {
+	rec, err := encodeMessage(m)
+	if err != nil {
+		return err
+	}
+	return txn.Set(messageKey(m.ID), rec)
+}
+
+func deleteMessage(txn *badger.Txn, id ID) error {
+	if err := txn.Delete(messageKey(id)); err != nil {
+		return err
+	}
+	return txn.Delete(bodyKey(id))
+}

@@ -1,0 +1,321 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Errors a caller must tell apart.
+var (
+	// ErrNoSpace means free disk space is below the reserve; the message was
+	// not stored. Submitters answer 452 4.3.1.
+	ErrNoSpace = errors.New("queue: not enough free disk space")
+	// ErrNotFound means no message has that ID.
+	ErrNotFound = errors.New("queue: no such message")
+	// ErrLeased means the message is being delivered right now.
+	ErrLeased = errors.New("queue: message is being delivered")
+	// ErrClosed means the queue was closed.
+	ErrClosed = errors.New("queue: closed")
+)
+
+// Options configures a Queue. cmd/mxout fills every field from configs.
+type Options struct {
+	Dir string
+	// MinFreeBytes is the free-space reserve checked before each enqueue.
+	MinFreeBytes int64
+	// MaxMessageBytes is the largest body Enqueue will be given; Writable
+	// reports not writable when one such message would not fit.
+	MaxMessageBytes int64
+	// LeaseDuration is how far Lease pushes a message's due time on disk.
+	LeaseDuration time.Duration
+	// GCInterval is how often the value log is garbage-collected; 0 disables.
+	GCInterval time.Duration
+
+	MemtableBytes     int64
+	NumMemtables      int
+	BlockCacheBytes   int64
+	IndexCacheBytes   int64
+	ValueLogFileBytes int64
+	ValueThreshold    int64
+
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// FreeSpace reports free bytes at Dir; nil means statfs. Tests inject it.
+	FreeSpace func(dir string) (int64, error)
+}
+
+// Queue is the durable queue. Its methods are safe for concurrent use.
+type Queue struct {
+	db   *badger.DB
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	free func(string) (int64, error)
+
+	// wake is signalled (without blocking) when work may have become due.
+	wake chan struct{}
+
+	mu     sync.Mutex
+	leased map[ID]kind // messages owned by a delivery or an admin operation
+
+	ready, deferred, held, bytes atomic.Int64
+	lastWriteFailed             atomic.Bool
+
+	stopGC chan struct{}
+	gcDone chan struct{}
+	closed atomic.Bool
+}
+
+// Open opens (or creates) the queue in opts.Dir and rebuilds the in-memory
+// counters from the due index. Every message that was leased when the
+// process died is due again at the time its lease pushed it to.
+func Open(opts Options) (*Queue, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LeaseDuration <= 0 {
+		return nil, fmt.Errorf("open queue %s: lease duration must be positive", opts.Dir)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
+		WithMemTableSize(opts.MemtableBytes).
+		WithNumMemtables(opts.NumMemtables).
+		WithNumLevelZeroTables(max(opts.NumMemtables, 2)).
+		WithNumLevelZeroTablesStall(max(opts.NumMemtables, 2) * 3).
+		WithBlockCacheSize(opts.BlockCacheBytes).
+		WithIndexCacheSize(opts.IndexCacheBytes).
+		WithValueLogFileSize(opts.ValueLogFileBytes).
+		WithValueThreshold(opts.ValueThreshold).
+		WithNumCompactors(2).
+		WithCompactL0OnClose(true)
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
+	}
+	q := &Queue{
+		db:     db,
+		opts:   opts,
+		log:    opts.Logger,
+		now:    opts.Now,
+		free:   opts.FreeSpace,
+		wake:   make(chan struct{}, 1),
+		leased: make(map[ID]kind),
+		stopGC: make(chan struct{}),
+		gcDone: make(chan struct{}),
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	if q.free == nil {
+		q.free = statfsFree
+	}
+	if err := q.rebuild(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
+	}
+	go q.gcLoop()
+	return q, nil
+}
+
+// rebuild recounts ready, deferred and held messages from the indexes.
+func (q *Queue) rebuild() error {
+	return q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				k, size, ok := parseDueValue(v)
+				if !ok {
+					q.log.Warn("queue: skipping malformed due entry", "key", fmt.Sprintf("%x", it.Item().Key()))
+					return nil
+				}
+				q.counter(k).Add(1)
+				q.bytes.Add(size)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
+		}
+		hit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixHeld}, PrefetchValues: true})
+		defer hit.Close()
+		for hit.Rewind(); hit.Valid(); hit.Next() {
+			err := hit.Item().Value(func(v []byte) error {
+				q.held.Add(1)
+				q.bytes.Add(parseSizeValue(v))
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func (q *Queue) counter(k kind) *atomic.Int64 {
+	if k == kindDeferred {
+		return &q.deferred
+	}
+	return &q.ready
+}
+
+// Close stops garbage collection and closes the database. Leases still held
+// are simply forgotten: those messages are due again after their lease.
+func (q *Queue) Close() error {
+	if q.closed.Swap(true) {
+		return nil
+	}
+	close(q.stopGC)
+	<-q.gcDone
+	if err := q.db.Close(); err != nil {
+		return fmt.Errorf("close queue: %w", err)
+	}
+	return nil
+}
+
+// Enqueue stores a new message and returns once it is synced to disk. The
+// body must already carry every header the relay adds. On ErrNoSpace or any
+// storage error nothing is stored.
+func (q *Queue) Enqueue(ctx context.Context, env Envelope, body []byte) (ID, error) {
+	if q.closed.Load() {
+		return "", ErrClosed
+	}
+	if len(env.To) == 0 {
+		return "", errors.New("enqueue: no recipients")
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("enqueue: %w", err)
+	}
+	if err := q.checkSpace(int64(len(body))); err != nil {
+		return "", err
+	}
+	now := q.now()
+	m := &Message{ID: NewID(now), Envelope: env, Arrival: now, Size: int64(len(body)), Due: now}
+	m.Recipients = make([]Recipient, len(env.To))
+	for i, p := range env.To {
+		m.Recipients[i] = Recipient{RecipientParams: p, NextAttempt: now}
+	}
+	rec, err := encodeMessage(m)
+	if err != nil {
+		return "", err
+	}
+	err = q.update(func(txn *badger.Txn) error {
+		if err := txn.Set(messageKey(m.ID), rec); err != nil {
+			return err
+		}
+		if err := txn.Set(bodyKey(m.ID), body); err != nil {
+			return err
+		}
+		return txn.Set(dueKey(m.Due, m.ID), dueValue(kindReady, m.Size))
+	})
+	if err != nil {
+		return "", fmt.Errorf("enqueue %s: %w", m.ID, err)
+	}
+	q.ready.Add(1)
+	q.bytes.Add(m.Size)
+	q.Notify()
+	return m.ID, nil
+}
+
+// update runs fn in a read-write transaction and remembers whether the
+// last write failed, for Writable.
+func (q *Queue) update(fn func(*badger.Txn) error) error {
+	err := q.db.Update(fn)
+	q.lastWriteFailed.Store(err != nil)
+	return err
+}
+
+// Body returns the stored message body.
+func (q *Queue) Body(id ID) ([]byte, error) {
+	var body []byte
+	err := q.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(bodyKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		body, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("body of %s: %w", id, err)
+	}
+	return body, nil
+}
+
+// Notify wakes the scheduler waiting on Wake.
+func (q *Queue) Notify() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wake is signalled when new work may be due (enqueue, release, retry).
+func (q *Queue) Wake() <-chan struct{} { return q.wake }
+
+// Stats is a snapshot of the queue's size, exact at the time of the call.
+type Stats struct {
+	Ready, Deferred, Inflight, Held int64
+	// Bytes is the total size of the queued bodies.
+	Bytes int64
+	// Oldest is the arrival time of the oldest queued message; zero if empty.
+	Oldest time.Time
+}
+
+// Stats reports the queue's counts by state. Leased messages count as
+// in-flight and not in their stored state.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	var inReady, inDeferred int64
+	for _, k := range q.leased {
+		if k == kindDeferred {
+			inDeferred++
+		} else {
+			inReady++
+		}
+	}
+	s := Stats{
+		Ready:    q.ready.Load() - inReady,
+		Deferred: q.deferred.Load() - inDeferred,
+		Inflight: inReady + inDeferred,
+		Held:     q.held.Load(),
+		Bytes:    q.bytes.Load(),
+	}
+	q.mu.Unlock()
+	if !q.closed.Load() {
+		s.Oldest = q.oldest()
+	}
+	return s
+}
+
+// oldest seeks to the first message record: IDs sort by arrival time.
+func (q *Queue) oldest() time.Time {
+	var t time.Time
+	_ = q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}})
+		defer it.Close()
+		it.Rewind()
+		if it.Valid() {
+			t = ID(it.Item().Key()[1:]).Time()
+		}
+		return nil
+	})
+	return t
+}

@@ -1,0 +1,11 @@
+// Package smtptest runs in-process destination MX servers for tests, the
+// way net/http/httptest runs HTTP servers: a real go-smtp server on a real
+// loopback socket whose answers are scripted and whose traffic is recorded.
+//
+// A test starts one with NewServer, points the code under test at its
+// Addr, scripts failures with SetGreeting, SetMail, SetRcpt, SetRcptFunc,
+// SetData and Down/Up, and checks what arrived with Messages or
+// WaitMessages. Every method is safe to call from any goroutine while the
+// server runs. Benchmarks set Options.Discard and count arrivals with
+// OnMessage so that the sink stays cheap at thousands of messages a second.
+package smtptest

@@ -1,0 +1,236 @@
+package smtptest
+
+import (
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultAddr     = "127.0.0.1:0"
+	DefaultHostname = "mx.smtptest.invalid"
+)
+
+// ioTimeout bounds every read and write of a session, so that a client
+// that stalls cannot hold a test open forever.
+const ioTimeout = 30 * time.Second
+
+// Options configures a Server. The zero value is a plain-text server on
+// 127.0.0.1 with an ephemeral port that accepts everything.
+type Options struct {
+	// Addr is the loopback address to listen on, such as "127.0.0.11:0"
+	// or "127.0.0.11:2626". Any 127.x.y.z works on Linux. Default
+	// DefaultAddr. A non-loopback address fails the test.
+	Addr string
+	// Hostname is the domain in the greeting and an extra DNS name in the
+	// certificate. Default DefaultHostname.
+	Hostname string
+	// TLS offers STARTTLS with a self-signed certificate generated in
+	// process (see CertPEM).
+	TLS bool
+	// Implicit makes every connection TLS from the first byte (the port
+	// 465 style) instead of offering STARTTLS. It implies TLS.
+	Implicit bool
+	// AuthUser and AuthPassword, when AuthUser is set, offer AUTH PLAIN
+	// and LOGIN (also without TLS) and answer MAIL with 530 5.7.0 until
+	// the client has authenticated.
+	AuthUser, AuthPassword string
+	// DSN advertises the DSN extension (RFC 3461), so clients send
+	// RET/ENVID/NOTIFY/ORCPT, which are recorded in Message.
+	DSN bool
+	// MaxMessageBytes, if positive, is advertised with SIZE and enforced
+	// with 552.
+	MaxMessageBytes int64
+	// Discard keeps only counters and the OnMessage callback: Messages
+	// stays empty and Message.Data is nil. For benchmarks.
+	Discard bool
+	// Debug, if set, receives the protocol trace and go-smtp's error log,
+	// which are silent otherwise.
+	Debug io.Writer
+}
+
+// Server is a scripted destination SMTP server listening on loopback.
+// Its methods are safe for concurrent use.
+type Server struct {
+	t       testing.TB
+	opts    Options
+	srv     *smtp.Server
+	ln      *listener
+	tlsConf *tls.Config
+	certPEM []byte
+	done    chan struct{} // closed by Close
+	served  chan struct{} // closed when Serve returns
+
+	// closeMu orders handler entry against Close, so that Close can wait
+	// for running handlers (and OnMessage callbacks) with calls.
+	closeMu sync.RWMutex
+	closed  bool
+	calls   sync.WaitGroup
+
+	mu        sync.RWMutex // guards the script below
+	greeting  *Reply
+	mail      *Reply
+	data      *Reply
+	rcpt      map[string]*Reply
+	rcptFunc  func(addr string, attempt int) *Reply
+	dataDelay time.Duration
+	onMessage func(Message)
+
+	recMu    sync.Mutex // guards the recordings below
+	messages []Message
+	count    int
+	attempts map[string]int
+	notify   chan struct{} // closed on the next message; nil without waiters
+
+	connections atomic.Int64
+	handshakes  atomic.Int64
+	active      atomic.Int64
+	maxActive   atomic.Int64
+}
+
+// NewServer starts a Server as opts describes and stops it when the test
+// ends. It fails the test if it cannot listen.
+func NewServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = DefaultHostname
+	}
+	if opts.Implicit {
+		opts.TLS = true
+	}
+	host, _, err := net.SplitHostPort(opts.Addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		t.Fatalf("smtptest: address %q is not a loopback ip:port", opts.Addr)
+	}
+	inner, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		t.Fatalf("smtptest: listen %s: %v", opts.Addr, err)
+	}
+	s := &Server{
+		t:        t,
+		opts:     opts,
+		done:     make(chan struct{}),
+		served:   make(chan struct{}),
+		rcpt:     make(map[string]*Reply),
+		attempts: make(map[string]int),
+	}
+	addr := inner.Addr().(*net.TCPAddr)
+	if opts.TLS {
+		cert, pemBytes, err := newCertificate(addr.IP, opts.Hostname)
+		if err != nil {
+			inner.Close()
+			t.Fatalf("smtptest: %v", err)
+		}
+		s.certPEM = pemBytes
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	s.ln = newListener(s, inner, addr)
+	s.srv = s.newSMTPServer()
+	go func() {
+		defer close(s.served)
+		_ = s.srv.Serve(s.ln) // returns nil once Close has run
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *Server) newSMTPServer() *smtp.Server {
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = s.opts.Hostname
+	srv.ReadTimeout = ioTimeout
+	srv.WriteTimeout = ioTimeout
+	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	srv.EnableDSN = s.opts.DSN
+	srv.AllowInsecureAuth = true
+	if s.opts.TLS && !s.opts.Implicit {
+		srv.TLSConfig = s.tlsConf
+	}
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	if s.opts.Debug != nil {
+		srv.Debug = s.opts.Debug
+		srv.ErrorLog = log.New(s.opts.Debug, "smtptest: ", log.LstdFlags)
+	}
+	return srv
+}
+
+// Addr returns the listening address as "ip:port".
+func (s *Server) Addr() string { return s.ln.addr.String() }
+
+// Port returns the listening port.
+func (s *Server) Port() int { return s.ln.addr.Port }
+
+// Host returns the listening IP address as a string.
+func (s *Server) Host() string { return s.ln.addr.IP.String() }
+
+// CertPEM returns the PEM-encoded self-signed certificate the server
+// presents, or nil without Options.TLS. A client trusts it with
+// x509.CertPool.AppendCertsFromPEM. It is valid for "localhost", the
+// listen IP and Options.Hostname.
+func (s *Server) CertPEM() []byte { return append([]byte(nil), s.certPEM...) }
+
+// Down closes the listener, so new connections are refused, and drops
+// every open connection, as if the host had crashed. Up listens again on
+// the same address and port.
+func (s *Server) Down() { s.ln.down() }
+
+// Up undoes Down. It fails the test if the port cannot be bound again
+// within a few seconds.
+func (s *Server) Up() {
+	if err := s.ln.up(); err != nil {
+		s.t.Errorf("smtptest: up %s: %v", s.Addr(), err)
+	}
+}
+
+// Close stops the server, drops every connection and waits for running
+// handlers to return. It is called automatically when the test ends;
+// calling it more than once is fine.
+func (s *Server) Close() {
+	s.closeMu.Lock()
+	already := s.closed
+	s.closed = true
+	s.closeMu.Unlock()
+	if already {
+		return
+	}
+	close(s.done)
+	_ = s.srv.Close()
+	s.ln.Close()
+	<-s.served
+	s.calls.Wait()
+}
+
+// enter registers a running handler; it reports false once Close has
+// begun. Every true must be paired with s.calls.Done.
+func (s *Server) enter() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.calls.Add(1)
+	return true
+}
+
+// sleep waits for d or until Close, whichever is first.
+func (s *Server) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+	}
+}

@@ -1,0 +1,148 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const namespace = "mxout"
+
+// Label values of the bounded label sets.
+const (
+	ResultDelivered = "delivered"
+	ResultDeferred  = "deferred"
+	ResultBounced   = "bounced"
+
+	SideSubmission = "submission"
+	SideDelivery   = "delivery"
+)
+
+// Metrics holds every instrument. Build one per process with New.
+type Metrics struct {
+	// MessagesAccepted counts messages answered with 250 at submission.
+	MessagesAccepted prometheus.Counter
+	// MessagesRejected counts refused transactions by reason (a small fixed set).
+	MessagesRejected *prometheus.CounterVec
+	// Deliveries counts per-recipient outcomes of delivery attempts.
+	Deliveries *prometheus.CounterVec
+	// AttemptDuration observes one SMTP delivery attempt, connect to reply.
+	AttemptDuration prometheus.Histogram
+	// DeliveryLatency observes acceptance to final state, per recipient.
+	DeliveryLatency prometheus.Histogram
+	// BouncesSent counts generated DSNs by type (failure, delay, success).
+	BouncesSent *prometheus.CounterVec
+	// SessionsActive is the number of open SMTP sessions per side.
+	SessionsActive *prometheus.GaugeVec
+	// AuthFailures counts failed AUTH attempts at submission.
+	AuthFailures prometheus.Counter
+	// DNSLookups counts DNS queries by type and result.
+	DNSLookups *prometheus.CounterVec
+	// DNSDuration observes DNS query latency by type.
+	DNSDuration *prometheus.HistogramVec
+	// OutboundTLS counts outbound sessions by TLS outcome.
+	OutboundTLS *prometheus.CounterVec
+	// RemoteReplies counts remote SMTP replies by class (2xx, 4xx, 5xx).
+	RemoteReplies *prometheus.CounterVec
+}
+
+// mailBuckets span 10 ms to 24 h: a delivery can take milliseconds on a
+// LAN or a day of retries.
+var mailBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600}
+
+// New builds the instruments and registers them, with Go runtime and
+// process collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		MessagesAccepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "messages_accepted_total",
+			Help: "Messages accepted at submission (answered 250 after being synced to disk).",
+		}),
+		MessagesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "messages_rejected_total",
+			Help: "Submission commands refused, by reason.",
+		}, []string{"reason"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "deliveries_total",
+			Help: "Per-recipient delivery attempt outcomes: delivered, deferred or bounced.",
+		}, []string{"result"}),
+		AttemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "delivery_attempt_duration_seconds",
+			Help:    "Duration of one outbound SMTP transaction attempt, from connect to the final reply.",
+			Buckets: mailBuckets,
+		}),
+		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "delivery_latency_seconds",
+			Help:    "Time from acceptance to a final state (delivered or bounced), per recipient.",
+			Buckets: mailBuckets,
+		}),
+		BouncesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "bounces_sent_total",
+			Help: "Delivery status notifications generated, by type: failure, delay or success.",
+		}, []string{"type"}),
+		SessionsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "smtp_sessions_active",
+			Help: "Open SMTP sessions, by side: submission (inbound) or delivery (outbound).",
+		}, []string{"side"}),
+		AuthFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "auth_failures_total",
+			Help: "Failed AUTH attempts at submission.",
+		}),
+		DNSLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "dns_lookups_total",
+			Help: "DNS queries, by record type and result.",
+		}, []string{"type", "result"}),
+		DNSDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "dns_lookup_duration_seconds",
+			Help:    "DNS query latency, by record type.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"type"}),
+		OutboundTLS: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "outbound_tls_total",
+			Help: "Outbound SMTP sessions by TLS outcome: tls, plaintext, failed.",
+		}, []string{"result"}),
+		RemoteReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "remote_replies_total",
+			Help: "Replies from remote SMTP servers to transaction commands, by class.",
+		}, []string{"class"}),
+	}
+	reg.MustRegister(
+		m.MessagesAccepted, m.MessagesRejected, m.Deliveries, m.AttemptDuration,
+		m.DeliveryLatency, m.BouncesSent, m.SessionsActive, m.AuthFailures,
+		m.DNSLookups, m.DNSDuration, m.OutboundTLS, m.RemoteReplies,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Pre-create the bounded series so dashboards see zeros, not gaps.
+	for _, r := range []string{ResultDelivered, ResultDeferred, ResultBounced} {
+		m.Deliveries.WithLabelValues(r)
+	}
+	for _, s := range []string{SideSubmission, SideDelivery} {
+		m.SessionsActive.WithLabelValues(s)
+	}
+	for _, c := range []string{"2xx", "4xx", "5xx"} {
+		m.RemoteReplies.WithLabelValues(c)
+	}
+	return m
+}
+
+// ObserveLookup records one DNS query; it satisfies resolver.Observer.
+func (m *Metrics) ObserveLookup(qtype, result string, d time.Duration) {
+	m.DNSLookups.WithLabelValues(qtype, result).Inc()
+	m.DNSDuration.WithLabelValues(qtype).Observe(d.Seconds())
+}
+
+// ReplyClass maps an SMTP reply code to its class label ("2xx", "4xx",
+// "5xx"); other codes give "".
+func ReplyClass(code int) string {
+	switch code / 100 {
+	case 2:
+		return "2xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
+	}
+	return ""
+}

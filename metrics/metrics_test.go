@@ -1,0 +1,134 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func TestRegistry_LintsClean(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	New(reg)
+	RegisterQueue(reg, func() QueueSnapshot { return QueueSnapshot{} }, nil)
+	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestNew_TwiceInOneProcess(t *testing.T) {
+	t.Parallel()
+	// Two relays in one test binary must not collide on a global registry.
+	New(prometheus.NewRegistry())
+	New(prometheus.NewRegistry())
+}
+
+func TestQueueCollector_ExactAtScrape(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	snap := QueueSnapshot{Ready: 3, Deferred: 2, Inflight: 1, Held: 4, Bytes: 1234, Oldest: now.Add(-90 * time.Second)}
+	RegisterQueue(reg, func() QueueSnapshot { return snap }, func() time.Time { return now })
+	want := `
+# HELP mxout_queue_messages Messages in the queue by state: ready (waiting for a first attempt), deferred (waiting for a retry), inflight (being delivered), held (stopped by an operator).
+# TYPE mxout_queue_messages gauge
+mxout_queue_messages{state="deferred"} 2
+mxout_queue_messages{state="held"} 4
+mxout_queue_messages{state="inflight"} 1
+mxout_queue_messages{state="ready"} 3
+# HELP mxout_queue_oldest_message_age_seconds Age of the oldest message in the queue; 0 when the queue is empty.
+# TYPE mxout_queue_oldest_message_age_seconds gauge
+mxout_queue_oldest_message_age_seconds 90
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mxout_queue_messages", "mxout_queue_oldest_message_age_seconds"); err != nil {
+		t.Error(err)
+	}
+	snap = QueueSnapshot{}
+	if v := testutil.ToFloat64(collectorFor(t, reg, "mxout_queue_oldest_message_age_seconds")); v != 0 {
+		t.Errorf("empty queue oldest age = %v", v)
+	}
+}
+
+func collectorFor(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	for _, mf := range mustGather(t, reg) {
+		if mf.GetName() == name {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x", Help: "x"}, func() float64 {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			})
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
+
+func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+func TestServer_Endpoints(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.MessagesAccepted.Add(3)
+	var notReady atomic.Pointer[error]
+	s := NewServer(reg, func() error {
+		if e := notReady.Load(); e != nil {
+			return *e
+		}
+		return nil
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	base := "http://" + l.Addr().String()
+	body, code := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "mxout_messages_accepted_total 3") || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics = %d\n%s", code, body)
+	}
+	if _, code := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if _, code := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+	diskFull := errors.New("disk full")
+	notReady.Store(&diskFull)
+	if body, code := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "disk full") {
+		t.Errorf("/readyz when not ready = %d %q", code, body)
+	}
+}
+
+func get(t *testing.T, url string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
+}

@@ -1,0 +1,263 @@
+// Package dnstest runs an in-process authoritative DNS server on loopback
+// for tests, in the manner of net/http/httptest.
+//
+// Each Server has its own handler (never miekg/dns's global mux), so tests
+// using it can run in parallel.
+package dnstest
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// defaultTTL applies to records whose TTL is 0.
+const defaultTTL = 60
+
+// Record is one resource record of a zone.
+type Record struct {
+	Type  string // "MX", "A", "AAAA", "CNAME", "TXT", "SOA", ...
+	Value string // rdata in zone-file text: "10 mx.example.", "127.0.0.11", "0 ." (null MX), `"v=STSv1"`
+	TTL   uint32 // 0 means 60
+}
+
+// Query is one question the server received.
+type Query struct {
+	Name string // lowercase, without the trailing dot
+	Type string // "MX", "A", ...
+}
+
+// Server is an authoritative DNS server listening on UDP and TCP at Addr.
+type Server struct {
+	// Addr is "127.0.0.1:port", the same port for UDP and TCP.
+	Addr string
+
+	t        testing.TB
+	udp, tcp *dns.Server
+	done     chan struct{} // closed at cleanup, cuts Delay short
+
+	mu      sync.Mutex
+	zone    map[string][]dns.RR
+	fails   map[Query]int
+	delay   time.Duration
+	queries []Query
+}
+
+// NewServer starts a server for zone, which maps lowercase names without
+// the trailing dot ("mx.ok1.example") to their records. The server is
+// closed by t.Cleanup.
+//
+// Answers: a name not in the zone gets NXDOMAIN; a name without records of
+// the asked type gets an empty NOERROR (NODATA). A name with a CNAME is
+// answered, for other types, with the CNAME and the target's records of
+// the asked type if the target is in the zone (one hop). Negative answers
+// carry the SOA of the closest enclosing name that has one. UDP answers
+// larger than the client's EDNS0 size (512 without EDNS0) are truncated
+// with the TC bit set.
+func NewServer(t testing.TB, zone map[string][]Record) *Server {
+	t.Helper()
+	s := &Server{
+		t:     t,
+		done:  make(chan struct{}),
+		zone:  make(map[string][]dns.RR),
+		fails: make(map[Query]int),
+	}
+	for name, recs := range zone {
+		s.Set(name, recs...)
+	}
+	pc, l := listen(t)
+	s.Addr = pc.LocalAddr().String()
+	started := make(chan struct{}, 2)
+	notify := func() { started <- struct{}{} }
+	handler := dns.HandlerFunc(s.serve)
+	s.udp = &dns.Server{PacketConn: pc, Handler: handler, NotifyStartedFunc: notify}
+	s.tcp = &dns.Server{Listener: l, Handler: handler, NotifyStartedFunc: notify}
+	errc := make(chan error, 2)
+	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	for range 2 {
+		select {
+		case <-started:
+		case err := <-errc:
+			t.Fatalf("dnstest: serve on %s: %v", s.Addr, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("dnstest: server on %s did not start", s.Addr)
+		}
+	}
+	t.Cleanup(func() {
+		close(s.done)
+		_ = s.udp.Shutdown()
+		_ = s.tcp.Shutdown()
+	})
+	return s
+}
+
+// listen binds UDP and TCP on the same free loopback port.
+func listen(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("dnstest: listen udp: %v", err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close() // the TCP port is taken; try another
+	}
+	t.Fatalf("dnstest: no loopback port free for both UDP and TCP")
+	return nil, nil
+}
+
+// Set replaces the records of name; no records removes the name, so that
+// it answers NXDOMAIN. It is safe to call while the server runs.
+func (s *Server) Set(name string, recs ...Record) {
+	s.t.Helper()
+	name = normalize(name)
+	rrs := make([]dns.RR, 0, len(recs))
+	for _, rec := range recs {
+		ttl := rec.TTL
+		if ttl == 0 {
+			ttl = defaultTTL
+		}
+		text := fmt.Sprintf("%s. %d IN %s %s", name, ttl, strings.ToUpper(rec.Type), rec.Value)
+		rr, err := dns.NewRR(text)
+		if err != nil || rr == nil {
+			s.t.Fatalf("dnstest: record %q: %v", text, err)
+		}
+		rrs = append(rrs, rr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(rrs) == 0 {
+		delete(s.zone, name)
+		return
+	}
+	s.zone[name] = rrs
+}
+
+// Fail makes queries for name and qtype ("MX", "A", ...) answer rcode, such
+// as dns.RcodeServerFailure; dns.RcodeSuccess restores normal answers.
+func (s *Server) Fail(name, qtype string, rcode int) {
+	q := Query{Name: normalize(name), Type: strings.ToUpper(qtype)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rcode == dns.RcodeSuccess {
+		delete(s.fails, q)
+		return
+	}
+	s.fails[q] = rcode
+}
+
+// Delay makes every later answer wait d; 0 answers at once.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// Queries returns a copy of the questions received so far, in order.
+func (s *Server) Queries() []Query {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Query(nil), s.queries...)
+}
+
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
+	reply := new(dns.Msg)
+	if len(req.Question) != 1 {
+		reply.SetRcode(req, dns.RcodeFormatError)
+		_ = w.WriteMsg(reply)
+		return
+	}
+	q := req.Question[0]
+	query := Query{Name: normalize(q.Name), Type: dns.TypeToString[q.Qtype]}
+
+	s.mu.Lock()
+	s.queries = append(s.queries, query)
+	delay := s.delay
+	reply.SetReply(req)
+	reply.Authoritative = true
+	if rcode, ok := s.fails[query]; ok {
+		reply.Rcode = rcode
+	} else {
+		s.answer(reply, query.Name, q.Qtype)
+	}
+	s.mu.Unlock()
+
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-s.done:
+			return
+		}
+	}
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = max(int(opt.UDPSize()), dns.MinMsgSize)
+		reply.SetEdns0(opt.UDPSize(), false)
+	}
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		reply.Truncate(size)
+	}
+	_ = w.WriteMsg(reply)
+}
+
+// answer fills m for name/qtype from the zone; s.mu must be held. Records
+// are copied because packing a message writes to them.
+func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
+	rrs, ok := s.zone[name]
+	if !ok {
+		m.Rcode = dns.RcodeNameError
+		m.Ns = s.soaFor(name)
+		return
+	}
+	if qtype != dns.TypeCNAME {
+		for _, rr := range rrs {
+			if cn, ok := rr.(*dns.CNAME); ok {
+				m.Answer = append(m.Answer, dns.Copy(cn))
+				m.Answer = append(m.Answer, ofType(s.zone[normalize(cn.Target)], qtype)...)
+				return
+			}
+		}
+	}
+	m.Answer = ofType(rrs, qtype)
+	if len(m.Answer) == 0 {
+		m.Ns = s.soaFor(name)
+	}
+}
+
+// soaFor returns a copy of the SOA of name or its closest ancestor, if any.
+func (s *Server) soaFor(name string) []dns.RR {
+	for {
+		if soa := ofType(s.zone[name], dns.TypeSOA); len(soa) > 0 {
+			return soa[:1]
+		}
+		i := strings.IndexByte(name, '.')
+		if i < 0 {
+			return nil
+		}
+		name = name[i+1:]
+	}
+}
+
+func ofType(rrs []dns.RR, qtype uint16) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == qtype {
+			out = append(out, dns.Copy(rr))
+		}
+	}
+	return out
+}
+
+func normalize(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}

@@ -1,0 +1,137 @@
+package dnstest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func exchange(t *testing.T, s *Server, net, name string, qtype uint16, edns uint16) *dns.Msg {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), qtype)
+	if edns > 0 {
+		q.SetEdns0(edns, false)
+	}
+	c := &dns.Client{Net: net, Timeout: 2 * time.Second}
+	resp, _, err := c.Exchange(q, s.Addr)
+	if err != nil {
+		t.Fatalf("exchange %s %s over %s: %v", name, dns.TypeToString[qtype], net, err)
+	}
+	return resp
+}
+
+func TestAnswers(t *testing.T) {
+	t.Parallel()
+	s := NewServer(t, map[string][]Record{
+		"example":          {{Type: "SOA", Value: "ns.example. host.example. 1 3600 600 86400 30"}},
+		"mx.example":       {{Type: "MX", Value: "10 mx1.example."}, {Type: "MX", Value: "20 MX2.Example."}},
+		"mx1.example":      {{Type: "A", Value: "127.0.0.11", TTL: 300}},
+		"alias.example":    {{Type: "CNAME", Value: "mx1.example."}},
+		"dangling.example": {{Type: "CNAME", Value: "elsewhere.invalid."}},
+		"Upper.Example.":   {{Type: "TXT", Value: `"v=STSv1; id=1"`}},
+	})
+	tests := []struct {
+		name      string
+		qtype     uint16
+		rcode     int
+		answers   int
+		wantSOA   bool
+		firstType uint16
+	}{
+		{"mx.example", dns.TypeMX, dns.RcodeSuccess, 2, false, dns.TypeMX},
+		{"mx1.example", dns.TypeA, dns.RcodeSuccess, 1, false, dns.TypeA},
+		{"mx1.example", dns.TypeAAAA, dns.RcodeSuccess, 0, true, 0},
+		{"nxdomain.example", dns.TypeMX, dns.RcodeNameError, 0, true, 0},
+		{"nxdomain.other", dns.TypeMX, dns.RcodeNameError, 0, false, 0},
+		{"alias.example", dns.TypeA, dns.RcodeSuccess, 2, false, dns.TypeCNAME},
+		{"alias.example", dns.TypeCNAME, dns.RcodeSuccess, 1, false, dns.TypeCNAME},
+		{"dangling.example", dns.TypeA, dns.RcodeSuccess, 1, false, dns.TypeCNAME},
+		{"UPPER.example.", dns.TypeTXT, dns.RcodeSuccess, 1, false, dns.TypeTXT},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%s", tt.name, dns.TypeToString[tt.qtype]), func(t *testing.T) {
+			t.Parallel()
+			resp := exchange(t, s, "udp", tt.name, tt.qtype, 0)
+			if resp.Rcode != tt.rcode || len(resp.Answer) != tt.answers {
+				t.Fatalf("rcode %s, %d answers; want %s, %d:\n%v", dns.RcodeToString[resp.Rcode],
+					len(resp.Answer), dns.RcodeToString[tt.rcode], tt.answers, resp)
+			}
+			if tt.answers > 0 && resp.Answer[0].Header().Rrtype != tt.firstType {
+				t.Errorf("first answer %v, want type %s", resp.Answer[0], dns.TypeToString[tt.firstType])
+			}
+			if gotSOA := len(resp.Ns) == 1; gotSOA != tt.wantSOA {
+				t.Errorf("authority %v, want SOA %v", resp.Ns, tt.wantSOA)
+			}
+			if !resp.Authoritative {
+				t.Error("AA bit not set")
+			}
+		})
+	}
+}
+
+func TestTruncation(t *testing.T) {
+	t.Parallel()
+	var recs []Record
+	for i := range 40 {
+		recs = append(recs, Record{Type: "A", Value: fmt.Sprintf("127.0.1.%d", i)})
+	}
+	s := NewServer(t, map[string][]Record{"big.example": recs})
+	tests := []struct {
+		net     string
+		edns    uint16
+		wantTC  bool
+		wantAll bool
+	}{
+		{"udp", 0, true, false},    // 512 bytes without EDNS0
+		{"udp", 1232, false, true}, // 40 A records fit in 1232
+		{"tcp", 0, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s-%d", tt.net, tt.edns), func(t *testing.T) {
+			t.Parallel()
+			resp := exchange(t, s, tt.net, "big.example", dns.TypeA, tt.edns)
+			if resp.Truncated != tt.wantTC || (len(resp.Answer) == 40) != tt.wantAll {
+				t.Errorf("TC=%v with %d answers; want TC=%v, all=%v", resp.Truncated, len(resp.Answer), tt.wantTC, tt.wantAll)
+			}
+		})
+	}
+}
+
+func TestFailSetDelayQueries(t *testing.T) {
+	t.Parallel()
+	s := NewServer(t, map[string][]Record{"a.example": {{Type: "A", Value: "127.0.0.1"}}})
+
+	s.Fail("A.example.", "a", dns.RcodeServerFailure)
+	if resp := exchange(t, s, "udp", "a.example", dns.TypeA, 0); resp.Rcode != dns.RcodeServerFailure {
+		t.Errorf("after Fail: rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
+	}
+	s.Fail("a.example", "A", dns.RcodeSuccess)
+	if resp := exchange(t, s, "udp", "a.example", dns.TypeA, 0); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+		t.Errorf("after clearing Fail: %v", resp)
+	}
+
+	s.Set("a.example", Record{Type: "A", Value: "127.0.0.2"}, Record{Type: "A", Value: "127.0.0.3"})
+	if resp := exchange(t, s, "tcp", "a.example", dns.TypeA, 0); len(resp.Answer) != 2 {
+		t.Errorf("after Set: %d answers, want 2", len(resp.Answer))
+	}
+	s.Set("a.example")
+	if resp := exchange(t, s, "udp", "a.example", dns.TypeA, 0); resp.Rcode != dns.RcodeNameError {
+		t.Errorf("after Set with no records: rcode %s, want NXDOMAIN", dns.RcodeToString[resp.Rcode])
+	}
+
+	s.Delay(150 * time.Millisecond)
+	start := time.Now()
+	exchange(t, s, "udp", "a.example", dns.TypeMX, 0)
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("answer after %v, want the 150ms delay", d)
+	}
+
+	want := []Query{{"a.example", "A"}, {"a.example", "A"}, {"a.example", "A"}, {"a.example", "A"}, {"a.example", "MX"}}
+	if got := s.Queries(); !slices.Equal(got, want) {
+		t.Errorf("Queries() = %v, want %v", got, want)
+	}
+}

@@ -56,7 +56,7 @@ func TestEnqueue_RealDiskFull(t *testing.T) {
 	var accepted []ID
 	var refusal error
 	for i := 0; i < 200 && refusal == nil; i++ {
-		id, err := q.Enqueue(context.Background(), env("a@x.example", "b@y.example"), body)
+		id, err := q.Enqueue(context.Background(), "", env("a@x.example", "b@y.example"), body)
 		if err != nil {
 			refusal = err
 			break
@@ -92,7 +92,7 @@ func TestEnqueue_RealDiskFull(t *testing.T) {
 	if err := q.Writable(); err != nil {
 		t.Fatalf("still not writable after space returned: %v", err)
 	}
-	if _, err := q.Enqueue(context.Background(), env("a@x.example", "b@y.example"), body); err != nil {
+	if _, err := q.Enqueue(context.Background(), "", env("a@x.example", "b@y.example"), body); err != nil {
 		t.Fatalf("enqueue after space returned: %v", err)
 	}
 }

@@ -187,10 +187,12 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// Enqueue stores a new message and returns once it is synced to disk. The
-// body must already carry every header the relay adds. On ErrNoSpace or any
-// storage error nothing is stored.
-func (q *Queue) Enqueue(ctx context.Context, env Envelope, body []byte) (ID, error) {
+// Enqueue stores a new message and returns its ID once it is synced to
+// disk. id is the ID the caller already put in the body's headers (from
+// NewID); an empty id makes a new one. The body must already carry every
+// header the relay adds. On ErrNoSpace or any storage error nothing is
+// stored.
+func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (ID, error) {
 	if q.closed.Load() {
 		return "", ErrClosed
 	}
@@ -204,7 +206,12 @@ func (q *Queue) Enqueue(ctx context.Context, env Envelope, body []byte) (ID, err
 		return "", err
 	}
 	now := q.now()
-	m := &Message{ID: NewID(now), Envelope: env, Arrival: now, Size: int64(len(body)), Due: now}
+	if id == "" {
+		id = NewID(now)
+	} else if _, err := ParseID(string(id)); err != nil {
+		return "", fmt.Errorf("enqueue: %w", err)
+	}
+	m := &Message{ID: id, Envelope: env, Arrival: now, Size: int64(len(body)), Due: now}
 	m.Recipients = make([]Recipient, len(env.To))
 	for i, p := range env.To {
 		m.Recipients[i] = Recipient{RecipientParams: p, NextAttempt: now}

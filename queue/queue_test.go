@@ -61,7 +61,7 @@ func env(from string, to ...string) Envelope {
 
 func mustEnqueue(t *testing.T, q *Queue, e Envelope, body string) ID {
 	t.Helper()
-	id, err := q.Enqueue(context.Background(), e, []byte(body))
+	id, err := q.Enqueue(context.Background(), "", e, []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestEnqueue_Concurrent(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			id, err := q.Enqueue(context.Background(), env("a@x.example", "b@y.example"), []byte(fmt.Sprintf("body %d", i)))
+			id, err := q.Enqueue(context.Background(), "", env("a@x.example", "b@y.example"), []byte(fmt.Sprintf("body %d", i)))
 			if err != nil {
 				t.Error(err)
 			}
@@ -416,7 +416,7 @@ func TestEnqueue_DiskFull452(t *testing.T) {
 	mu.Lock()
 	free = 100<<20 + 10
 	mu.Unlock()
-	if _, err := q.Enqueue(context.Background(), env("a@x.example", "b@y.example"), []byte("this body is too big")); !errors.Is(err, ErrNoSpace) {
+	if _, err := q.Enqueue(context.Background(), "", env("a@x.example", "b@y.example"), []byte("this body is too big")); !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("enqueue below the reserve = %v, want ErrNoSpace", err)
 	}
 	mu.Lock()

@@ -217,6 +217,7 @@ func TestReopen_KeepsMessagesAndCounts(t *testing.T) {
 	var ids []ID
 	for i := 0; i < 5; i++ {
 		ids = append(ids, mustEnqueue(t, q, env("a@x.example", fmt.Sprintf("r%d@y.example", i)), fmt.Sprintf("body %d", i)))
+		c.Advance(time.Millisecond)
 	}
 	jobs, _ := q.Lease(c.Now(), 1)
 	q.Complete(jobs[0].ID, Update{Results: []Result{{Index: 0, State: Pending, NextAttempt: c.Now().Add(time.Hour), Attempted: c.Now()}}})

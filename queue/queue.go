@@ -68,7 +68,7 @@ type Queue struct {
 	leased map[ID]kind // messages owned by a delivery or an admin operation
 
 	ready, deferred, held, bytes atomic.Int64
-	lastWriteFailed             atomic.Bool
+	lastWriteFailed              atomic.Bool
 
 	stopGC chan struct{}
 	gcDone chan struct{}

@@ -1,0 +1,269 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/mxout/mxout/metrics"
+	"github.com/mxout/mxout/queue"
+)
+
+// maxRecipientsPerTransaction caps RCPTs in one transaction (RFC 5321
+// §4.5.3.1.8 requires servers to take at least 100).
+const maxRecipientsPerTransaction = 100
+
+// group is the recipients of one message at one domain.
+type group struct {
+	domain string
+	idxs   []int
+}
+
+// groupByDomain splits the due recipients by domain, in first-seen order,
+// and each domain into chunks of at most max recipients.
+func groupByDomain(m *queue.Message, idxs []int, max int) []group {
+	byDomain := map[string][]int{}
+	var order []string
+	for _, i := range idxs {
+		d := queue.Domain(m.Recipients[i].Addr)
+		if _, seen := byDomain[d]; !seen {
+			order = append(order, d)
+		}
+		byDomain[d] = append(byDomain[d], i)
+	}
+	var out []group
+	for _, d := range order {
+		all := byDomain[d]
+		for len(all) > 0 {
+			n := min(len(all), max)
+			out = append(out, group{domain: d, idxs: all[:n]})
+			all = all[n:]
+		}
+	}
+	return out
+}
+
+// deliverMessage makes one delivery round for a leased message: every due
+// recipient gets an attempt, and the results are recorded together.
+func (e *Engine) deliverMessage(m *queue.Message) {
+	ctx := e.workCtx
+	start := e.now()
+	due := m.DueRecipients(start)
+	if len(due) == 0 {
+		e.returnLease(m.ID)
+		return
+	}
+	body, err := e.q.Body(m.ID)
+	if err != nil {
+		e.log.Error("delivery: cannot read body; retrying later", "queue_id", m.ID, "err", err)
+		e.complete(m, nil, e.resultsFor(m, due, Outcome{State: queue.Pending, Status: "4.3.0", Response: "local error reading the queued message"}, start))
+		return
+	}
+	var results []queue.Result
+	for _, g := range groupByDomain(m, due, maxRecipientsPerTransaction) {
+		outs := e.deliverGroup(ctx, m, body, g)
+		if ctx.Err() != nil {
+			// Shutdown deadline: keep what is final, retry the rest at once.
+			for i, o := range outs {
+				if o.State != queue.Pending {
+					results = append(results, e.result(m, i, o, e.now()))
+				}
+			}
+			if len(results) == 0 {
+				e.returnLease(m.ID)
+				return
+			}
+			e.complete(m, body, results)
+			return
+		}
+		now := e.now()
+		for _, i := range g.idxs {
+			results = append(results, e.result(m, i, outs[i], now))
+		}
+	}
+	e.complete(m, body, results)
+}
+
+// result turns an outcome into the queue's record, scheduling the retry of
+// a temporary failure or failing it once the lifetime is over.
+func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue.Result {
+	r := queue.Result{Index: i, State: o.State, Attempted: now, Response: o.Response, Status: o.Status, RemoteMTA: o.RemoteMTA}
+	if o.State == queue.Pending {
+		if ctxDone(e.workCtx) {
+			r.NextAttempt = now
+			return r
+		}
+		next, expired := e.cfg.Retry.NextAttempt(m.Arrival, now, m.Recipients[i].Attempts+1, e.cfg.Rand)
+		if expired {
+			r.State = queue.Failed
+			r.Status = "5.4.7"
+			r.Response = "delivery time expired; last error: " + o.Response
+		}
+		r.NextAttempt = next
+	}
+	return r
+}
+
+func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []queue.Result {
+	var out []queue.Result
+	for _, i := range idxs {
+		out = append(out, e.result(m, i, o, now))
+	}
+	return out
+}
+
+// complete records results, then logs, counts and notifies.
+func (e *Engine) complete(m *queue.Message, body []byte, results []queue.Result) {
+	if _, err := e.q.Complete(m.ID, queue.Update{Results: results}); err != nil {
+		// The lease is gone from memory; the message is due again when the
+		// lease pushed it to, and this round's outcomes are retried.
+		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
+		return
+	}
+	for _, r := range results {
+		e.count(m, r)
+	}
+	if e.cfg.Notifier != nil && body != nil {
+		e.cfg.Notifier.Notify(e.workCtx, m, body, results)
+	}
+}
+
+func (e *Engine) count(m *queue.Message, r queue.Result) {
+	if e.m == nil {
+		return
+	}
+	switch r.State {
+	case queue.Delivered:
+		e.m.Deliveries.WithLabelValues(metrics.ResultDelivered).Inc()
+		e.m.DeliveryLatency.Observe(r.Attempted.Sub(m.Arrival).Seconds())
+	case queue.Failed:
+		e.m.Deliveries.WithLabelValues(metrics.ResultBounced).Inc()
+		e.m.DeliveryLatency.Observe(r.Attempted.Sub(m.Arrival).Seconds())
+	default:
+		e.m.Deliveries.WithLabelValues(metrics.ResultDeferred).Inc()
+	}
+}
+
+func (e *Engine) returnLease(id queue.ID) {
+	if err := e.q.ReturnLease(id); err != nil {
+		e.log.Error("delivery: cannot return lease", "queue_id", id, "err", err)
+	}
+}
+
+// deliverGroup walks the domain's MX hosts and their addresses until one
+// accepts a session, and runs the transaction there. Connection-level
+// failures move on to the next address; replies to the transaction do not.
+func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte, g group) map[int]Outcome {
+	fail := func(o Outcome) map[int]Outcome {
+		out := make(map[int]Outcome, len(g.idxs))
+		for _, i := range g.idxs {
+			out[i] = o
+		}
+		e.logOutcomes(m, g.idxs, out, attemptInfo{})
+		return out
+	}
+	mxs, err := e.res.LookupMX(ctx, g.domain)
+	if err != nil {
+		return fail(Classify(err, ""))
+	}
+	release, err := e.limits.acquire(ctx, g.domain)
+	if err != nil {
+		return fail(Classify(err, ""))
+	}
+	defer release()
+	last := Outcome{State: queue.Pending, Status: "4.4.4", Response: "no usable mail exchanger for " + g.domain}
+	tried := false
+	for _, mx := range mxs {
+		addrs, err := e.res.LookupAddrs(ctx, mx.Host)
+		if err != nil {
+			// A broken MX host name defers; only the domain's own MX answer
+			// can make the failure permanent.
+			last = deferInstead(Classify(err, mx.Host))
+			last.Status = "4.4.3"
+			continue
+		}
+		for _, addr := range addrs {
+			if err := e.guard.check(mx.Host, addr, e.cfg.Port); err != nil {
+				if !tried {
+					last = Classify(err, mx.Host)
+				}
+				continue
+			}
+			tried = true
+			outs, err := e.attempt(ctx, m, body, mx.Host, addr, g.idxs)
+			if err == nil {
+				return outs
+			}
+			last = Classify(err, mx.Host)
+			if last.State == queue.Failed {
+				last = deferInstead(last) // a 5xx greeting or EHLO: this host only
+			}
+			if ctx.Err() != nil {
+				return fail(last)
+			}
+		}
+	}
+	return fail(last)
+}
+
+// attempt opens a session to one address and runs the transaction. An
+// error means no transaction took place (connect, greeting, EHLO or TLS).
+func (e *Engine) attempt(ctx context.Context, m *queue.Message, body []byte, host string, addr netip.Addr, idxs []int) (map[int]Outcome, error) {
+	info := attemptInfo{host: host, addr: netip.AddrPortFrom(addr, uint16(e.cfg.Port)).String(), start: e.now()}
+	s, err := e.opener.open(ctx, host, addr, e.cfg.Port, e.cfg.TLS)
+	if errors.Is(err, errTLSHandshake) && e.cfg.TLS == TLSOpportunistic {
+		e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", info.addr, "host", host, "err", err)
+		e.observeTLS("failed")
+		s, err = e.opener.open(ctx, host, addr, e.cfg.Port, TLSDisabled)
+	}
+	if err != nil {
+		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", info.addr, "host", host, "err", err)
+		return nil, err
+	}
+	e.sessionsActive(1)
+	defer e.sessionsActive(-1)
+	defer s.close()
+	info.connected = e.now()
+	info.tls = s.tlsState()
+	if s.tls != "" {
+		e.observeTLS("tls")
+	} else {
+		e.observeTLS("plaintext")
+	}
+	outs, _ := s.transact(m, body, idxs)
+	info.end = e.now()
+	if e.m != nil {
+		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
+		for _, o := range outs {
+			if class := metrics.ReplyClass(o.Code); class != "" {
+				e.m.RemoteReplies.WithLabelValues(class).Inc()
+			}
+		}
+	}
+	e.logOutcomes(m, idxs, outs, info)
+	return outs, nil
+}
+
+func (e *Engine) observeTLS(result string) {
+	if e.m != nil {
+		e.m.OutboundTLS.WithLabelValues(result).Inc()
+	}
+}
+
+func (e *Engine) sessionsActive(d float64) {
+	if e.m != nil {
+		e.m.SessionsActive.WithLabelValues(metrics.SideDelivery).Add(d)
+	}
+}
+
+func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
+
+// deferInstead turns a failure into a deferral with the same detail.
+func deferInstead(o Outcome) Outcome {
+	o.State = queue.Pending
+	if len(o.Status) > 1 && o.Status[0] == '5' {
+		o.Status = "4" + o.Status[1:]
+	}
+	return o
+}

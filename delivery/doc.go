@@ -1,0 +1,21 @@
+// Package delivery takes due messages off the queue and delivers them to
+// the recipients' mail exchangers over SMTP.
+//
+// An Engine runs one scheduler loop and a bounded pool of workers. The loop
+// leases due messages from the queue (a range scan of its due index) and
+// hands each to a worker, which groups the due recipients by domain, walks
+// the domain's MX hosts and their addresses in RFC 5321 §5.1 order, and
+// runs one SMTP transaction per domain.
+//
+// Results are per recipient and classified in one place (classify.go):
+// a 2xx is delivered; a 5xx reply, a null MX (5.1.10) or a non-existent
+// domain (5.4.4) fails the recipient for good; everything else (4xx,
+// timeouts, refused connections, TLS and DNS trouble, unknown errors) is
+// temporary and retried with exponential backoff until the recipient has
+// been queued for delivery.retry.max_lifetime, when it fails with its last
+// error. Failed recipients are handed to a Notifier for bounces.
+//
+// The engine never connects to a link-local, multicast or unspecified
+// address, nor to its own submission listeners (mail loops): those fail
+// with 5.4.6.
+package delivery

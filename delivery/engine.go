@@ -1,0 +1,209 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mxout/mxout/metrics"
+	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/resolver"
+)
+
+// Queue is what delivery needs from the queue.
+type Queue interface {
+	// Lease takes up to max due messages; each must end with Complete or ReturnLease.
+	Lease(now time.Time, max int) ([]*queue.Message, error)
+	// Body returns a message's stored body.
+	Body(id queue.ID) ([]byte, error)
+	// Complete records per-recipient results durably and ends the lease.
+	Complete(id queue.ID, u queue.Update) (*queue.Message, error)
+	// ReturnLease ends a lease without an attempt (shutdown).
+	ReturnLease(id queue.ID) error
+	// NextDue is the due time of the earliest unleased message.
+	NextDue() (time.Time, bool)
+	// Wake is signalled when work may have become due.
+	Wake() <-chan struct{}
+}
+
+// Resolver finds where mail for a domain goes.
+type Resolver interface {
+	LookupMX(ctx context.Context, domain string) ([]resolver.MX, error)
+	LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// Notifier learns about recipients that reached a final state, so that it
+// can send delivery status notifications. It is called after the queue
+// has recorded the results. m is the message as it was leased; body is its
+// stored body.
+type Notifier interface {
+	Notify(ctx context.Context, m *queue.Message, body []byte, results []queue.Result)
+}
+
+// Config configures an Engine. cmd/mxout fills it from configs.
+type Config struct {
+	Workers                 int
+	Port                    int
+	HeloName                string
+	TLS                     string // TLSOpportunistic, TLSRequired or TLSDisabled
+	MaxConnectionsPerDomain int
+	Retry                   Backoff
+	ConnectTimeout          time.Duration
+	CommandTimeout          time.Duration
+	DataTimeout             time.Duration
+	// OwnAddrs are this relay's listening sockets, never delivered to.
+	OwnAddrs []netip.AddrPort
+
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Notifier Notifier // may be nil: no notifications
+	// Dialer opens outbound connections; nil means a net.Dialer.
+	Dialer dialer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand returns floats in [0,1) for jitter; nil means math/rand/v2.
+	Rand func() float64
+}
+
+// Engine schedules and runs deliveries.
+type Engine struct {
+	cfg    Config
+	q      Queue
+	res    Resolver
+	log    *slog.Logger
+	m      *metrics.Metrics
+	now    func() time.Time
+	opener *sessionOpener
+	guard  guard
+	limits *domainLimiter
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Shutdown: lease no more work
+	done     chan struct{} // closed when Run has returned
+	abort    context.CancelFunc
+	workCtx  context.Context
+	inflight sync.WaitGroup
+}
+
+// New builds an engine; Run starts it.
+func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
+	if cfg.Workers < 1 || cfg.Port < 1 || cfg.HeloName == "" || cfg.MaxConnectionsPerDomain < 1 {
+		return nil, fmt.Errorf("delivery: workers, port, helo name and per-domain connections must be set (got %d, %d, %q, %d)",
+			cfg.Workers, cfg.Port, cfg.HeloName, cfg.MaxConnectionsPerDomain)
+	}
+	switch cfg.TLS {
+	case TLSOpportunistic, TLSRequired, TLSDisabled:
+	default:
+		return nil, fmt.Errorf("delivery: unknown TLS policy %q", cfg.TLS)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &net.Dialer{}
+	}
+	workCtx, abort := context.WithCancel(context.Background())
+	return &Engine{
+		cfg: cfg, q: q, res: r, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
+		opener: &sessionOpener{
+			dialer: cfg.Dialer, heloName: cfg.HeloName, connectTimeout: cfg.ConnectTimeout,
+			commandTimeout: cfg.CommandTimeout, dataTimeout: cfg.DataTimeout,
+		},
+		guard:   guard{own: cfg.OwnAddrs},
+		limits:  newDomainLimiter(cfg.MaxConnectionsPerDomain),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		workCtx: workCtx,
+		abort:   abort,
+	}, nil
+}
+
+// maxIdle bounds the scheduler's sleep, so a clock jump or a missed wake-up
+// delays work by at most this long.
+const maxIdle = 30 * time.Second
+
+// Run schedules deliveries until Shutdown is called. It returns after the
+// deliveries in flight have ended.
+func (e *Engine) Run() error {
+	defer close(e.done)
+	slots := make(chan struct{}, e.cfg.Workers)
+	freed := make(chan struct{}, 1)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-e.stop:
+			e.inflight.Wait()
+			return nil
+		default:
+		}
+		free := cap(slots) - len(slots)
+		leased := 0
+		if free > 0 {
+			jobs, err := e.q.Lease(e.now(), free)
+			if err != nil && !errors.Is(err, queue.ErrClosed) {
+				e.log.Error("delivery: lease failed", "err", err)
+			}
+			leased = len(jobs)
+			for _, m := range jobs {
+				slots <- struct{}{}
+				e.inflight.Add(1)
+				go func(m *queue.Message) {
+					defer func() {
+						<-slots
+						e.inflight.Done()
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
+					}()
+					e.deliverMessage(m)
+				}(m)
+			}
+		}
+		if leased > 0 && leased == free {
+			continue // there may be more due work and a worker may be free soon
+		}
+		timer.Reset(e.idleFor(free > leased))
+		select {
+		case <-e.stop:
+		case <-e.q.Wake():
+		case <-freed:
+		case <-timer.C:
+		}
+	}
+}
+
+// idleFor is how long to sleep when nothing more can be leased now.
+func (e *Engine) idleFor(haveFreeWorkers bool) time.Duration {
+	if !haveFreeWorkers {
+		return maxIdle // a finishing worker wakes us
+	}
+	next, ok := e.q.NextDue()
+	if !ok {
+		return maxIdle
+	}
+	return min(max(next.Sub(e.now()), time.Millisecond), maxIdle)
+}
+
+// Shutdown stops leasing new work and waits for deliveries in flight until
+// ctx ends; then it aborts them, and their leases are returned to the queue.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.stopOnce.Do(func() { close(e.stop) })
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		e.abort()
+		<-e.done
+		return fmt.Errorf("delivery shutdown: %w", ctx.Err())
+	}
+}

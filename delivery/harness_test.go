@@ -1,0 +1,184 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/resolver"
+	"github.com/mxout/mxout/resolver/dnstest"
+)
+
+// world is a delivery test setup: a DNS server, MX servers sharing one
+// port on distinct loopback addresses, a real queue and an engine.
+type world struct {
+	t       *testing.T
+	dns     *dnstest.Server
+	port    int
+	ipBase  [3]byte
+	next    byte
+	q       *queue.Queue
+	e       *Engine
+	cfg     Config
+	notes   *recordingNotifier
+	records map[string][]dnstest.Record
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, dns: dnstest.NewServer(t, nil), notes: &recordingNotifier{}}
+	// A random 127.x.y.0/24 per test keeps parallel tests apart.
+	w.ipBase = [3]byte{127, byte(1 + rand.IntN(250)), byte(1 + rand.IntN(250))}
+	w.next = 10
+	l, err := net.Listen("tcp", w.ip(1)+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	q, err := queue.Open(queue.Options{
+		Dir: t.TempDir(), MinFreeBytes: 1, LeaseDuration: 30 * time.Second,
+		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
+		ValueLogFileBytes: 8 << 20, ValueThreshold: 1024,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.q = q
+	w.cfg = Config{
+		Workers: 4, Port: w.port, HeloName: "relay.test.invalid", TLS: TLSOpportunistic,
+		MaxConnectionsPerDomain: 4,
+		Retry:                   Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, MaxLifetime: time.Hour},
+		ConnectTimeout:          2 * time.Second, CommandTimeout: 5 * time.Second, DataTimeout: 5 * time.Second,
+		Notifier: w.notes,
+	}
+	return w
+}
+
+func (w *world) ip(last byte) string {
+	return fmt.Sprintf("%d.%d.%d.%d", w.ipBase[0], w.ipBase[1], w.ipBase[2], last)
+}
+
+// mx starts an MX server for domain at the next loopback address and
+// publishes "domain MX pref host" with host's A record.
+func (w *world) mx(domain string, pref int, opts smtptest.Options) *smtptest.Server {
+	w.t.Helper()
+	ip := w.ip(w.next)
+	w.next++
+	opts.Addr = ip + ":" + strconv.Itoa(w.port)
+	s := smtptest.NewServer(w.t, opts)
+	host := fmt.Sprintf("mx%d.%s", w.next, domain)
+	w.addMX(domain, pref, host)
+	w.dns.Set(host, dnstest.Record{Type: "A", Value: ip})
+	return s
+}
+
+func (w *world) addMX(domain string, pref int, host string) {
+	recs := w.records[domain]
+	recs = append(recs, dnstest.Record{Type: "MX", Value: fmt.Sprintf("%d %s.", pref, host)})
+	if w.records == nil {
+		w.records = map[string][]dnstest.Record{}
+	}
+	w.records[domain] = recs
+	w.dns.Set(domain, recs...)
+}
+
+// start builds the engine with w.cfg and runs it until the test ends.
+func (w *world) start() {
+	w.t.Helper()
+	res, err := resolver.New(resolver.Config{Servers: []string{w.dns.Addr}, Timeout: 2 * time.Second})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	e, err := New(w.cfg, w.q, res)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.e = e
+	go e.Run()
+	w.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+		w.q.Close()
+	})
+}
+
+func (w *world) enqueue(from string, to ...string) queue.ID {
+	w.t.Helper()
+	env := queue.Envelope{From: from}
+	for _, a := range to {
+		env.To = append(env.To, queue.RecipientParams{Addr: a})
+	}
+	body := "From: " + from + "\r\nSubject: test\r\n\r\nhello\r\n"
+	id, err := w.q.Enqueue(context.Background(), "", env, []byte(body))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+// waitFinal waits until the notifier has seen a final result for n
+// recipients of id.
+func (w *world) waitFinal(id queue.ID, n int, timeout time.Duration) map[string]queue.Result {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if got := w.notes.final(id); len(got) >= n {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.t.Fatalf("message %s: %d of %d recipients final after %v: %+v", id, len(w.notes.final(id)), n, timeout, w.notes.final(id))
+	return nil
+}
+
+// recordingNotifier remembers every result by message and recipient.
+type recordingNotifier struct {
+	mu      sync.Mutex
+	results map[queue.ID]map[string][]queue.Result
+}
+
+func (n *recordingNotifier) Notify(_ context.Context, m *queue.Message, _ []byte, results []queue.Result) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.results == nil {
+		n.results = map[queue.ID]map[string][]queue.Result{}
+	}
+	if n.results[m.ID] == nil {
+		n.results[m.ID] = map[string][]queue.Result{}
+	}
+	for _, r := range results {
+		addr := m.Recipients[r.Index].Addr
+		n.results[m.ID][addr] = append(n.results[m.ID][addr], r)
+	}
+}
+
+func (n *recordingNotifier) final(id queue.ID) map[string]queue.Result {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]queue.Result{}
+	for addr, rs := range n.results[id] {
+		if last := rs[len(rs)-1]; last.State != queue.Pending {
+			out[addr] = last
+		}
+	}
+	return out
+}
+
+func (n *recordingNotifier) all(id queue.ID, addr string) []queue.Result {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]queue.Result(nil), n.results[id][addr]...)
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,80 @@
+package delivery
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mxout/mxout/queue"
+)
+
+// attemptInfo is what one delivery attempt's log lines report.
+type attemptInfo struct {
+	host, addr, tls       string
+	start, connected, end time.Time
+}
+
+// logOutcomes writes one line per recipient, like Postfix's smtp log:
+// queue ID first, then to, relay, delays, dsn, status and the reply.
+func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome, info attemptInfo) {
+	now := e.now()
+	relay := "none"
+	if info.addr != "" {
+		relay = fmt.Sprintf("%s[%s]", info.host, info.addr)
+	}
+	for _, i := range idxs {
+		o, ok := outs[i]
+		if !ok {
+			continue
+		}
+		level := slog.LevelInfo
+		if o.State == queue.Pending {
+			level = slog.LevelWarn
+		}
+		e.log.LogAttrs(e.workCtx, level, "delivery attempt",
+			slog.String("queue_id", string(m.ID)),
+			slog.String("to", m.Recipients[i].Addr),
+			slog.String("relay", relay),
+			slog.String("tls", info.tlsOrNone()),
+			slog.String("delay", seconds(now.Sub(m.Arrival))),
+			slog.String("delays", info.delays(m.Arrival)),
+			slog.String("dsn", o.Status),
+			slog.String("status", statusWord(o.State)),
+			slog.String("response", o.Response),
+		)
+	}
+}
+
+func (a attemptInfo) tlsOrNone() string {
+	if a.tls == "" {
+		return "none"
+	}
+	return a.tls
+}
+
+// delays is "queued/connect/transaction" in seconds, like Postfix's
+// delays=a/b/c/d without its in-process split.
+func (a attemptInfo) delays(arrival time.Time) string {
+	if a.start.IsZero() {
+		return "-"
+	}
+	return seconds(a.start.Sub(arrival)) + "/" + seconds(a.connected.Sub(a.start)) + "/" + seconds(a.end.Sub(a.connected))
+}
+
+func seconds(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	return fmt.Sprintf("%.2f", d.Seconds())
+}
+
+func statusWord(s queue.State) string {
+	switch s {
+	case queue.Delivered:
+		return "sent"
+	case queue.Failed:
+		return "bounced"
+	default:
+		return "deferred"
+	}
+}

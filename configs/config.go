@@ -84,6 +84,9 @@ type Delivery struct {
 	CommandTimeout time.Duration `mapstructure:"command_timeout" yaml:"command_timeout"`
 	// DataTimeout bounds the wait for the reply to the final dot.
 	DataTimeout time.Duration `mapstructure:"data_timeout" yaml:"data_timeout"`
+	// ShutdownTimeout is how long a stopping relay lets deliveries in
+	// flight finish before aborting them (they are retried after restart).
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
 }
 
 // Outbound TLS policies.

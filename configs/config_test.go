@@ -202,3 +202,15 @@ func FuzzParseByteSize(f *testing.F) {
 		}
 	})
 }
+
+func TestDocs_ConfigurationReferenceNamesEveryKey(t *testing.T) {
+	text, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		if !strings.Contains(string(text), "`"+key+"`") {
+			t.Errorf("docs/configuration.md does not document %s", key)
+		}
+	}
+}

@@ -81,6 +81,7 @@ func (d *Delivery) validate(v *validator) {
 	v.check(d.ConnectTimeout > 0, "delivery.connect_timeout", d.ConnectTimeout, "must be positive")
 	v.check(d.CommandTimeout > 0, "delivery.command_timeout", d.CommandTimeout, "must be positive")
 	v.check(d.DataTimeout > 0, "delivery.data_timeout", d.DataTimeout, "must be positive")
+	v.check(d.ShutdownTimeout > 0, "delivery.shutdown_timeout", d.ShutdownTimeout, "must be positive")
 }
 
 func (q *Queue) validate(v *validator, maxMessage ByteSize) {

@@ -146,9 +146,8 @@ func TestDeliver_GreetingRefusalMovesOn(t *testing.T) {
 func TestDeliver_ImplicitMX(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	ip := w.ip(w.next)
-	w.next++
-	s := smtptest.NewServer(t, smtptest.Options{Addr: ip + ":" + strconv.Itoa(w.port)})
+	ip := w.net.NextIP()
+	s := smtptest.NewServer(t, smtptest.Options{Addr: w.net.Addr(ip)})
 	w.dns.Set("implicit.example", dnstest.Record{Type: "A", Value: ip})
 	w.start()
 	id := w.enqueue("app@sender.example", "u@implicit.example")
@@ -229,10 +228,10 @@ func TestDeliver_RequiredTLSDefersWithoutSTARTTLS(t *testing.T) {
 func TestDeliver_LoopToOwnListenerFails(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	ip := w.ip(w.next)
+	ip := w.net.NextIP()
 	w.dns.Set("loop.example", dnstest.Record{Type: "MX", Value: "10 mx.loop.example."})
 	w.dns.Set("mx.loop.example", dnstest.Record{Type: "A", Value: ip})
-	w.cfg.OwnAddrs = []netip.AddrPort{netip.MustParseAddrPort(ip + ":" + strconv.Itoa(w.port))}
+	w.cfg.OwnAddrs = []netip.AddrPort{netip.MustParseAddrPort(w.net.Addr(ip))}
 	w.start()
 	id := w.enqueue("app@sender.example", "u@loop.example")
 	if r := w.waitFinal(id, 1, 10*time.Second)["u@loop.example"]; r.State != queue.Failed || r.Status != "5.4.6" {

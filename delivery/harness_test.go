@@ -3,14 +3,13 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -21,9 +20,8 @@ import (
 type world struct {
 	t       *testing.T
 	dns     *dnstest.Server
+	net     *testnet.Net
 	port    int
-	ipBase  [3]byte
-	next    byte
 	q       *queue.Queue
 	e       *Engine
 	cfg     Config
@@ -34,15 +32,8 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, dns: dnstest.NewServer(t, nil), notes: &recordingNotifier{}}
-	// A random 127.x.y.0/24 per test keeps parallel tests apart.
-	w.ipBase = [3]byte{127, byte(1 + rand.IntN(250)), byte(1 + rand.IntN(250))}
-	w.next = 10
-	l, err := net.Listen("tcp", w.ip(1)+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	w.net = testnet.New(t)
+	w.port = w.net.Port
 	q, err := queue.Open(queue.Options{
 		Dir: t.TempDir(), MinFreeBytes: 1, LeaseDuration: 30 * time.Second,
 		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
@@ -62,19 +53,14 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) ip(last byte) string {
-	return fmt.Sprintf("%d.%d.%d.%d", w.ipBase[0], w.ipBase[1], w.ipBase[2], last)
-}
-
 // mx starts an MX server for domain at the next loopback address and
 // publishes "domain MX pref host" with host's A record.
 func (w *world) mx(domain string, pref int, opts smtptest.Options) *smtptest.Server {
 	w.t.Helper()
-	ip := w.ip(w.next)
-	w.next++
-	opts.Addr = ip + ":" + strconv.Itoa(w.port)
+	ip := w.net.NextIP()
+	opts.Addr = w.net.Addr(ip)
 	s := smtptest.NewServer(w.t, opts)
-	host := fmt.Sprintf("mx%d.%s", w.next, domain)
+	host := fmt.Sprintf("mx-%s.%s", strings.ReplaceAll(ip, ".", "-"), domain)
 	w.addMX(domain, pref, host)
 	w.dns.Set(host, dnstest.Record{Type: "A", Value: ip})
 	return s

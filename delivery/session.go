@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"net/textproto"
-	"strconv"
 	"strings"
 	"time"
 
@@ -211,6 +210,3 @@ func (s *session) close() {
 		s.client.Close()
 	}
 }
-
-// port formats a port number for log lines.
-func port(p int) string { return strconv.Itoa(p) }

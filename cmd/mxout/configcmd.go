@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mxout/mxout/configs"
+	"github.com/spf13/cobra"
+)
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	var path string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration and print the effective values",
+		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
+			"variables, validates them, and prints the effective configuration as YAML.\n" +
+			"Exits 1 with one line per bad key when the configuration is invalid.",
+		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := configs.Load(path)
+			if err != nil {
+				return err
+			}
+			out, err := configs.Render(c)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "# effective configuration (valid)\n%s", out)
+			return err
+		},
+	}
+	configFlag(check, &path)
+	cmd.AddCommand(check)
+	return cmd
+}

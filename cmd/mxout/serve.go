@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/delivery"
+	"github.com/mxout/mxout/metrics"
+	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/resolver"
+	"github.com/mxout/mxout/submission"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the relay",
+		Long: "Runs the relay: SMTP submission, the queue, delivery and the metrics\n" +
+			"endpoint. Without --config it runs on embedded defaults: submission on\n" +
+			"127.0.0.1:2525 (loopback may relay without AUTH), the queue in\n" +
+			"./mxout-data, metrics on 127.0.0.1:9090. SIGTERM or SIGINT stop it\n" +
+			"gracefully.",
+		Example: "  mxout serve\n  mxout serve --config /etc/mxout/mxout.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := configs.Load(path)
+			if err != nil {
+				return err
+			}
+			log := newLogger(c.Log, os.Stderr)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return runRelay(ctx, c, log)
+		},
+	}
+	configFlag(cmd, &path)
+	return cmd
+}
+
+// relay is the running process: its parts in dependency order.
+type relay struct {
+	cfg        *configs.Config
+	log        *slog.Logger
+	q          *queue.Queue
+	engine     *delivery.Engine
+	submission *submission.Server
+	metricsSrv *metrics.Server
+	listeners  []net.Listener
+	stopping   atomic.Bool
+	errs       chan error
+}
+
+// runRelay starts every part, waits for ctx to end (a signal) or a part to
+// fail, and stops them in reverse order.
+func runRelay(ctx context.Context, c *configs.Config, log *slog.Logger) error {
+	r := &relay{cfg: c, log: log, errs: make(chan error, 8)}
+	if err := r.start(); err != nil {
+		r.stop()
+		return err
+	}
+	log.Info("mxout started", "version", version, "hostname", c.Hostname, "data_dir", c.DataDir,
+		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen)
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", "signal")
+	case runErr = <-r.errs:
+		log.Error("shutting down", "reason", runErr)
+	}
+	r.stop()
+	log.Info("mxout stopped")
+	return runErr
+}
+
+func (r *relay) start() error {
+	c := r.cfg
+	q, err := queue.Open(queue.Options{
+		Dir:               c.DataDir,
+		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
+		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
+		LeaseDuration:     c.Queue.LeaseDuration,
+		GCInterval:        c.Queue.GCInterval,
+		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
+		NumMemtables:      c.Queue.Badger.NumMemtables,
+		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
+		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
+		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
+		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
+		Logger:            r.log,
+	})
+	if err != nil {
+		return err
+	}
+	r.q = q
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	metrics.RegisterQueue(reg, func() metrics.QueueSnapshot {
+		s := q.Stats()
+		return metrics.QueueSnapshot{Ready: s.Ready, Deferred: s.Deferred, Inflight: s.Inflight, Held: s.Held, Bytes: s.Bytes, Oldest: s.Oldest}
+	}, nil)
+
+	res, err := resolver.New(resolver.Config{Servers: c.Resolver.Servers, Timeout: c.Resolver.Timeout, Observer: m})
+	if err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
+
+	// Bind every socket before starting anything, so a taken port is a
+	// clean start-up error.
+	for _, l := range c.Submission.Listeners {
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			return fmt.Errorf("submission.listeners: listen on %s: %w", l.Address, err)
+		}
+		r.listeners = append(r.listeners, ln)
+	}
+	var metricsLn net.Listener
+	if c.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen: listen on %s: %w", c.Metrics.Listen, err)
+		}
+	}
+
+	r.engine, err = delivery.New(deliveryConfig(c, r.log, m, ownAddrs(r.listeners)), q, res)
+	if err != nil {
+		return err
+	}
+	go func() { r.report(r.engine.Run()) }()
+
+	tlsConf, err := loadSubmissionTLS(c.Submission.TLS)
+	if err != nil {
+		return err
+	}
+	r.submission, err = submission.New(submissionConfig(c, tlsConf, r.log, m), q)
+	if err != nil {
+		return err
+	}
+	for i, ln := range r.listeners {
+		go func(ln net.Listener, mode string) { r.report(r.submission.Serve(ln, mode)) }(ln, c.Submission.Listeners[i].TLS)
+	}
+	if metricsLn != nil {
+		r.metricsSrv = metrics.NewServer(reg, r.ready)
+		go func() { r.report(r.metricsSrv.Serve(metricsLn)) }()
+	}
+	return nil
+}
+
+// report passes a part's unexpected exit to runRelay.
+func (r *relay) report(err error) {
+	if err != nil && !r.stopping.Load() {
+		r.errs <- err
+	}
+}
+
+// ready is /readyz: not while stopping, and only while the queue can take
+// a message of the largest size.
+func (r *relay) ready() error {
+	if r.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	return r.q.Writable()
+}
+
+// stop shuts the parts down in reverse dependency order: no new mail,
+// then in-flight deliveries finish (up to delivery.shutdown_timeout) or
+// are returned to the queue, then the queue is closed and synced.
+func (r *relay) stop() {
+	r.stopping.Store(true)
+	timeout := r.cfg.Delivery.ShutdownTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if r.submission != nil {
+		if err := r.submission.Shutdown(ctx); err != nil {
+			r.log.Warn("submission shutdown", "err", err)
+		}
+	} else {
+		for _, ln := range r.listeners {
+			ln.Close()
+		}
+	}
+	if r.engine != nil {
+		if err := r.engine.Shutdown(ctx); err != nil {
+			r.log.Warn("delivery shutdown: deliveries still running were aborted and will be retried", "err", err)
+		}
+	}
+	if r.metricsSrv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r.metricsSrv.Shutdown(sctx)
+		scancel()
+	}
+	if r.q != nil {
+		if err := r.q.Close(); err != nil {
+			r.log.Error("closing the queue", "err", err)
+		}
+	}
+}
+
+func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own []netip.AddrPort) delivery.Config {
+	d := c.Delivery
+	return delivery.Config{
+		Workers:                 d.Workers,
+		Port:                    d.Port,
+		HeloName:                d.HeloName,
+		TLS:                     d.TLS,
+		MaxConnectionsPerDomain: d.MaxConnectionsPerDomain,
+		Retry: delivery.Backoff{
+			Initial: d.Retry.Initial, Multiplier: d.Retry.Multiplier, MaxInterval: d.Retry.MaxInterval,
+			Jitter: d.Retry.Jitter, MaxLifetime: d.Retry.MaxLifetime,
+		},
+		ConnectTimeout: d.ConnectTimeout,
+		CommandTimeout: d.CommandTimeout,
+		DataTimeout:    d.DataTimeout,
+		OwnAddrs:       own,
+		Logger:         log,
+		Metrics:        m,
+	}
+}
+
+func submissionConfig(c *configs.Config, tlsConf *tls.Config, log *slog.Logger, m *metrics.Metrics) submission.Config {
+	s := c.Submission
+	var nets []netip.Prefix
+	for _, n := range s.TrustedNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a := netip.MustParseAddr(n) // validated by configs
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p)
+	}
+	var users []submission.User
+	for _, u := range s.Users {
+		users = append(users, submission.User{Username: u.Username, PasswordHash: u.PasswordHash, AllowedSenders: u.AllowedSenders})
+	}
+	return submission.Config{
+		Hostname:        c.Hostname,
+		MaxMessageBytes: int64(s.MaxMessageBytes),
+		MaxRecipients:   s.MaxRecipients,
+		TrustedNetworks: nets,
+		Users:           users,
+		ReadTimeout:     s.ReadTimeout,
+		WriteTimeout:    s.WriteTimeout,
+		MaxLineLength:   s.MaxLineLength,
+		TLSConfig:       tlsConf,
+		Logger:          log,
+		Metrics:         m,
+	}
+}
+
+// loadSubmissionTLS loads the listener certificate, if one is configured.
+func loadSubmissionTLS(f configs.TLSFiles) (*tls.Config, error) {
+	if f.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("submission.tls: load %s and %s: %w", f.CertFile, f.KeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func ownAddrs(ls []net.Listener) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, l := range ls {
+		if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil {
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+func listenerAddrs(ls []net.Listener) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Addr().String())
+	}
+	return out
+}

@@ -1,0 +1,253 @@
+// Package e2e runs the real mxout binary as a user would: built with go
+// build, started with a YAML config, fed with SMTP over loopback, and
+// delivering to in-process MX servers found through an in-process DNS
+// server.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testnet"
+	"github.com/mxout/mxout/resolver/dnstest"
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/mxout once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mxout-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "mxout")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/mxout").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// env is one test's world: DNS, a loopback /24 for MX servers, a relay.
+type env struct {
+	t       *testing.T
+	net     *testnet.Net
+	dns     *dnstest.Server
+	records map[string][]dnstest.Record
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{t: t, net: testnet.New(t), dns: dnstest.NewServer(t, nil), records: map[string][]dnstest.Record{}}
+}
+
+// mx starts a destination server for domain and publishes its MX record.
+func (e *env) mx(domain string, pref int, opts smtptest.Options) *smtptest.Server {
+	e.t.Helper()
+	ip := e.net.NextIP()
+	opts.Addr = e.net.Addr(ip)
+	s := smtptest.NewServer(e.t, opts)
+	host := "mx-" + strings.ReplaceAll(ip, ".", "-") + "." + domain
+	e.records[domain] = append(e.records[domain], dnstest.Record{Type: "MX", Value: fmt.Sprintf("%d %s.", pref, host)})
+	e.dns.Set(domain, e.records[domain]...)
+	e.dns.Set(host, dnstest.Record{Type: "A", Value: ip})
+	return s
+}
+
+// relay is a running mxout process with its config and data directory.
+type relay struct {
+	t           *testing.T
+	dir         string
+	config      map[string]any
+	configPath  string
+	port        int
+	metricsPort int
+	cmd         *exec.Cmd
+	log         *bytes.Buffer
+	logMu       *sync.Mutex
+}
+
+// newRelay writes a config that delivers through e's DNS to e's port.
+func (e *env) newRelay(overrides map[string]any) *relay {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	r := &relay{t: e.t, dir: dir, port: freePort(e.t), metricsPort: freePort(e.t), logMu: &sync.Mutex{}}
+	r.config = map[string]any{
+		"hostname": "relay.e2e.invalid",
+		"data_dir": filepath.Join(dir, "data"),
+		"submission": map[string]any{
+			"listeners":        []any{map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", r.port), "tls": "none"}},
+			"trusted_networks": []any{"127.0.0.0/8"},
+		},
+		"delivery": map[string]any{
+			"workers": 8,
+			"port":    e.net.Port,
+			"retry":   map[string]any{"initial": "200ms", "multiplier": 2, "max_interval": "1s", "jitter": 0, "max_lifetime": "1h"},
+		},
+		"queue":    map[string]any{"lease_duration": "1s"},
+		"resolver": map[string]any{"servers": []any{e.dns.Addr}, "timeout": "2s"},
+		"metrics":  map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", r.metricsPort)},
+		"admin":    map[string]any{"listen": ""},
+		"log":      map[string]any{"level": "debug", "format": "json"},
+	}
+	merge(r.config, overrides)
+	r.configPath = filepath.Join(dir, "mxout.yaml")
+	r.writeConfig()
+	return r
+}
+
+func (r *relay) writeConfig() {
+	b, err := yaml.Marshal(r.config)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(r.configPath, b, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// start runs `mxout serve --config` and waits until it accepts SMTP.
+func (r *relay) start() *relay {
+	r.t.Helper()
+	r.cmd = exec.Command(binary(r.t), "serve", "--config", r.configPath)
+	r.cmd.Dir = r.dir
+	r.log = &bytes.Buffer{}
+	r.cmd.Stdout = lockedWriter{r.log, r.logMu}
+	r.cmd.Stderr = lockedWriter{r.log, r.logMu}
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := r.cmd
+	r.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("relay did not listen on %d; log:\n%s", r.port, r.logs())
+	return r
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (r *relay) kill() {
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (r *relay) stop() error {
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		r.kill()
+		return fmt.Errorf("relay did not stop within 30s")
+	}
+}
+
+func (r *relay) logs() string {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return r.log.String()
+}
+
+// send submits one message and returns the text of the reply to DATA.
+func (r *relay) send(from string, to []string, body string) (string, error) {
+	c, err := smtp.Dial(fmt.Sprintf("127.0.0.1:%d", r.port))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.Hello("client.e2e.invalid"); err != nil {
+		return "", err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return "", err
+	}
+	for _, a := range to {
+		if err := c.Rcpt(a, nil); err != nil {
+			return "", err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.Write([]byte(body)); err != nil {
+		return "", err
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", err
+	}
+	c.Quit()
+	return resp.StatusText, nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func merge(dst, src map[string]any) {
+	for k, v := range src {
+		if sv, ok := v.(map[string]any); ok {
+			if dv, ok := dst[k].(map[string]any); ok {
+				merge(dv, sv)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+type lockedWriter struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func dnstestA(ip string) []dnstest.Record { return []dnstest.Record{{Type: "A", Value: ip}} }

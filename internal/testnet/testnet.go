@@ -1,0 +1,54 @@
+// Package testnet hands tests a private corner of the loopback network: a
+// random 127.x.y.0/24 and one TCP port number free on it, so that several
+// destination MX servers can listen on distinct addresses at the same port
+// (a relay delivers to one configured port) while tests run in parallel.
+package testnet
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Net is a /24 on loopback with a shared port. Safe for concurrent use.
+type Net struct {
+	a, b byte
+	// Port is free on the first address and, almost surely, on the others.
+	Port int
+	mu   sync.Mutex
+	next byte
+}
+
+// New picks a random 127.a.b.0/24 and a port free on it.
+func New(t testing.TB) *Net {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		n := &Net{a: byte(1 + rand.IntN(250)), b: byte(1 + rand.IntN(250)), next: 10}
+		l, err := net.Listen("tcp", n.IP(1)+":0")
+		if err != nil {
+			continue
+		}
+		n.Port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		return n
+	}
+	t.Fatal("testnet: no free loopback port found")
+	return nil
+}
+
+// IP returns 127.a.b.last.
+func (n *Net) IP(last byte) string { return fmt.Sprintf("127.%d.%d.%d", n.a, n.b, last) }
+
+// NextIP returns a fresh address of the /24 (from .10 up).
+func (n *Net) NextIP() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ip := n.IP(n.next)
+	n.next++
+	return ip
+}
+
+// Addr is ip:Port.
+func (n *Net) Addr(ip string) string { return fmt.Sprintf("%s:%d", ip, n.Port) }

@@ -1,0 +1,39 @@
+// Package submission is the SMTP front of mxout: it accepts mail from
+// applications and hosts, decides who may relay, stamps the headers the
+// relay owns, and answers 250 only after the queue has synced the message.
+//
+// # Relay permission
+//
+// MAIL and RCPT are allowed only to a client that has authenticated (AUTH
+// PLAIN or LOGIN, offered only over TLS) or whose IP address is in
+// Config.TrustedNetworks. Everyone else gets 530 5.7.0 at MAIL, whatever
+// the recipient domain: the relay is never open.
+//
+// # Sender authorisation
+//
+// An authenticated user may use only the MAIL FROM addresses its
+// AllowedSenders patterns match: "*" (any sender, the null sender <>
+// included), "*@example.com" (any local part at that domain) or
+// "noreply@example.com" (that address). Domains compare case-insensitively,
+// local parts exactly. An empty AllowedSenders list allows only the
+// username itself, when the username is an address; a username without '@'
+// and no patterns may send as nobody. A trusted-network client that has not
+// authenticated may use any sender.
+//
+// # Replies
+//
+// Data returns only *smtp.SMTPError values, because go-smtp turns any other
+// error into a permanent 554 and the client would bounce good mail. Local
+// faults are always temporary: 452 4.3.1 when the queue cannot store the
+// message (disk reserve reached, badger error), 451 4.3.0 for anything
+// else. The 250 reply carries the queue ID ("250 2.0.0 Ok: queued as ID"),
+// and so does the log line about the message.
+//
+// # Message data
+//
+// The body must use CRLF line endings only: a bare LF or bare CR gets 550
+// 5.6.11, which closes the SMTP smuggling hole (<LF>.<CR><LF> read as the
+// end of data by some next hop). The relay prepends a Received header and,
+// when the header section lacks them, Message-ID and Date; the rest of the
+// message is stored byte for byte.
+package submission

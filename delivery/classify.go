@@ -27,6 +27,9 @@ type Outcome struct {
 	Response string
 	// RemoteMTA is the host that replied, when there was one.
 	RemoteMTA string
+	// RemoteDSN reports that the remote server advertised DSN (RFC 3461),
+	// so a success notice says "relayed" rather than "delivered" when not.
+	RemoteDSN bool
 }
 
 // Permanent reports whether the outcome ends delivery attempts with a failure.

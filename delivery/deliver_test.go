@@ -259,3 +259,31 @@ func TestDeliver_ShutdownWaitsForInflight(t *testing.T) {
 		t.Errorf("in-flight delivery not finished by a graceful shutdown: %+v", r)
 	}
 }
+
+func TestDeliver_PassesDSNParametersOn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	withDSN := w.mx("dsn.example", 10, smtptest.Options{DSN: true})
+	without := w.mx("nodsn.example", 10, smtptest.Options{})
+	w.start()
+	env := queue.Envelope{From: "app@sender.example", DSN: queue.MessageDSN{Ret: "HDRS", EnvID: "env-42"}, To: []queue.RecipientParams{
+		{Addr: "u@dsn.example", Notify: []string{"SUCCESS", "FAILURE"}, ORCPT: "RFC822;orig@sender.example"},
+		{Addr: "v@nodsn.example", Notify: []string{"NEVER"}},
+	}}
+	id, err := w.q.Enqueue(contextBackground(), "", env, []byte("Subject: dsn\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFinal(id, 2, 10*time.Second)
+	m := withDSN.Messages()[0]
+	if m.MailOpts.Return != "HDRS" || m.MailOpts.EnvelopeID != "env-42" {
+		t.Errorf("MAIL DSN params not passed on: %+v", m.MailOpts)
+	}
+	ro := m.RcptOpts["u@dsn.example"]
+	if ro == nil || len(ro.Notify) != 2 || ro.OriginalRecipient != "orig@sender.example" || ro.OriginalRecipientType != "RFC822" {
+		t.Errorf("RCPT DSN params not passed on: %+v", ro)
+	}
+	if n := len(without.Messages()); n != 1 {
+		t.Errorf("a server without DSN got %d messages", n)
+	}
+}

@@ -168,3 +168,5 @@ func (n *recordingNotifier) all(id queue.ID, addr string) []queue.Result {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+func contextBackground() context.Context { return context.Background() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/queue"
@@ -33,13 +34,26 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 		all(permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA))
 		return out, false
 	}
-	if err := c.Mail(m.From, &smtp.MailOptions{Size: int64(len(body)), UTF8: m.UTF8}); err != nil {
+	remoteDSN, _ := c.Extension("DSN")
+	// go-smtp sends RET/ENVID and NOTIFY/ORCPT only when the server
+	// advertises DSN (RFC 3461 §4: pass them on to the next hop).
+	mailOpts := &smtp.MailOptions{
+		Size: int64(len(body)), UTF8: m.UTF8,
+		Return: smtp.DSNReturn(m.DSN.Ret), EnvelopeID: m.DSN.EnvID,
+	}
+	defer func() {
+		for i, o := range out {
+			o.RemoteDSN = remoteDSN
+			out[i] = o
+		}
+	}()
+	if err := c.Mail(m.From, mailOpts); err != nil {
 		all(err)
 		return out, !isReply(err)
 	}
 	var accepted []int
 	for _, i := range idxs {
-		err := c.Rcpt(m.Recipients[i].Addr, nil)
+		err := c.Rcpt(m.Recipients[i].Addr, rcptOptions(m.Recipients[i].RecipientParams))
 		if err == nil {
 			accepted = append(accepted, i)
 			continue
@@ -101,4 +115,22 @@ func leadingStatus(text string) string {
 
 func oneLine(s string) string {
 	return string(bytes.Join(bytes.Fields([]byte(s)), []byte(" ")))
+}
+
+// rcptOptions carries a recipient's RFC 3461 NOTIFY and ORCPT to the next
+// hop. An ORCPT is stored as "type;address".
+func rcptOptions(p queue.RecipientParams) *smtp.RcptOptions {
+	if len(p.Notify) == 0 && p.ORCPT == "" {
+		return nil
+	}
+	o := &smtp.RcptOptions{}
+	for _, n := range p.Notify {
+		o.Notify = append(o.Notify, smtp.DSNNotify(n))
+	}
+	typ, addr, ok := strings.Cut(p.ORCPT, ";")
+	switch t := smtp.DSNAddressType(strings.ToUpper(typ)); {
+	case ok && addr != "" && (t == smtp.DSNAddressTypeRFC822 || t == smtp.DSNAddressTypeUTF8):
+		o.OriginalRecipientType, o.OriginalRecipient = t, addr
+	}
+	return o
 }

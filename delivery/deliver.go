@@ -60,7 +60,7 @@ func (e *Engine) deliverMessage(m *queue.Message) {
 		e.complete(m, nil, e.resultsFor(m, due, Outcome{State: queue.Pending, Status: "4.3.0", Response: "local error reading the queued message"}, start))
 		return
 	}
-	var results []queue.Result
+	var results []RoundResult
 	for _, g := range groupByDomain(m, due, maxRecipientsPerTransaction) {
 		outs := e.deliverGroup(ctx, m, body, g)
 		if ctx.Err() != nil {
@@ -87,8 +87,11 @@ func (e *Engine) deliverMessage(m *queue.Message) {
 
 // result turns an outcome into the queue's record, scheduling the retry of
 // a temporary failure or failing it once the lifetime is over.
-func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue.Result {
-	r := queue.Result{Index: i, State: o.State, Attempted: now, Response: o.Response, Status: o.Status, RemoteMTA: o.RemoteMTA}
+func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) RoundResult {
+	r := RoundResult{
+		Result:    queue.Result{Index: i, State: o.State, Attempted: now, Response: o.Response, Status: o.Status, RemoteMTA: o.RemoteMTA},
+		RemoteDSN: o.RemoteDSN,
+	}
 	if o.State == queue.Pending {
 		if ctxDone(e.workCtx) {
 			r.NextAttempt = now
@@ -105,28 +108,59 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue
 	return r
 }
 
-func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []queue.Result {
-	var out []queue.Result
+func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []RoundResult {
+	var out []RoundResult
 	for _, i := range idxs {
 		out = append(out, e.result(m, i, o, now))
 	}
 	return out
 }
 
-// complete records results, then logs, counts and notifies.
-func (e *Engine) complete(m *queue.Message, body []byte, results []queue.Result) {
-	if _, err := e.q.Complete(m.ID, queue.Update{Results: results}); err != nil {
+// complete hands the round to the notifier, then records the results and
+// counts them. Notices are queued first so that they are durable before
+// the queue may delete the message (see Notifier).
+func (e *Engine) complete(m *queue.Message, body []byte, results []RoundResult) {
+	var u queue.Update
+	if e.cfg.Notifier != nil {
+		// A round that ended is reported even while shutting down: queuing
+		// a notice is a local write.
+		ctx := context.WithoutCancel(e.workCtx)
+		n, err := e.cfg.Notifier.Notify(ctx, Round{Message: m, Body: body, Results: results, Time: e.now()})
+		if err != nil {
+			e.log.Error("delivery: cannot queue the failure notice; the failed recipients will be retried", "queue_id", m.ID, "err", err)
+			results = e.keepFailedPending(m, results)
+		}
+		u.DelayNotified = n.DelayNotified
+	}
+	for _, r := range results {
+		u.Results = append(u.Results, r.Result)
+	}
+	if _, err := e.q.Complete(m.ID, u); err != nil {
 		// The lease is gone from memory; the message is due again when the
 		// lease pushed it to, and this round's outcomes are retried.
 		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
 		return
 	}
-	for _, r := range results {
+	for _, r := range u.Results {
 		e.count(m, r)
 	}
-	if e.cfg.Notifier != nil && body != nil {
-		e.cfg.Notifier.Notify(e.workCtx, m, body, results)
+}
+
+// keepFailedPending turns failures into deferrals when their notice could
+// not be queued, as Postfix defers on a "bounce service failure": the
+// recipient is tried again later, and the notice with it.
+func (e *Engine) keepFailedPending(m *queue.Message, results []RoundResult) []RoundResult {
+	out := make([]RoundResult, len(results))
+	for j, r := range results {
+		if r.State == queue.Failed {
+			r.State = queue.Pending
+			r.Status = "4.3.0"
+			r.Response = "failure notice not queued; will retry (" + r.Response + ")"
+			r.NextAttempt = r.Attempted.Add(e.cfg.Retry.Interval(m.Recipients[r.Index].Attempts+1, e.cfg.Rand))
+		}
+		out[j] = r
 	}
+	return out
 }
 
 func (e *Engine) count(m *queue.Message, r queue.Result) {

@@ -13,7 +13,9 @@
 // timeouts, refused connections, TLS and DNS trouble, unknown errors) is
 // temporary and retried with exponential backoff until the recipient has
 // been queued for delivery.retry.max_lifetime, when it fails with its last
-// error. Failed recipients are handed to a Notifier for bounces.
+// error. Each round is handed to a Notifier (bounces, delay and success
+// notices) before its results are recorded, so a notice is never lost to
+// a crash; a failure whose notice cannot be queued stays pending.
 //
 // The engine never connects to a link-local, multicast or unspecified
 // address, nor to its own submission listeners (mail loops): those fail

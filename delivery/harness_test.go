@@ -117,7 +117,8 @@ func (w *world) waitFinal(id queue.ID, n int, timeout time.Duration) map[string]
 	w.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if got := w.notes.final(id); len(got) >= n {
+		// The notifier runs before the queue records the round.
+		if got := w.notes.final(id); len(got) >= n && !w.q.Leased(id) {
 			return got
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -126,25 +127,55 @@ func (w *world) waitFinal(id queue.ID, n int, timeout time.Duration) map[string]
 	return nil
 }
 
-// recordingNotifier remembers every result by message and recipient.
+// recordingNotifier remembers every result by message and recipient. err,
+// when set, is returned for rounds with a failed recipient; delay, when
+// set, asks the queue to record a delay notice.
 type recordingNotifier struct {
 	mu      sync.Mutex
 	results map[queue.ID]map[string][]queue.Result
+	rounds  []Round
+	err     error
+	delay   bool
 }
 
-func (n *recordingNotifier) Notify(_ context.Context, m *queue.Message, _ []byte, results []queue.Result) {
+func (n *recordingNotifier) Notify(_ context.Context, r Round) (Notified, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	m := r.Message
 	if n.results == nil {
 		n.results = map[queue.ID]map[string][]queue.Result{}
 	}
 	if n.results[m.ID] == nil {
 		n.results[m.ID] = map[string][]queue.Result{}
 	}
-	for _, r := range results {
-		addr := m.Recipients[r.Index].Addr
-		n.results[m.ID][addr] = append(n.results[m.ID][addr], r)
+	n.rounds = append(n.rounds, r)
+	failed := false
+	for _, res := range r.Results {
+		addr := m.Recipients[res.Index].Addr
+		if res.State == queue.Failed {
+			failed = true
+			if n.err != nil {
+				res.State = queue.Pending // what the engine records instead
+			}
+		}
+		n.results[m.ID][addr] = append(n.results[m.ID][addr], res.Result)
 	}
+	if failed && n.err != nil {
+		return Notified{DelayNotified: n.delay}, n.err
+	}
+	return Notified{DelayNotified: n.delay}, nil
+}
+
+func (n *recordingNotifier) setErr(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.err = err
+}
+
+func (n *recordingNotifier) allRounds() []Round {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]Round(nil), n.rounds...)
 }
 
 func (n *recordingNotifier) final(id queue.ID) map[string]queue.Result {

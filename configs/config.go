@@ -114,7 +114,8 @@ type Retry struct {
 	// Jitter spreads each interval by ± this fraction (0 to 1).
 	Jitter      float64       `mapstructure:"jitter" yaml:"jitter"`
 	MaxLifetime time.Duration `mapstructure:"max_lifetime" yaml:"max_lifetime"`
-	// DelayNoticeAfter sends a delay DSN after this long; 0 disables it.
+	// DelayNoticeAfter sends one delay DSN after this long, for recipients
+	// with NOTIFY=DELAY; 0 disables it.
 	DelayNoticeAfter time.Duration `mapstructure:"delay_notice_after" yaml:"delay_notice_after"`
 }
 
@@ -164,10 +165,15 @@ type Admin struct {
 	Token string `mapstructure:"token" yaml:"token"`
 }
 
-// DSN configures bounces.
+// DSN configures bounces (delivery status notifications).
 type DSN struct {
-	// Postmaster receives a copy of reports about failed bounces; empty drops them.
+	// Postmaster receives a copy of reports about failed null-sender mail
+	// (such as bounces); empty drops them after logging.
 	Postmaster string `mapstructure:"postmaster" yaml:"postmaster"`
+	// MaxOriginalBytes is the largest original a failure report returns
+	// whole when the sender gave no RET; larger ones are returned as their
+	// headers (Postfix bounce_size_limit).
+	MaxOriginalBytes ByteSize `mapstructure:"max_original_bytes" yaml:"max_original_bytes"`
 }
 
 // Log configures logging.

@@ -116,6 +116,10 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"bad log level", "log: {level: loud}", "log.level"},
 		{"resolver without port", "resolver: {servers: [127.0.0.1]}", "resolver.servers[0]"},
 		{"value log too small", "submission: {max_message_bytes: 40MiB}", "queue.badger.value_log_file_bytes"},
+		{"postmaster not an address", "dsn: {postmaster: postmaster}", "dsn.postmaster"},
+		{"postmaster in brackets", "dsn: {postmaster: '<pm@relay.example>'}", "dsn.postmaster"},
+		{"negative bounce size cap", "dsn: {max_original_bytes: -1}", "dsn.max_original_bytes"},
+		{"negative delay notice", "delivery: {retry: {delay_notice_after: -1h}}", "delivery.retry.delay_notice_after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mxout/mxout/bounce"
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery"
 	"github.com/mxout/mxout/metrics"
@@ -135,7 +136,11 @@ func (r *relay) start() error {
 		}
 	}
 
-	r.engine, err = delivery.New(deliveryConfig(c, r.log, m, ownAddrs(r.listeners)), q, res)
+	notifier, err := bounce.New(bounceConfig(c, r.log, m), q)
+	if err != nil {
+		return err
+	}
+	r.engine, err = delivery.New(deliveryConfig(c, r.log, m, ownAddrs(r.listeners), notifier), q, res)
 	if err != nil {
 		return err
 	}
@@ -209,7 +214,7 @@ func (r *relay) stop() {
 	}
 }
 
-func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own []netip.AddrPort) delivery.Config {
+func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own []netip.AddrPort, n delivery.Notifier) delivery.Config {
 	d := c.Delivery
 	return delivery.Config{
 		Workers:                 d.Workers,
@@ -227,6 +232,19 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 		OwnAddrs:       own,
 		Logger:         log,
 		Metrics:        m,
+		Notifier:       n,
+	}
+}
+
+func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics) bounce.Config {
+	return bounce.Config{
+		Hostname:         c.Hostname,
+		Postmaster:       c.DSN.Postmaster,
+		MaxOriginalBytes: int64(c.DSN.MaxOriginalBytes),
+		DelayNoticeAfter: c.Delivery.Retry.DelayNoticeAfter,
+		MaxLifetime:      c.Delivery.Retry.MaxLifetime,
+		Logger:           log,
+		Metrics:          m,
 	}
 }
 

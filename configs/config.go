@@ -20,6 +20,7 @@ type Config struct {
 	Admin      Admin      `mapstructure:"admin" yaml:"admin"`
 	DSN        DSN        `mapstructure:"dsn" yaml:"dsn"`
 	Log        Log        `mapstructure:"log" yaml:"log"`
+	DKIM       DKIM       `mapstructure:"dkim" yaml:"dkim"`
 }
 
 // Submission configures the SMTP front where clients hand mail to the relay.
@@ -182,4 +183,53 @@ type Log struct {
 	Level string `mapstructure:"level" yaml:"level"`
 	// Format is text or json.
 	Format string `mapstructure:"format" yaml:"format"`
+}
+
+// DKIM configures the signing of outgoing mail (RFC 6376).
+type DKIM struct {
+	// Require refuses, with 550 5.7.1, mail whose signing domain has no key.
+	Require bool `mapstructure:"require" yaml:"require"`
+	// Headers are the header fields signed for domains that do not list
+	// their own; a name listed twice is over-signed (a second field of that
+	// name added later breaks the signature).
+	Headers []string `mapstructure:"headers" yaml:"headers"`
+	// Domains maps a signing domain (the From: header's domain) to its keys.
+	Domains map[string]DKIMDomain `mapstructure:"domains" yaml:"domains"`
+}
+
+// DKIMDomain is one signing domain. Its keys are the one named by Selector
+// and PrivateKeyFile (if set) followed by Keys; each gives the message one
+// DKIM-Signature, so an RSA and an Ed25519 key sign twice.
+type DKIMDomain struct {
+	Selector       string `mapstructure:"selector" yaml:"selector"`
+	PrivateKeyFile string `mapstructure:"private_key_file" yaml:"private_key_file"`
+	// Algorithm is rsa-sha256 or ed25519-sha256; empty: the key file's type.
+	Algorithm string `mapstructure:"algorithm" yaml:"algorithm"`
+	// Headers replaces dkim.headers for this domain when not empty.
+	Headers []string  `mapstructure:"headers" yaml:"headers"`
+	Keys    []DKIMKey `mapstructure:"keys" yaml:"keys"`
+}
+
+// DKIMKey is one further key of a domain (dual signing, key rotation).
+type DKIMKey struct {
+	Selector       string `mapstructure:"selector" yaml:"selector"`
+	PrivateKeyFile string `mapstructure:"private_key_file" yaml:"private_key_file"`
+	// Algorithm is rsa-sha256 or ed25519-sha256; empty: the key file's type.
+	Algorithm string `mapstructure:"algorithm" yaml:"algorithm"`
+}
+
+// DKIM signing algorithms (RFC 6376 3.3, RFC 8463).
+const (
+	DKIMAlgorithmRSA     = "rsa-sha256"
+	DKIMAlgorithmEd25519 = "ed25519-sha256"
+)
+
+// AllKeys returns the domain's keys in signing order: the top-level key,
+// if set, then Keys.
+func (d DKIMDomain) AllKeys() []DKIMKey {
+	var out []DKIMKey
+	if d.Selector != "" || d.PrivateKeyFile != "" {
+		out = append(out, DKIMKey{Selector: d.Selector, PrivateKeyFile: d.PrivateKeyFile, Algorithm: d.Algorithm})
+	}
+	return append(out, d.Keys...)
 }

@@ -22,11 +22,17 @@ var defaultsYAML []byte
 // keys: delivery.retry.initial is MXOUT_DELIVERY_RETRY_INITIAL.
 const EnvPrefix = "MXOUT"
 
+// keyDelimiter separates the levels of a key inside viper.
+const keyDelimiter = "::"
+
 // Load reads the embedded defaults, then the YAML file at path (if path is
 // not empty), then MXOUT_* environment variables, and validates the result.
 // Unknown keys are errors, so a typo never silently falls back to a default.
 func Load(path string) (*Config, error) {
-	v := viper.New()
+	// Keys are split on "::", not viper's default ".", because map keys such
+	// as dkim.domains.<domain> contain dots: with "." viper would read
+	// "example.com" as the nested keys "example" and "com".
+	v := viper.NewWithOptions(viper.KeyDelimiter(keyDelimiter))
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(defaultsYAML)); err != nil {
 		return nil, fmt.Errorf("embedded defaults: %w", err)
@@ -41,7 +47,7 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer(keyDelimiter, "_"))
 	v.AutomaticEnv()
 
 	var c Config

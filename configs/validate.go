@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	v.check(c.DSN.MaxOriginalBytes >= 0, "dsn.max_original_bytes", c.DSN.MaxOriginalBytes, "must not be negative")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
+	c.DKIM.validate(v)
 	return v.err()
 }
 

@@ -1,5 +1,6 @@
 // Package resolver finds where mail for a domain goes: MX records in
-// RFC 5321 §5.1 order and the A/AAAA addresses of each exchanger.
+// RFC 5321 §5.1 order and the A/AAAA addresses of each exchanger. It also
+// answers TXT lookups (DKIM key records).
 //
 // It talks to the configured recursive servers with miekg/dns (UDP with
 // EDNS0, TCP when an answer is truncated), follows CNAME chains, and caches

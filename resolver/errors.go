@@ -74,7 +74,7 @@ var (
 // Error is the error returned by every lookup.
 type Error struct {
 	Domain string // the name that was looked up, normalised when valid
-	QType  string // "MX", "A", "AAAA" or "A/AAAA"
+	QType  string // "MX", "A", "AAAA", "A/AAAA" or "TXT"
 	Kind   Kind
 	Err    error // the underlying cause, if any
 }

@@ -37,8 +37,8 @@ type Config struct {
 	Observer Observer
 }
 
-// Observer receives one call per network lookup: qtype is "MX", "A" or
-// "AAAA"; result is one of "ok", "nxdomain", "nodata", "servfail",
+// Observer receives one call per network lookup: qtype is "MX", "A",
+// "AAAA" or "TXT"; result is one of "ok", "nxdomain", "nodata", "servfail",
 // "timeout" or "error", so it can be used as a metric label; d is the time
 // the lookup took, failover and CNAME chasing included.
 type Observer interface {

@@ -1,0 +1,255 @@
+package dkim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	msgauth "github.com/emersion/go-msgauth/dkim"
+)
+
+// Config lists the signing domains and their keys. cmd/mxout fills it from
+// the dkim config section.
+type Config struct {
+	Domains []DomainConfig
+	// Require makes Sign refuse (with a *NoKeyError) a message whose
+	// signing domain has no key.
+	Require bool
+}
+
+// DomainConfig is one signing domain.
+type DomainConfig struct {
+	// Domain is the d= of its signatures, matched against the From: domain.
+	Domain string
+	// Keys each add one DKIM-Signature, in this order; at least one.
+	Keys []KeyConfig
+	// Headers are the header fields to sign, From among them; a name
+	// listed twice is over-signed.
+	Headers []string
+}
+
+// ErrNoKey matches a *NoKeyError with errors.Is.
+var ErrNoKey = errors.New("dkim: no key for the signing domain")
+
+// NoKeyError is Sign's refusal when Config.Require is set and the signing
+// domain has no key.
+type NoKeyError struct {
+	// Domain is the signing domain, "" when neither the From: header nor
+	// the envelope sender named one.
+	Domain string
+}
+
+func (e *NoKeyError) Error() string {
+	if e.Domain == "" {
+		return "dkim: the message names no signing domain (no From: address or envelope sender domain), and signing is required"
+	}
+	return "dkim: no key for " + e.Domain + ", and signing is required"
+}
+
+// Is matches ErrNoKey.
+func (e *NoKeyError) Is(target error) bool { return target == ErrNoKey }
+
+// Permanent reports true: sending the message again cannot succeed until
+// the configuration changes.
+func (e *NoKeyError) Permanent() bool { return true }
+
+// Signer signs messages with the keys of their domain. It is safe for
+// concurrent use.
+type Signer struct {
+	set atomic.Pointer[keySet]
+}
+
+// keySet is one loaded configuration; Reload swaps it whole.
+type keySet struct {
+	require bool
+	domains map[string]*domainKeys
+}
+
+type domainKeys struct {
+	domain  string
+	headers []string
+	keys    []*Key
+}
+
+// New loads every key of cfg. A key that cannot be loaded is an error
+// naming its domain, selector and file.
+func New(cfg Config) (*Signer, error) {
+	set, err := load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{}
+	s.set.Store(set)
+	return s, nil
+}
+
+// Reload loads every key of cfg and, if all load, replaces the keys in
+// use. On error the Signer keeps its keys; the error names each failure.
+func (s *Signer) Reload(cfg Config) error {
+	set, err := load(cfg)
+	if err != nil {
+		return err
+	}
+	s.set.Store(set)
+	return nil
+}
+
+// Domains returns the signing domains, normalised, in no particular order.
+func (s *Signer) Domains() []string {
+	set := s.set.Load()
+	out := make([]string, 0, len(set.domains))
+	for d := range set.domains {
+		out = append(out, d)
+	}
+	return out
+}
+
+func load(cfg Config) (*keySet, error) {
+	set := &keySet{require: cfg.Require, domains: make(map[string]*domainKeys, len(cfg.Domains))}
+	var errs []error
+	for _, dc := range cfg.Domains {
+		d, err := loadDomain(dc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if set.domains[d.domain] != nil {
+			errs = append(errs, fmt.Errorf("dkim: domain %s is listed twice", d.domain))
+			continue
+		}
+		set.domains[d.domain] = d
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+func loadDomain(dc DomainConfig) (*domainKeys, error) {
+	name := normalizeDomain(dc.Domain)
+	if name == "" {
+		return nil, fmt.Errorf("dkim: domain %q is not a domain name", dc.Domain)
+	}
+	if len(dc.Keys) == 0 {
+		return nil, fmt.Errorf("dkim: domain %s has no key", name)
+	}
+	if !hasFrom(dc.Headers) {
+		return nil, fmt.Errorf("dkim: domain %s: the signed headers must include From", name)
+	}
+	d := &domainKeys{domain: name, headers: append([]string(nil), dc.Headers...)}
+	var errs []error
+	for _, kc := range dc.Keys {
+		k, err := LoadKey(kc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dkim: domain %s selector %s: %w", name, kc.Selector, err))
+			continue
+		}
+		d.keys = append(d.keys, k)
+	}
+	return d, errors.Join(errs...)
+}
+
+func hasFrom(headers []string) bool {
+	for _, h := range headers {
+		if strings.EqualFold(h, "From") {
+			return true
+		}
+	}
+	return false
+}
+
+// Sign returns msg with one DKIM-Signature field per key of its signing
+// domain: the From: header's domain, else envelopeFrom's. A message whose
+// domain has no key is returned unchanged, or refused with a *NoKeyError
+// when signing is required. msg must use CRLF line endings; it is not
+// modified, except that an all-header message gets the empty line that
+// ends a header section appended.
+func (s *Signer) Sign(msg []byte, envelopeFrom string) ([]byte, error) {
+	set := s.set.Load()
+	if len(set.domains) == 0 && !set.require {
+		return msg, nil
+	}
+	h := scanHeader(msg)
+	domain := fromDomain(h.From)
+	if domain == "" {
+		domain = addressDomain(envelopeFrom)
+	}
+	d := set.domains[domain]
+	if d == nil {
+		if set.require {
+			return nil, &NoKeyError{Domain: domain}
+		}
+		return msg, nil
+	}
+	return d.sign(msg, h.Terminated)
+}
+
+// SignDomain signs msg with the keys of domain, whatever its From: header
+// says, and returns it unchanged when domain has no key, even when
+// signing is required. It is for mail the relay writes itself: bounces are
+// signed with the hostname's key.
+func (s *Signer) SignDomain(domain string, msg []byte) ([]byte, error) {
+	d := s.set.Load().domains[normalizeDomain(domain)]
+	if d == nil {
+		return msg, nil
+	}
+	return d.sign(msg, scanHeader(msg).Terminated)
+}
+
+// sign prepends one signature per key. Each is computed over the message
+// as given: DKIM-Signature is not in the signed header list, so the
+// signatures do not cover each other and verify in any order.
+func (d *domainKeys) sign(msg []byte, terminated bool) ([]byte, error) {
+	if !terminated {
+		msg = withSeparator(msg)
+	}
+	sigs := make([]string, 0, len(d.keys))
+	size := len(msg)
+	for _, k := range d.keys {
+		sig, err := signOne(d.domain, d.headers, k, msg)
+		if err != nil {
+			return nil, fmt.Errorf("dkim: sign for %s with selector %s: %w", d.domain, k.Selector, err)
+		}
+		sigs = append(sigs, sig)
+		size += len(sig)
+	}
+	out := make([]byte, 0, size)
+	for _, sig := range sigs {
+		out = append(out, sig...)
+	}
+	return append(out, msg...), nil
+}
+
+// withSeparator returns a copy of an all-header message that ends with
+// the empty line a header section needs.
+func withSeparator(msg []byte) []byte {
+	out := make([]byte, 0, len(msg)+4)
+	out = append(out, msg...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\r', '\n')
+	}
+	return append(out, '\r', '\n')
+}
+
+func signOne(domain string, headers []string, k *Key, msg []byte) (string, error) {
+	sg, err := msgauth.NewSigner(&msgauth.SignOptions{
+		Domain:                 domain,
+		Selector:               k.Selector,
+		Signer:                 k.Signer,
+		HeaderCanonicalization: msgauth.CanonicalizationRelaxed,
+		BodyCanonicalization:   msgauth.CanonicalizationRelaxed,
+		HeaderKeys:             headers,
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := sg.Write(msg); err != nil {
+		sg.Close()
+		return "", err
+	}
+	if err := sg.Close(); err != nil {
+		return "", err
+	}
+	return sg.Signature(), nil
+}

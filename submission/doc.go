@@ -36,4 +36,12 @@
 // end of data by some next hop). The relay prepends a Received header and,
 // when the header section lacks them, Message-ID and Date; the rest of the
 // message is stored byte for byte.
+//
+// # DKIM
+//
+// With a Config.Signer, the stamped message is signed before it is queued,
+// so the queue holds (and delivery sends) the signed message. A message
+// whose domain has no key is queued unsigned, unless the signer requires a
+// key: then it gets 550 5.7.1. A signing failure for a domain that has a
+// key is a local fault, 451 4.3.0.
 package submission

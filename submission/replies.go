@@ -22,6 +22,7 @@ const (
 	ReasonStorage      = "storage"       // the queue refused the message (disk reserve, badger error)
 	ReasonAborted      = "aborted"       // the client went away or timed out during DATA
 	ReasonLocalError   = "local_error"   // any other local fault
+	ReasonNoDKIMKey    = "no_dkim_key"   // dkim.require and the sender domain has no key
 )
 
 // allReasons lists every reason label value, so New can pre-create the series.
@@ -29,6 +30,7 @@ func allReasons() []string {
 	return []string{
 		ReasonAuthRequired, ReasonSenderDenied, ReasonBadAddress, ReasonSize,
 		ReasonLineTooLong, ReasonBareLF, ReasonStorage, ReasonAborted, ReasonLocalError,
+		ReasonNoDKIMKey,
 	}
 }
 
@@ -123,4 +125,19 @@ func dataReply(err error) (*smtp.SMTPError, string) {
 	default:
 		return replyLocalError(), ReasonLocalError
 	}
+}
+
+func replyNoDKIMKey() *smtp.SMTPError {
+	return reply(550, 5, 7, 1, "No DKIM key for the sender domain, and this relay signs all mail")
+}
+
+// signReply turns a Signer error into a reply: a permanent refusal (no key
+// while signing is required) is 550 5.7.1; anything else is our fault and
+// temporary, never a 5xx that would make the client bounce the message.
+func signReply(err error) (*smtp.SMTPError, string) {
+	var p interface{ Permanent() bool }
+	if errors.As(err, &p) && p.Permanent() {
+		return replyNoDKIMKey(), ReasonNoDKIMKey
+	}
+	return replyLocalError(), ReasonLocalError
 }

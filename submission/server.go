@@ -54,6 +54,18 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Signer DKIM-signs each message after the relay's headers are added
+	// and before it is queued; nil sends mail unsigned.
+	Signer Signer
+}
+
+// Signer is what submission needs from a DKIM signer (package dkim): the
+// message with its signatures, or the message unchanged when its domain
+// has no key. An error whose Permanent method reports true refuses the
+// message (550 5.7.1: signing is required and there is no key); any other
+// error is a local fault (451 4.3.0).
+type Signer interface {
+	Sign(msg []byte, envelopeFrom string) ([]byte, error)
 }
 
 // Queue is what submission needs from the queue: store a message durably

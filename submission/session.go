@@ -200,6 +200,15 @@ func (s *session) Data(r io.Reader) error {
 		st.Rcpt = s.env.To[0].Addr
 	}
 	msg := stampMessage(body, st)
+	if s.srv.cfg.Signer != nil {
+		signed, err := s.srv.cfg.Signer.Sign(msg, s.env.From)
+		if err != nil {
+			rep, reason := signReply(err)
+			s.srv.log.Warn("dkim: message not signed, refused", "queue_id", id, "client", s.ip, "from", s.env.From, "reply", rep.Code, "err", err)
+			return s.reject(reason, rep)
+		}
+		msg = signed
+	}
 	stored, err := s.srv.q.Enqueue(s.srv.ctx, id, s.env, msg)
 	if err != nil {
 		s.srv.log.Error("enqueue failed", "queue_id", id, "client", s.ip, "from", s.env.From, "err", err)

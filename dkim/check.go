@@ -30,7 +30,7 @@ func (c CheckResult) OK() bool { return c.Err == nil }
 // publishes key's public half, then signs a test message and verifies it
 // with go-msgauth through the same lookup, as a receiver would.
 func Check(ctx context.Context, lookup LookupTXTFunc, domain string, key *Key) CheckResult {
-	domain = normalizeDomain(domain)
+	domain = NormalizeDomain(domain)
 	res := CheckResult{Name: RecordName(key.Selector, domain)}
 	txts, err := lookup(ctx, res.Name)
 	switch {

@@ -97,13 +97,14 @@ func addressDomain(addr string) string {
 	if at < 0 {
 		return ""
 	}
-	return normalizeDomain(addr[at+1:])
+	return NormalizeDomain(addr[at+1:])
 }
 
-// normalizeDomain returns a domain name as keys are looked up: lowercase
+// NormalizeDomain returns a domain name as keys are looked up: lowercase
 // ASCII without the trailing dot, U-labels converted to A-labels; "" when
-// s is not a valid domain name. Address literals ([192.0.2.1]) have no key.
-func normalizeDomain(s string) string {
+// s is not a valid domain name (labels of letters, digits, '-' and '_').
+// Address literals ([192.0.2.1]) have no key.
+func NormalizeDomain(s string) string {
 	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
 	if s == "" || len(s) > 253 {
 		return ""

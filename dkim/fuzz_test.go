@@ -82,7 +82,7 @@ func FuzzSigningDomain(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg string) {
 		h := scanHeader([]byte(msg))
 		d := fromDomain(h.From)
-		if d != "" && normalizeDomain(d) != d {
+		if d != "" && NormalizeDomain(d) != d {
 			t.Errorf("fromDomain(%q) = %q, not normalised", h.From, d)
 		}
 		if strings.ContainsAny(d, " \t\r\n@<>") {

@@ -115,7 +115,7 @@ func load(cfg Config) (*keySet, error) {
 			continue
 		}
 		if set.domains[d.domain] != nil {
-			errs = append(errs, fmt.Errorf("dkim: domain %s is listed twice", d.domain))
+			errs = append(errs, fmt.Errorf("domain %s is listed twice", d.domain))
 			continue
 		}
 		set.domains[d.domain] = d
@@ -127,22 +127,22 @@ func load(cfg Config) (*keySet, error) {
 }
 
 func loadDomain(dc DomainConfig) (*domainKeys, error) {
-	name := normalizeDomain(dc.Domain)
+	name := NormalizeDomain(dc.Domain)
 	if name == "" {
-		return nil, fmt.Errorf("dkim: domain %q is not a domain name", dc.Domain)
+		return nil, fmt.Errorf("domain %q is not a domain name", dc.Domain)
 	}
 	if len(dc.Keys) == 0 {
-		return nil, fmt.Errorf("dkim: domain %s has no key", name)
+		return nil, fmt.Errorf("domain %s has no key", name)
 	}
 	if !hasFrom(dc.Headers) {
-		return nil, fmt.Errorf("dkim: domain %s: the signed headers must include From", name)
+		return nil, fmt.Errorf("domain %s: the signed headers must include From", name)
 	}
 	d := &domainKeys{domain: name, headers: append([]string(nil), dc.Headers...)}
 	var errs []error
 	for _, kc := range dc.Keys {
 		k, err := LoadKey(kc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("dkim: domain %s selector %s: %w", name, kc.Selector, err))
+			errs = append(errs, fmt.Errorf("domain %s, selector %s: %w", name, kc.Selector, err))
 			continue
 		}
 		d.keys = append(d.keys, k)
@@ -190,7 +190,7 @@ func (s *Signer) Sign(msg []byte, envelopeFrom string) ([]byte, error) {
 // signing is required. It is for mail the relay writes itself: bounces are
 // signed with the hostname's key.
 func (s *Signer) SignDomain(domain string, msg []byte) ([]byte, error) {
-	d := s.set.Load().domains[normalizeDomain(domain)]
+	d := s.set.Load().domains[NormalizeDomain(domain)]
 	if d == nil {
 		return msg, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/dkim"
 	"github.com/spf13/cobra"
 )
 
@@ -14,7 +15,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print the effective values",
 		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
-			"variables, validates them, and prints the effective configuration as YAML.\n" +
+			"variables, validates them (DKIM key files are loaded too), and prints the effective configuration as YAML.\n" +
 			"Exits 1 with one line per bad key when the configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
@@ -22,6 +23,9 @@ func newConfigCmd() *cobra.Command {
 			c, err := configs.Load(path)
 			if err != nil {
 				return err
+			}
+			if _, err := dkim.New(dkimConfig(c)); err != nil {
+				return fmt.Errorf("dkim.domains: %w", err)
 			}
 			out, err := configs.Render(c)
 			if err != nil {

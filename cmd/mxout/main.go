@@ -31,7 +31,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
 	return root
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/mxout/mxout/bounce"
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery"
+	"github.com/mxout/mxout/dkim"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
@@ -45,7 +47,7 @@ func newServeCmd() *cobra.Command {
 			log := newLogger(c.Log, os.Stderr)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return runRelay(ctx, c, log)
+			return runRelay(ctx, c, path, log)
 		},
 	}
 	configFlag(cmd, &path)
@@ -55,7 +57,11 @@ func newServeCmd() *cobra.Command {
 // relay is the running process: its parts in dependency order.
 type relay struct {
 	cfg        *configs.Config
+	configPath string // re-read on SIGHUP
 	log        *slog.Logger
+	signer     *dkim.Signer
+	reloadMu   sync.Mutex // guards reloaders; held during a reload
+	reloaders  []reloader
 	q          *queue.Queue
 	engine     *delivery.Engine
 	submission *submission.Server
@@ -67,8 +73,10 @@ type relay struct {
 
 // runRelay starts every part, waits for ctx to end (a signal) or a part to
 // fail, and stops them in reverse order.
-func runRelay(ctx context.Context, c *configs.Config, log *slog.Logger) error {
-	r := &relay{cfg: c, log: log, errs: make(chan error, 8)}
+func runRelay(ctx context.Context, c *configs.Config, configPath string, log *slog.Logger) error {
+	r := &relay{cfg: c, configPath: configPath, log: log, errs: make(chan error, 8)}
+	stopHUP := r.handleSIGHUP()
+	defer stopHUP()
 	if err := r.start(); err != nil {
 		r.stop()
 		return err
@@ -150,7 +158,12 @@ func (r *relay) start() error {
 	if err != nil {
 		return err
 	}
-	r.submission, err = submission.New(submissionConfig(c, tlsConf, r.log, m), q)
+	if err := r.startDKIM(); err != nil {
+		return err
+	}
+	sc := submissionConfig(c, tlsConf, r.log, m)
+	sc.Signer = r.signer
+	r.submission, err = submission.New(sc, q)
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,10 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 
 func (r *relay) start() error {
 	c := r.cfg
+	// Keys first: a missing key is a config error, found before the queue opens.
+	if err := r.startDKIM(); err != nil {
+		return err
+	}
 	q, err := queue.Open(queue.Options{
 		Dir:               c.DataDir,
 		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
@@ -156,9 +160,6 @@ func (r *relay) start() error {
 
 	tlsConf, err := loadSubmissionTLS(c.Submission.TLS)
 	if err != nil {
-		return err
-	}
-	if err := r.startDKIM(); err != nil {
 		return err
 	}
 	sc := submissionConfig(c, tlsConf, r.log, m)

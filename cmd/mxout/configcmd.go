@@ -15,8 +15,9 @@ func newConfigCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print the effective values",
 		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
-			"variables, validates them (DKIM key files are loaded too), and prints the effective configuration as YAML.\n" +
-			"Exits 1 with one line per bad key when the configuration is invalid.",
+			"variables, validates them, loads the DKIM key files, and prints the effective\n" +
+			"configuration as YAML. Exits 1 with one line per bad key when the\n" +
+			"configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -236,3 +236,31 @@ func TestDKIM_MissingKeyStopsTheStart(t *testing.T) {
 		t.Error("the queue was opened before the keys were checked")
 	}
 }
+
+func TestDKIM_BounceSignedWithTheHostnameKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dest := e.mx("dest.example", 10, smtptest.Options{})
+	dest.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	senderMX := e.mx("sender.example", 10, smtptest.Options{})
+	key := e.keygen(t.TempDir(), "relay.e2e.invalid", "bounces", "ed25519-sha256") // the harness's hostname
+	r := e.newRelay(map[string]any{"dkim": map[string]any{"require": true, "domains": map[string]any{
+		"relay.e2e.invalid": map[string]any{"selector": "bounces", "private_key_file": key}}}}).start()
+
+	// dkim.require: a message from sender.example (no key) would be refused,
+	// so submit one signed as the relay's own domain.
+	msg := strings.ReplaceAll(message("bounce-dkim"), "app@sender.example", "app@relay.e2e.invalid")
+	if _, err := r.send("app@sender.example", []string{"gone@dest.example"}, msg); err != nil {
+		t.Fatal(err)
+	}
+	got := senderMX.WaitMessages(t, 1, 20*time.Second)[0]
+	if got.From != "" {
+		t.Fatalf("want a bounce from <>, got MAIL FROM:<%s>", got.From)
+	}
+	if !bytes.Contains(got.Data, []byte("d=relay.e2e.invalid;")) || !bytes.Contains(got.Data, []byte("s=bounces;")) {
+		t.Fatalf("the bounce is not signed with the hostname's key:\n%s", got.Data)
+	}
+	if valid, all := e.verifyDKIM(got.Data); valid != 1 || all != 1 {
+		t.Errorf("%d of %d bounce signatures verify, want 1 of 1", valid, all)
+	}
+}

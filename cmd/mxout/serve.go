@@ -148,7 +148,7 @@ func (r *relay) start() error {
 		}
 	}
 
-	notifier, err := bounce.New(bounceConfig(c, r.log, m), q)
+	notifier, err := bounce.New(bounceConfig(c, r.log, m), bounceSigner{q: q, signer: r.signer, domain: c.Hostname, log: r.log})
 	if err != nil {
 		return err
 	}

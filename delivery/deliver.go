@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/mxout/mxout/metrics"
@@ -14,19 +12,24 @@ import (
 // §4.5.3.1.8 requires servers to take at least 100).
 const maxRecipientsPerTransaction = 100
 
-// group is the recipients of one message at one domain.
+// group is the recipients of one message for one destination: a domain,
+// or in smarthost mode the smarthost.
 type group struct {
-	domain string
-	idxs   []int
+	dest string
+	idxs []int
 }
 
-// groupByDomain splits the due recipients by domain, in first-seen order,
-// and each domain into chunks of at most max recipients.
-func groupByDomain(m *queue.Message, idxs []int, max int) []group {
+// groupByDomain splits the due recipients by domain (all together when
+// smarthost is set), in first-seen order, and each group into chunks of at
+// most max recipients.
+func groupByDomain(m *queue.Message, idxs []int, max int, smarthost string) []group {
 	byDomain := map[string][]int{}
 	var order []string
 	for _, i := range idxs {
-		d := queue.Domain(m.Recipients[i].Addr)
+		d := smarthost
+		if d == "" {
+			d = queue.Domain(m.Recipients[i].Addr)
+		}
 		if _, seen := byDomain[d]; !seen {
 			order = append(order, d)
 		}
@@ -37,7 +40,7 @@ func groupByDomain(m *queue.Message, idxs []int, max int) []group {
 		all := byDomain[d]
 		for len(all) > 0 {
 			n := min(len(all), max)
-			out = append(out, group{domain: d, idxs: all[:n]})
+			out = append(out, group{dest: d, idxs: all[:n]})
 			all = all[n:]
 		}
 	}
@@ -61,8 +64,14 @@ func (e *Engine) deliverMessage(m *queue.Message) {
 		return
 	}
 	var results []RoundResult
-	for _, g := range groupByDomain(m, due, maxRecipientsPerTransaction) {
-		outs := e.deliverGroup(ctx, m, body, g)
+	for _, g := range groupByDomain(m, due, e.cfg.MaxRecipientsPerTransaction, e.smarthost.host) {
+		outs, later := e.deliverGroup(ctx, m, body, g)
+		if !later.IsZero() {
+			for _, i := range g.idxs {
+				results = append(results, postponed(m, i, later))
+			}
+			continue
+		}
 		if ctx.Err() != nil {
 			// Shutdown deadline: keep what is final, retry the rest at once.
 			for i, o := range outs {
@@ -106,6 +115,16 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) Round
 		r.NextAttempt = next
 	}
 	return r
+}
+
+// postponed keeps recipient i for its turn at later without an attempt:
+// the queue leaves its attempt count and last response as they were.
+func postponed(m *queue.Message, i int, later time.Time) RoundResult {
+	rc := m.Recipients[i]
+	return RoundResult{Result: queue.Result{
+		Index: i, State: queue.Pending, Postponed: true, NextAttempt: later,
+		Attempted: rc.LastAttempt, Response: rc.LastResponse, Status: rc.Status, RemoteMTA: rc.RemoteMTA,
+	}}
 }
 
 func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []RoundResult {
@@ -164,7 +183,7 @@ func (e *Engine) keepFailedPending(m *queue.Message, results []RoundResult) []Ro
 }
 
 func (e *Engine) count(m *queue.Message, r queue.Result) {
-	if e.m == nil {
+	if e.m == nil || r.Postponed {
 		return
 	}
 	switch r.State {
@@ -183,100 +202,6 @@ func (e *Engine) returnLease(id queue.ID) {
 	if err := e.q.ReturnLease(id); err != nil {
 		e.log.Error("delivery: cannot return lease", "queue_id", id, "err", err)
 	}
-}
-
-// deliverGroup walks the domain's MX hosts and their addresses until one
-// accepts a session, and runs the transaction there. Connection-level
-// failures move on to the next address; replies to the transaction do not.
-func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte, g group) map[int]Outcome {
-	fail := func(o Outcome) map[int]Outcome {
-		out := make(map[int]Outcome, len(g.idxs))
-		for _, i := range g.idxs {
-			out[i] = o
-		}
-		e.logOutcomes(m, g.idxs, out, attemptInfo{})
-		return out
-	}
-	mxs, err := e.res.LookupMX(ctx, g.domain)
-	if err != nil {
-		return fail(Classify(err, ""))
-	}
-	release, err := e.limits.acquire(ctx, g.domain)
-	if err != nil {
-		return fail(Classify(err, ""))
-	}
-	defer release()
-	last := Outcome{State: queue.Pending, Status: "4.4.4", Response: "no usable mail exchanger for " + g.domain}
-	tried := false
-	for _, mx := range mxs {
-		addrs, err := e.res.LookupAddrs(ctx, mx.Host)
-		if err != nil {
-			// A broken MX host name defers; only the domain's own MX answer
-			// can make the failure permanent.
-			last = deferInstead(Classify(err, mx.Host))
-			last.Status = "4.4.3"
-			continue
-		}
-		for _, addr := range addrs {
-			if err := e.guard.check(mx.Host, addr, e.cfg.Port); err != nil {
-				if !tried {
-					last = Classify(err, mx.Host)
-				}
-				continue
-			}
-			tried = true
-			outs, err := e.attempt(ctx, m, body, mx.Host, addr, g.idxs)
-			if err == nil {
-				return outs
-			}
-			last = Classify(err, mx.Host)
-			if last.State == queue.Failed {
-				last = deferInstead(last) // a 5xx greeting or EHLO: this host only
-			}
-			if ctx.Err() != nil {
-				return fail(last)
-			}
-		}
-	}
-	return fail(last)
-}
-
-// attempt opens a session to one address and runs the transaction. An
-// error means no transaction took place (connect, greeting, EHLO or TLS).
-func (e *Engine) attempt(ctx context.Context, m *queue.Message, body []byte, host string, addr netip.Addr, idxs []int) (map[int]Outcome, error) {
-	info := attemptInfo{host: host, addr: netip.AddrPortFrom(addr, uint16(e.cfg.Port)).String(), start: e.now()}
-	s, err := e.opener.open(ctx, host, addr, e.cfg.Port, e.cfg.TLS)
-	if errors.Is(err, errTLSHandshake) && e.cfg.TLS == TLSOpportunistic {
-		e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", info.addr, "host", host, "err", err)
-		e.observeTLS("failed")
-		s, err = e.opener.open(ctx, host, addr, e.cfg.Port, TLSDisabled)
-	}
-	if err != nil {
-		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", info.addr, "host", host, "err", err)
-		return nil, err
-	}
-	e.sessionsActive(1)
-	defer e.sessionsActive(-1)
-	defer s.close()
-	info.connected = e.now()
-	info.tls = s.tlsState()
-	if s.tls != "" {
-		e.observeTLS("tls")
-	} else {
-		e.observeTLS("plaintext")
-	}
-	outs, _ := s.transact(m, body, idxs)
-	info.end = e.now()
-	if e.m != nil {
-		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
-		for _, o := range outs {
-			if class := metrics.ReplyClass(o.Code); class != "" {
-				e.m.RemoteReplies.WithLabelValues(class).Inc()
-			}
-		}
-	}
-	e.logOutcomes(m, idxs, outs, info)
-	return outs, nil
 }
 
 func (e *Engine) observeTLS(result string) {

@@ -113,6 +113,9 @@ func TestDeliver_MXFallbackAndPreference(t *testing.T) {
 	first := w.mx("fb.example", 10, smtptest.Options{})
 	second := w.mx("fb.example", 20, smtptest.Options{})
 	first.Down()
+	// With reuse, the next message would ride the idle connection to the
+	// second MX, as with Postfix's connection cache.
+	w.cfg.ConnectionIdleTimeout = 0
 	w.start()
 	id := w.enqueue("app@sender.example", "u@fb.example")
 	w.waitFinal(id, 1, 10*time.Second)

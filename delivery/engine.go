@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,22 +80,48 @@ type Notified struct {
 
 // Config configures an Engine. cmd/mxout fills it from configs.
 type Config struct {
-	Workers                 int
-	Port                    int
-	HeloName                string
-	TLS                     string // TLSOpportunistic, TLSRequired or TLSDisabled
+	Workers  int
+	Port     int
+	HeloName string
+	TLS      string // TLSOpportunistic, TLSRequired or TLSDisabled
+	// MaxConnectionsPerDomain caps the open connections (busy or idle) to
+	// one destination.
 	MaxConnectionsPerDomain int
-	Retry                   Backoff
-	ConnectTimeout          time.Duration
-	CommandTimeout          time.Duration
-	DataTimeout             time.Duration
+	// MaxRecipientsPerTransaction caps RCPTs per transaction; 0 means 100.
+	MaxRecipientsPerTransaction int
+	// MaxMessagesPerConnection caps transactions per session; 0 or 1
+	// closes every session after one transaction.
+	MaxMessagesPerConnection int
+	// ConnectionIdleTimeout is how long a session is kept open for the
+	// next message to the same host; 0 disables reuse.
+	ConnectionIdleTimeout time.Duration
+	// Domains holds per-domain overrides, keyed by lowercase domain.
+	Domains map[string]DomainPolicy
+	// IPFamily is IPAny (or empty), IPv4 or IPv6: the remote addresses used.
+	IPFamily string
+	// SourceAddr, when valid, is the local address of outbound
+	// connections; remote addresses of the other family are skipped.
+	SourceAddr netip.Addr
+	// DeadAfter consecutive site failures make a destination dead for
+	// DeadHold (dead.go); 0 disables.
+	DeadAfter int
+	DeadHold  time.Duration
+	// Smarthost, when its Address is set, replaces MX routing.
+	Smarthost Smarthost
+	Retry     Backoff
+	// Timeouts bound each step of a session; zero fields take defaults.
+	Timeouts Timeouts
 	// OwnAddrs are this relay's listening sockets, never delivered to.
 	OwnAddrs []netip.AddrPort
+	// RootCAs verifies certificates when TLS is required; nil means the
+	// system's roots (which SSL_CERT_FILE and SSL_CERT_DIR can change).
+	RootCAs *x509.CertPool
 
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
 	Notifier Notifier // may be nil: no notifications
-	// Dialer opens outbound connections; nil means a net.Dialer.
+	// Dialer opens outbound connections; nil means a net.Dialer bound to
+	// SourceAddr.
 	Dialer dialer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -104,15 +131,17 @@ type Config struct {
 
 // Engine schedules and runs deliveries.
 type Engine struct {
-	cfg    Config
-	q      Queue
-	res    Resolver
-	log    *slog.Logger
-	m      *metrics.Metrics
-	now    func() time.Time
-	opener *sessionOpener
-	guard  guard
-	limits *domainLimiter
+	cfg       Config
+	q         Queue
+	res       Resolver
+	log       *slog.Logger
+	m         *metrics.Metrics
+	now       func() time.Time
+	opener    *sessionOpener
+	guard     guard
+	pool      *pool
+	rates     *rateLimiter
+	smarthost smarthostRoute
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Shutdown: lease no more work
@@ -128,11 +157,32 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		return nil, fmt.Errorf("delivery: workers, port, helo name and per-domain connections must be set (got %d, %d, %q, %d)",
 			cfg.Workers, cfg.Port, cfg.HeloName, cfg.MaxConnectionsPerDomain)
 	}
-	switch cfg.TLS {
-	case TLSOpportunistic, TLSRequired, TLSDisabled:
-	default:
-		return nil, fmt.Errorf("delivery: unknown TLS policy %q", cfg.TLS)
+	if err := checkTLS("", cfg.TLS); err != nil {
+		return nil, err
 	}
+	for name, d := range cfg.Domains {
+		if d.TLS != "" {
+			if err := checkTLS(name, d.TLS); err != nil {
+				return nil, err
+			}
+		}
+	}
+	switch cfg.IPFamily {
+	case "", IPAny, IPv4, IPv6:
+	default:
+		return nil, fmt.Errorf("delivery: unknown IP family %q", cfg.IPFamily)
+	}
+	sh, err := parseSmarthost(cfg.Smarthost, cfg.TLS == TLSRequired)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxRecipientsPerTransaction < 1 {
+		cfg.MaxRecipientsPerTransaction = maxRecipientsPerTransaction
+	}
+	if cfg.MaxMessagesPerConnection < 1 {
+		cfg.MaxMessagesPerConnection = 1
+	}
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,22 +190,36 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Dialer == nil {
-		cfg.Dialer = &net.Dialer{}
+		d := &net.Dialer{}
+		if cfg.SourceAddr.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: cfg.SourceAddr.AsSlice()}
+		}
+		cfg.Dialer = d
 	}
 	workCtx, abort := context.WithCancel(context.Background())
 	return &Engine{
 		cfg: cfg, q: q, res: r, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
-		opener: &sessionOpener{
-			dialer: cfg.Dialer, heloName: cfg.HeloName, connectTimeout: cfg.ConnectTimeout,
-			commandTimeout: cfg.CommandTimeout, dataTimeout: cfg.DataTimeout,
-		},
-		guard:   guard{own: cfg.OwnAddrs},
-		limits:  newDomainLimiter(cfg.MaxConnectionsPerDomain),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		workCtx: workCtx,
-		abort:   abort,
+		opener:    &sessionOpener{dialer: cfg.Dialer, heloName: cfg.HeloName, t: cfg.Timeouts, rootCAs: cfg.RootCAs},
+		guard:     guard{own: cfg.OwnAddrs},
+		pool:      newPool(cfg.ConnectionIdleTimeout, cfg.Timeouts.Rset),
+		rates:     newRateLimiter(),
+		smarthost: sh,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		workCtx:   workCtx,
+		abort:     abort,
 	}, nil
+}
+
+func checkTLS(domain, policy string) error {
+	switch policy {
+	case TLSOpportunistic, TLSRequired, TLSDisabled:
+		return nil
+	}
+	if domain != "" {
+		return fmt.Errorf("delivery: domain %s: unknown TLS policy %q", domain, policy)
+	}
+	return fmt.Errorf("delivery: unknown TLS policy %q", policy)
 }
 
 // maxIdle bounds the scheduler's sleep, so a clock jump or a missed wake-up
@@ -174,6 +238,7 @@ func (e *Engine) Run() error {
 		select {
 		case <-e.stop:
 			e.inflight.Wait()
+			e.pool.close()
 			return nil
 		default:
 		}

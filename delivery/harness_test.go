@@ -45,9 +45,13 @@ func newWorld(t *testing.T) *world {
 	w.q = q
 	w.cfg = Config{
 		Workers: 4, Port: w.port, HeloName: "relay.test.invalid", TLS: TLSOpportunistic,
-		MaxConnectionsPerDomain: 4,
-		Retry:                   Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, MaxLifetime: time.Hour},
-		ConnectTimeout:          2 * time.Second, CommandTimeout: 5 * time.Second, DataTimeout: 5 * time.Second,
+		MaxConnectionsPerDomain: 4, MaxMessagesPerConnection: 100, ConnectionIdleTimeout: 2 * time.Second,
+		Retry: Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, MaxLifetime: time.Hour},
+		Timeouts: Timeouts{
+			Connect: 2 * time.Second, Greeting: 5 * time.Second, Helo: 5 * time.Second, Mail: 5 * time.Second,
+			Rcpt: 5 * time.Second, DataInit: 5 * time.Second, DataBlock: 5 * time.Second, DataDone: 5 * time.Second,
+			Rset: 2 * time.Second,
+		},
 		Notifier: w.notes,
 	}
 	return w

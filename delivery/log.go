@@ -12,6 +12,9 @@ import (
 type attemptInfo struct {
 	host, addr, tls       string
 	start, connected, end time.Time
+	// uses is the transaction's number on its connection (1: a new one),
+	// like Postfix's conn_use; 0 without a connection.
+	uses int
 }
 
 // logOutcomes writes one line per recipient, like Postfix's smtp log:
@@ -38,6 +41,7 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 			slog.String("tls", info.tlsOrNone()),
 			slog.String("delay", seconds(now.Sub(m.Arrival))),
 			slog.String("delays", info.delays(m.Arrival)),
+			slog.Int("conn_use", info.uses),
 			slog.String("dsn", o.Status),
 			slog.String("status", statusWord(o.State)),
 			slog.String("response", o.Response),

@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -23,13 +26,58 @@ const (
 	TLSDisabled      = "disabled"
 )
 
+// tlsMode is how a session gets TLS.
+type tlsMode int
+
+const (
+	tlsOff      tlsMode = iota // never
+	tlsMay                     // STARTTLS when offered; plaintext retry after a failed handshake
+	tlsMust                    // STARTTLS or no session
+	tlsImplicit                // TLS from the first byte (smarthost port 465 style)
+)
+
+// tlsPolicy is what one session requires of TLS.
+type tlsPolicy struct {
+	mode tlsMode
+	// verify checks the certificate against the host name; otherwise any
+	// certificate is accepted (protection against passive eavesdropping only).
+	verify bool
+}
+
+// policyOf maps a delivery.tls value to a tlsPolicy.
+func policyOf(name string) tlsPolicy {
+	switch name {
+	case TLSRequired:
+		return tlsPolicy{mode: tlsMust, verify: true}
+	case TLSDisabled:
+		return tlsPolicy{mode: tlsOff}
+	default:
+		return tlsPolicy{mode: tlsMay}
+	}
+}
+
+// credentials are the AUTH user and password for a smarthost.
+type credentials struct{ user, password string }
+
 // session is an open SMTP client connection to one remote address.
 type session struct {
 	client    *smtp.Client
-	remoteMTA string // MX host name, for logs and DSNs
-	addr      string // ip:port
-	tls       string // "" for plaintext, else "TLSv1.3 TLS_AES_128_GCM_SHA256"
-	connected time.Time
+	rc        *replayConn // the connection under client, for deadlines and RSET
+	remoteMTA string      // MX host name, for logs and DSNs
+	addr      string      // ip:port
+	tls       string      // "" for plaintext, else "TLSv1.3 TLS_AES_128_GCM_SHA256"
+	key       connKey
+	// uses counts the transactions started on this session.
+	uses int
+	// reused is set while a cached session serves a new transaction.
+	reused bool
+	// onClose is called once when the connection is closed.
+	onClose func()
+
+	// Owned by the pool (under pool.mu) while the session is idle.
+	owner string
+	idle  bool
+	timer *time.Timer
 }
 
 // dialer opens network connections; net.Dialer satisfies it.
@@ -37,86 +85,101 @@ type dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// sessionOpener opens outbound sessions with the configured TLS policy.
+// sessionOpener opens outbound sessions.
 type sessionOpener struct {
-	dialer         dialer
-	heloName       string
-	connectTimeout time.Duration
-	commandTimeout time.Duration
-	dataTimeout    time.Duration
+	dialer   dialer
+	heloName string
+	t        Timeouts
+	rootCAs  *x509.CertPool // nil: the system's roots
 }
 
 // errTLSHandshake marks a failed STARTTLS handshake, after which an
 // opportunistic sender retries the same host in plaintext, as Postfix does.
 var errTLSHandshake = errors.New("TLS handshake failed")
 
-// open connects to addr:port, reads the greeting, says EHLO and, per
-// policy, upgrades with STARTTLS. go-smtp's client offers STARTTLS only
-// on a new connection and fails when the server lacks it, so the
-// plaintext prologue is done here with net/textproto and the connection is
-// then handed to go-smtp, which says EHLO again (over TLS if upgraded).
-func (o *sessionOpener) open(ctx context.Context, mxHost string, addr netip.Addr, port int, policy string) (*session, error) {
-	target := netip.AddrPortFrom(addr, uint16(port)).String()
-	dctx, cancel := context.WithTimeout(ctx, o.connectTimeout)
+// open connects to addr, reads the greeting, says EHLO and, per policy,
+// upgrades with STARTTLS (or starts with TLS), then authenticates when
+// cred is set. go-smtp's client offers STARTTLS only on a new connection
+// and fails when the server lacks it, so the plaintext prologue is done
+// here with net/textproto and the connection is then handed to go-smtp,
+// which says EHLO again (over TLS if upgraded).
+func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPort, p tlsPolicy, cred *credentials) (*session, error) {
+	target := addr.String()
+	dctx, cancel := context.WithTimeout(ctx, o.t.Connect)
 	conn, err := o.dialer.DialContext(dctx, "tcp", target)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s[%s]: %w", mxHost, target, err)
+		return nil, fmt.Errorf("connect to %s[%s]: %w", host, target, err)
 	}
-	s := &session{remoteMTA: mxHost, addr: target, connected: time.Now()}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	// go-smtp sets its own deadlines, so cancelling must close the socket.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-
-	conn.SetDeadline(time.Now().Add(o.commandTimeout))
-	tp := textproto.NewReader(bufio.NewReader(conn))
-	greeting, err := readReply(tp, 220)
+	s, err := o.handshake(ctx, conn, host, target, p, cred)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("greeting from %s[%s]: %w", mxHost, target, err)
-	}
-	var upgraded net.Conn = conn
-	if policy != TLSDisabled {
-		upgraded, s.tls, err = o.startTLS(ctx, conn, tp, mxHost, policy)
-		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("%s[%s]: %w", mxHost, target, err)
-		}
-	}
-	conn.SetDeadline(time.Time{})
-	// go-smtp expects a greeting first; replay the one already read.
-	c := smtp.NewClient(&replayConn{Conn: upgraded, pending: []byte("220 " + greeting + "\r\n")})
-	c.CommandTimeout = o.commandTimeout
-	c.SubmissionTimeout = o.dataTimeout
-	if err := c.Hello(o.heloName); err != nil {
-		c.Close()
 		return nil, err
 	}
-	// go-smtp says EHLO lazily; NOOP forces it now, so that its errors
-	// belong to the connection phase (try the next MX) and not to MAIL.
-	if err := c.Noop(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("EHLO to %s[%s]: %w", mxHost, target, err)
+	return s, nil
+}
+
+func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, target string, p tlsPolicy, cred *credentials) (*session, error) {
+	s := &session{remoteMTA: host, addr: target}
+	var c net.Conn = conn
+	if p.mode == tlsImplicit {
+		conn.SetDeadline(time.Now().Add(o.t.Helo))
+		tc := tls.Client(conn, o.tlsConfig(host, p))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, temporaryLocal("4.7.5", "TLS handshake with %s[%s] failed: %v", host, target, err)
+		}
+		c, s.tls = tc, describeTLS(tc)
 	}
-	s.client = c
+	c.SetDeadline(time.Now().Add(o.t.Greeting))
+	tp := textproto.NewReader(bufio.NewReader(c))
+	greeting, err := readReply(tp, 220)
+	if err != nil {
+		return nil, fmt.Errorf("greeting from %s[%s]: %w", host, target, err)
+	}
+	if p.mode == tlsMay || p.mode == tlsMust {
+		c.SetDeadline(time.Now().Add(o.t.Helo))
+		if c, s.tls, err = o.startTLS(ctx, c, tp, host, p); err != nil {
+			return nil, fmt.Errorf("%s[%s]: %w", host, target, err)
+		}
+	}
+	c.SetDeadline(time.Time{})
+	// go-smtp expects a greeting first; replay the one already read, on
+	// one line (a multi-line greeting comes back joined by newlines).
+	s.rc = &replayConn{Conn: c, pending: []byte("220 " + strings.ReplaceAll(greeting, "\n", " ") + "\r\n")}
+	cl := smtp.NewClient(s.rc)
+	cl.CommandTimeout = o.t.Helo
+	if err := cl.Hello(o.heloName); err != nil {
+		return nil, fmt.Errorf("EHLO to %s[%s]: %w", host, target, err)
+	}
+	if cred != nil {
+		if err := authenticate(cl, cred, host); err != nil {
+			return nil, err
+		}
+	}
+	s.client = cl
 	return s, nil
 }
 
 // startTLS says EHLO in plaintext and, if the server offers STARTTLS, runs
 // the handshake. It returns the connection to continue on.
-func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textproto.Reader, mxHost, policy string) (net.Conn, string, error) {
+func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textproto.Reader, host string, p tlsPolicy) (net.Conn, string, error) {
+	must := p.mode == tlsMust
 	if _, err := fmt.Fprintf(conn, "EHLO %s\r\n", o.heloName); err != nil {
 		return nil, "", err
 	}
 	ehlo, err := readReply(tp, 250)
 	if err != nil {
-		if policy == TLSRequired {
+		if must {
 			return nil, "", temporaryLocal("4.7.10", "TLS is required, but EHLO failed: %v", err)
 		}
 		return conn, "", nil // HELO-only server: go-smtp falls back to HELO
 	}
 	if !hasExtension(ehlo, "STARTTLS") {
-		if policy == TLSRequired {
-			return nil, "", temporaryLocal("4.7.10", "TLS is required, but %s does not offer STARTTLS", mxHost)
+		if must {
+			return nil, "", temporaryLocal("4.7.10", "TLS is required, but %s does not offer STARTTLS", host)
 		}
 		return conn, "", nil
 	}
@@ -124,31 +187,55 @@ func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textpro
 		return nil, "", err
 	}
 	if _, err := readReply(tp, 220); err != nil {
-		if policy == TLSRequired {
+		if must {
 			return nil, "", temporaryLocal("4.7.10", "TLS is required, but STARTTLS was refused: %v", err)
 		}
 		return nil, "", fmt.Errorf("%w: STARTTLS refused: %v", errTLSHandshake, err)
 	}
-	tc := tls.Client(conn, o.tlsConfig(mxHost, policy))
+	tc := tls.Client(conn, o.tlsConfig(host, p))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		if policy == TLSRequired {
-			return nil, "", temporaryLocal("4.7.5", "TLS is required, but the handshake with %s failed: %v", mxHost, err)
+		if must {
+			return nil, "", temporaryLocal("4.7.5", "TLS is required, but the handshake with %s failed: %v", host, err)
 		}
 		return nil, "", fmt.Errorf("%w: %v", errTLSHandshake, err)
 	}
-	st := tc.ConnectionState()
-	return tc, tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite), nil
+	return tc, describeTLS(tc), nil
 }
 
-// tlsConfig verifies certificates only when TLS is required: opportunistic
-// TLS protects against passive eavesdropping only, and refusing a
-// self-signed certificate would just push the mail to plaintext.
-func (o *sessionOpener) tlsConfig(mxHost, policy string) *tls.Config {
+// tlsConfig verifies certificates only when the policy says so:
+// opportunistic TLS protects against passive eavesdropping only, and
+// refusing a self-signed certificate would just push the mail to plaintext.
+func (o *sessionOpener) tlsConfig(host string, p tlsPolicy) *tls.Config {
 	return &tls.Config{
-		ServerName:         mxHost,
-		InsecureSkipVerify: policy != TLSRequired,
+		ServerName:         host,
+		InsecureSkipVerify: !p.verify,
+		RootCAs:            o.rootCAs,
 		MinVersion:         tls.VersionTLS12,
 	}
+}
+
+func describeTLS(tc *tls.Conn) string {
+	st := tc.ConnectionState()
+	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+}
+
+// authenticate logs in with PLAIN, or LOGIN when PLAIN is not offered. A
+// refusal is temporary, as with Postfix's smtp_sasl_auth_soft_bounce: bad
+// credentials are the relay's problem, not a reason to bounce mail.
+func authenticate(c *smtp.Client, cred *credentials, host string) error {
+	var a sasl.Client
+	switch {
+	case c.SupportsAuth(sasl.Plain):
+		a = sasl.NewPlainClient("", cred.user, cred.password)
+	case c.SupportsAuth(sasl.Login):
+		a = sasl.NewLoginClient(cred.user, cred.password)
+	default:
+		return temporaryLocal("4.7.4", "%s offers neither AUTH PLAIN nor AUTH LOGIN", host)
+	}
+	if err := c.Auth(a); err != nil {
+		return temporaryLocal("4.7.8", "AUTH as %q at %s failed: %v", cred.user, host, err)
+	}
+	return nil
 }
 
 // readReply reads one (possibly multi-line) reply and returns its text
@@ -192,6 +279,27 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// reset sends RSET and reads its reply. It goes around go-smtp's client,
+// whose Reset forgets the EHLO and would say it again before the next
+// MAIL (one more round trip, and some servers drop AUTH on EHLO). Between
+// commands go-smtp has nothing buffered, so the two never interleave; any
+// bytes read past the reply are handed back to go-smtp.
+func (s *session) reset(timeout time.Duration) error {
+	conn := s.rc.Conn
+	conn.SetDeadline(time.Now().Add(timeout))
+	defer conn.SetDeadline(time.Time{})
+	if _, err := io.WriteString(conn, "RSET\r\n"); err != nil {
+		return err
+	}
+	br := bufio.NewReader(s.rc)
+	_, err := readReply(textproto.NewReader(br), 250)
+	if n := br.Buffered(); n > 0 {
+		extra, _ := br.Peek(n)
+		s.rc.pending = append(bytes.Clone(extra), s.rc.pending...)
+	}
+	return err
+}
+
 // tlsState describes the connection's TLS for logs; "none" in plaintext.
 func (s *session) tlsState() string {
 	if s.tls == "" {
@@ -200,13 +308,29 @@ func (s *session) tlsState() string {
 	return s.tls
 }
 
-// close ends the session politely, without waiting long for the reply.
-func (s *session) close() {
+// close ends the session politely, waiting at most timeout for the reply.
+func (s *session) close(timeout time.Duration) {
 	if s.client == nil {
 		return
 	}
-	s.client.CommandTimeout = 5 * time.Second
+	s.client.CommandTimeout = timeout
 	if err := s.client.Quit(); err != nil {
 		s.client.Close()
+	}
+	s.closed()
+}
+
+// abort drops the connection without QUIT (it is broken or cancelled).
+func (s *session) abort() {
+	if s.client != nil {
+		s.client.Close()
+	}
+	s.closed()
+}
+
+func (s *session) closed() {
+	if s.onClose != nil {
+		s.onClose()
+		s.onClose = nil
 	}
 }

@@ -4,17 +4,39 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/queue"
 )
 
+// txResult is what one transaction did.
+type txResult struct {
+	out map[int]Outcome
+	// broken: the connection can no longer be used (an I/O error or a
+	// timeout, as opposed to a reply, or a 421).
+	broken bool
+	// silent: the connection broke before the server answered anything in
+	// this transaction. On a reused session that means it was already
+	// dead, and the transaction is retried on a fresh connection.
+	silent bool
+	// siteFailure: the transaction failed as a whole and temporarily (4xx
+	// to MAIL, DATA or the final dot, 421 anywhere, a broken connection):
+	// the destination is in trouble, not one recipient.
+	siteFailure bool
+}
+
+// bodyBlock is how much of the body is written under one data-block
+// timeout (RFC 5321 §4.5.3.2.5: 3 minutes per TCP SEND).
+const bodyBlock = 64 << 10
+
 // transact runs one SMTP transaction for the recipients at idxs and returns
-// an outcome for each of them. broken reports that the connection can no
-// longer be used (an I/O error or timeout, as opposed to a reply).
-func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[int]Outcome, broken bool) {
-	out = make(map[int]Outcome, len(idxs))
+// an outcome for each of them, waiting for each reply as long as t allows.
+func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts) (res txResult) {
+	out := make(map[int]Outcome, len(idxs))
+	res.out = out
 	all := func(err error) {
 		o := Classify(err, s.remoteMTA)
 		for _, i := range idxs {
@@ -22,17 +44,24 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 				out[i] = o
 			}
 		}
+		if o.State == queue.Pending {
+			res.siteFailure = true // a 4xx or a broken connection, never one recipient's
+		}
+		if o.Code == 421 {
+			res.broken, res.siteFailure = true, true
+		}
 	}
 	c := s.client
+	s.uses++
 	if m.UTF8 {
 		if ok, _ := c.Extension("SMTPUTF8"); !ok {
 			all(permanentLocal("5.6.7", "SMTPUTF8 is required, but was not offered by host %s", s.remoteMTA))
-			return out, false
+			return res
 		}
 	}
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(body) > limit {
 		all(permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA))
-		return out, false
+		return res
 	}
 	remoteDSN, _ := c.Extension("DSN")
 	// go-smtp sends RET/ENVID and NOTIFY/ORCPT only when the server
@@ -47,10 +76,14 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 			out[i] = o
 		}
 	}()
+	c.CommandTimeout = t.Mail
 	if err := c.Mail(m.From, mailOpts); err != nil {
 		all(err)
-		return out, !isReply(err)
+		res.broken = res.broken || !isReply(err)
+		res.silent = !isReply(err)
+		return res
 	}
+	c.CommandTimeout = t.Rcpt
 	var accepted []int
 	for _, i := range idxs {
 		err := c.Rcpt(m.Recipients[i].Addr, rcptOptions(m.Recipients[i].RecipientParams))
@@ -60,26 +93,38 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 		}
 		if !isReply(err) {
 			all(err)
-			return out, true
+			res.broken = true
+			return res
 		}
 		out[i] = Classify(err, s.remoteMTA)
+		if out[i].Code == 421 {
+			all(err)
+			res.broken, res.siteFailure = true, true
+			return res
+		}
 	}
 	if len(accepted) == 0 {
-		return out, resetFailed(c)
+		res.broken = s.reset(t.Rset) != nil
+		return res
 	}
+	c.CommandTimeout = t.DataInit
+	c.SubmissionTimeout = t.DataDone
 	w, err := c.Data()
 	if err != nil {
 		all(err)
-		return out, !isReply(err) || resetFailed(c)
+		res.broken = res.broken || !isReply(err) || s.reset(t.Rset) != nil
+		return res
 	}
-	if _, err := w.Write(body); err != nil {
+	if err := s.writeBody(w, body, t.DataBlock); err != nil {
 		all(err)
-		return out, true
+		res.broken = true
+		return res
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
 		all(err)
-		return out, !isReply(err)
+		res.broken = res.broken || !isReply(err)
+		return res
 	}
 	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: "250 " + oneLine(resp.StatusText), RemoteMTA: s.remoteMTA}
 	if st := leadingStatus(resp.StatusText); st != "" {
@@ -88,7 +133,23 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 	for _, i := range accepted {
 		out[i] = ok
 	}
-	return out, false
+	return res
+}
+
+// writeBody writes the message in blocks, each under its own write
+// deadline; go-smtp sets none while the body is sent. The last deadline
+// also covers the flush of the final dot.
+func (s *session) writeBody(w io.Writer, body []byte, block time.Duration) error {
+	for len(body) > 0 {
+		n := min(len(body), bodyBlock)
+		s.rc.Conn.SetWriteDeadline(time.Now().Add(block))
+		if _, err := w.Write(body[:n]); err != nil {
+			return err
+		}
+		body = body[n:]
+	}
+	s.rc.Conn.SetWriteDeadline(time.Now().Add(block))
+	return nil
 }
 
 // isReply reports whether err is a server reply rather than a broken
@@ -96,12 +157,6 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int) (out map[i
 func isReply(err error) bool {
 	var se *smtp.SMTPError
 	return errors.As(err, &se)
-}
-
-// resetFailed sends RSET after an aborted transaction and reports whether
-// the connection is unusable afterwards.
-func resetFailed(c *smtp.Client) bool {
-	return c.Reset() != nil
 }
 
 // leadingStatus returns an enhanced status code at the start of text.

@@ -147,6 +147,10 @@ type Result struct {
 	// Response, Status and RemoteMTA are kept for logs, the admin API and
 	// bounces; the queue does not interpret them.
 	Response, Status, RemoteMTA string
+	// Postponed means the recipient was not attempted (delivery held it
+	// back, e.g. for a rate limit): only NextAttempt is recorded; the
+	// attempt count and the last response stay as they were.
+	Postponed bool
 }
 
 // Update is everything a delivery round changes on a leased message.
@@ -218,6 +222,10 @@ func applyResults(m *Message, u Update) error {
 		rc := &m.Recipients[r.Index]
 		if rc.State != Pending {
 			continue // already final: a duplicate attempt changes nothing
+		}
+		if r.Postponed {
+			rc.NextAttempt = r.NextAttempt
+			continue
 		}
 		rc.State = r.State
 		rc.Attempts++

@@ -39,6 +39,10 @@ type Options struct {
 	// Implicit makes every connection TLS from the first byte (the port
 	// 465 style) instead of offering STARTTLS. It implies TLS.
 	Implicit bool
+	// BrokenTLS offers STARTTLS, but every handshake fails (the server
+	// only speaks TLS 1.0, which clients refuse), as on a misconfigured
+	// MX. It implies TLS.
+	BrokenTLS bool
 	// AuthUser and AuthPassword, when AuthUser is set, offer AUTH PLAIN
 	// and LOGIN (also without TLS) and answer MAIL with 530 5.7.0 until
 	// the client has authenticated.
@@ -106,7 +110,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	if opts.Hostname == "" {
 		opts.Hostname = DefaultHostname
 	}
-	if opts.Implicit {
+	if opts.Implicit || opts.BrokenTLS {
 		opts.TLS = true
 	}
 	host, _, err := net.SplitHostPort(opts.Addr)
@@ -134,6 +138,9 @@ func NewServer(t testing.TB, opts Options) *Server {
 		}
 		s.certPEM = pemBytes
 		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
+		if opts.BrokenTLS {
+			s.tlsConf.MinVersion, s.tlsConf.MaxVersion = tls.VersionTLS10, tls.VersionTLS10
+		}
 	}
 	s.ln = newListener(s, inner, addr)
 	s.srv = s.newSMTPServer()

@@ -56,6 +56,34 @@ func TestStartTLS(t *testing.T) {
 	}
 }
 
+func TestBrokenTLS(t *testing.T) {
+	t.Parallel()
+	s := smtptest.NewServer(t, smtptest.Options{BrokenTLS: true})
+	c, err := smtp.DialStartTLS(s.Addr(), &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		defer c.Close()
+		err = c.Hello("client.example.org") // the handshake is lazy
+	}
+	if err == nil {
+		t.Fatal("handshake with a BrokenTLS server succeeded")
+	}
+	// Plaintext still works, STARTTLS still offered.
+	c, err = smtp.Dial(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		t.Error("BrokenTLS server does not offer STARTTLS")
+	}
+	if s.Handshakes() != 0 {
+		t.Errorf("handshakes = %d, want 0", s.Handshakes())
+	}
+}
+
 func TestImplicitTLS(t *testing.T) {
 	t.Parallel()
 	s := smtptest.NewServer(t, smtptest.Options{Implicit: true})

@@ -1,0 +1,60 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/mxout/mxout/queue"
+)
+
+// A destination that keeps failing as a whole — no address accepts a
+// session, or its transactions are deferred with 4xx to MAIL, DATA or the
+// final dot, or 421 — is dead for a while, as in Postfix's queue manager:
+// after Config.DeadAfter consecutive site failures its mail is deferred
+// without connecting for Config.DeadHold. Then it is on probation: one
+// connection at a time until a delivery round succeeds (any reply other
+// than a temporary one to the whole transaction), which brings it back to
+// its full connection cap; another failure makes it dead again.
+
+// suspended reports whether dest is dead at now and, if so, the outcome to
+// defer its mail with: the failure that made it dead.
+func (p *pool) suspended(dest string, now time.Time) (Outcome, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.dests[dest]
+	if st == nil || !now.Before(st.dead) {
+		return Outcome{}, false
+	}
+	o := deferInstead(st.last)
+	o.Code = 0
+	o.Response = "delivery temporarily suspended: " + st.last.Response
+	return o, true
+}
+
+// report records the end of a delivery round to dest: failed means a site
+// failure (see above), o is its outcome. It returns true when the
+// destination has just been declared dead.
+func (p *pool) report(dest string, failed bool, o Outcome, now time.Time, after int, hold time.Duration) bool {
+	if after <= 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.state(dest)
+	defer p.forget(dest, st)
+	if !failed {
+		st.failures = 0
+		st.dead = time.Time{}
+		st.signal() // off probation: waiters may use the full cap again
+		return false
+	}
+	st.failures++
+	if st.failures < after {
+		return false
+	}
+	st.dead = now.Add(hold)
+	st.last = o
+	if st.last.State != queue.Pending {
+		st.last = deferInstead(st.last)
+	}
+	return true
+}

@@ -71,24 +71,81 @@ type User struct {
 
 // Delivery configures the outbound side.
 type Delivery struct {
-	Workers                 int    `mapstructure:"workers" yaml:"workers"`
-	Port                    int    `mapstructure:"port" yaml:"port"`
-	HeloName                string `mapstructure:"helo_name" yaml:"helo_name"`
-	MaxConnectionsPerDomain int    `mapstructure:"max_connections_per_domain" yaml:"max_connections_per_domain"`
+	Workers  int    `mapstructure:"workers" yaml:"workers"`
+	Port     int    `mapstructure:"port" yaml:"port"`
+	HeloName string `mapstructure:"helo_name" yaml:"helo_name"`
+	// MaxConnectionsPerDomain caps open connections (busy or idle) to one
+	// destination domain.
+	MaxConnectionsPerDomain int `mapstructure:"max_connections_per_domain" yaml:"max_connections_per_domain"`
+	// MaxRecipientsPerTransaction caps RCPTs in one SMTP transaction.
+	MaxRecipientsPerTransaction int `mapstructure:"max_recipients_per_transaction" yaml:"max_recipients_per_transaction"`
+	// MaxMessagesPerConnection caps transactions on one connection; 1
+	// disables reuse.
+	MaxMessagesPerConnection int `mapstructure:"max_messages_per_connection" yaml:"max_messages_per_connection"`
+	// ConnectionIdleTimeout is how long an idle connection is kept for the
+	// next message to the same host; 0 disables reuse.
+	ConnectionIdleTimeout time.Duration `mapstructure:"connection_idle_timeout" yaml:"connection_idle_timeout"`
+	// IPFamily is any, ipv4 or ipv6: which remote addresses are used.
+	IPFamily string `mapstructure:"ip_family" yaml:"ip_family"`
+	// SourceAddress is the local IP address of outbound connections; empty
+	// lets the system choose.
+	SourceAddress string `mapstructure:"source_address" yaml:"source_address"`
 	// TLS is opportunistic, required or disabled.
-	TLS       string    `mapstructure:"tls" yaml:"tls"`
-	Smarthost Smarthost `mapstructure:"smarthost" yaml:"smarthost"`
-	Retry     Retry     `mapstructure:"retry" yaml:"retry"`
-	// ConnectTimeout bounds the TCP connect to one remote address.
-	ConnectTimeout time.Duration `mapstructure:"connect_timeout" yaml:"connect_timeout"`
-	// CommandTimeout bounds the wait for the greeting and each command reply.
-	CommandTimeout time.Duration `mapstructure:"command_timeout" yaml:"command_timeout"`
-	// DataTimeout bounds the wait for the reply to the final dot.
-	DataTimeout time.Duration `mapstructure:"data_timeout" yaml:"data_timeout"`
+	TLS string `mapstructure:"tls" yaml:"tls"`
+	// Domains overrides the shaping and TLS settings per destination domain.
+	Domains         map[string]DomainPolicy `mapstructure:"domains" yaml:"domains"`
+	DeadDestination DeadDestination         `mapstructure:"dead_destination" yaml:"dead_destination"`
+	Smarthost       Smarthost               `mapstructure:"smarthost" yaml:"smarthost"`
+	Retry           Retry                   `mapstructure:"retry" yaml:"retry"`
+	Timeouts        DeliveryTimeouts        `mapstructure:"timeouts" yaml:"timeouts"`
 	// ShutdownTimeout is how long a stopping relay lets deliveries in
 	// flight finish before aborting them (they are retried after restart).
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
 }
+
+// DomainPolicy overrides delivery settings for one destination domain.
+// Zero values inherit the global setting.
+type DomainPolicy struct {
+	// MaxConnections replaces max_connections_per_domain; 0 inherits.
+	MaxConnections int `mapstructure:"max_connections" yaml:"max_connections"`
+	// MaxMessagesPerConnection replaces max_messages_per_connection; 0 inherits.
+	MaxMessagesPerConnection int `mapstructure:"max_messages_per_connection" yaml:"max_messages_per_connection"`
+	// Rate is messages per second or minute ("10/s", "600/m"); empty is unlimited.
+	Rate string `mapstructure:"rate" yaml:"rate"`
+	// TLS replaces delivery.tls; empty inherits.
+	TLS string `mapstructure:"tls" yaml:"tls"`
+}
+
+// DeadDestination holds off a destination that keeps failing as a whole.
+type DeadDestination struct {
+	// Failures is how many consecutive connection failures or whole-
+	// transaction 4xx make a destination dead; 0 disables.
+	Failures int `mapstructure:"failures" yaml:"failures"`
+	// Hold is how long a dead destination's mail is deferred without
+	// connecting.
+	Hold time.Duration `mapstructure:"hold" yaml:"hold"`
+}
+
+// DeliveryTimeouts bound each step of an outbound SMTP session
+// (RFC 5321 §4.5.3.2).
+type DeliveryTimeouts struct {
+	Connect   time.Duration `mapstructure:"connect" yaml:"connect"`
+	Greeting  time.Duration `mapstructure:"greeting" yaml:"greeting"`
+	Helo      time.Duration `mapstructure:"helo" yaml:"helo"`
+	Mail      time.Duration `mapstructure:"mail" yaml:"mail"`
+	Rcpt      time.Duration `mapstructure:"rcpt" yaml:"rcpt"`
+	DataInit  time.Duration `mapstructure:"data_init" yaml:"data_init"`
+	DataBlock time.Duration `mapstructure:"data_block" yaml:"data_block"`
+	DataDone  time.Duration `mapstructure:"data_done" yaml:"data_done"`
+	Rset      time.Duration `mapstructure:"rset" yaml:"rset"`
+}
+
+// IP families of delivery.ip_family.
+const (
+	IPFamilyAny = "any"
+	IPFamilyV4  = "ipv4"
+	IPFamilyV6  = "ipv6"
+)
 
 // Outbound TLS policies.
 const (

@@ -120,6 +120,20 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"postmaster in brackets", "dsn: {postmaster: '<pm@relay.example>'}", "dsn.postmaster"},
 		{"negative bounce size cap", "dsn: {max_original_bytes: -1}", "dsn.max_original_bytes"},
 		{"negative delay notice", "delivery: {retry: {delay_notice_after: -1h}}", "delivery.retry.delay_notice_after"},
+		{"zero recipients per transaction", "delivery: {max_recipients_per_transaction: 0}", "delivery.max_recipients_per_transaction"},
+		{"zero messages per connection", "delivery: {max_messages_per_connection: 0}", "delivery.max_messages_per_connection"},
+		{"negative idle timeout", "delivery: {connection_idle_timeout: -1s}", "delivery.connection_idle_timeout"},
+		{"unknown ip family", "delivery: {ip_family: ipv5}", "delivery.ip_family"},
+		{"bad source address", "delivery: {source_address: 10.0.0.300}", "delivery.source_address"},
+		{"source address of the other family", "delivery: {ip_family: ipv6, source_address: 192.0.2.1}", "delivery.source_address"},
+		{"bad domain rate", "delivery: {domains: {example.com: {rate: fast}}}", "delivery.domains.example.com.rate"},
+		{"bad domain tls", "delivery: {domains: {example.com: {tls: maybe}}}", "delivery.domains.example.com.tls"},
+		{"negative domain connections", "delivery: {domains: {example.com: {max_connections: -1}}}", "delivery.domains.example.com.max_connections"},
+		{"bad domain name", "delivery: {domains: {'exa mple.com': {rate: 1/s}}}", "delivery.domains.exa mple.com"},
+		{"unknown domain key", "delivery: {domains: {example.com: {rates: 1/s}}}", "rates"},
+		{"zero dead hold", "delivery: {dead_destination: {hold: 0s}}", "delivery.dead_destination.hold"},
+		{"zero rcpt timeout", "delivery: {timeouts: {rcpt: 0s}}", "delivery.timeouts.rcpt"},
+		{"bad smarthost tls", "delivery: {smarthost: {address: 'relay.example:587', tls: sometimes}}", "delivery.smarthost.tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +146,83 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoad_DomainOverridesKeepDottedNames(t *testing.T) {
+	p := writeConfig(t, `
+delivery:
+  domains:
+    Example.COM: {max_connections: 3, rate: 600/m}
+    mail.example.net: {tls: required, max_messages_per_connection: 5}
+`)
+	t.Setenv("MXOUT_DELIVERY_TIMEOUTS_RCPT", "42s")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]DomainPolicy{
+		"example.com":      {MaxConnections: 3, Rate: "600/m"},
+		"mail.example.net": {TLS: "required", MaxMessagesPerConnection: 5},
+	}
+	if !reflect.DeepEqual(c.Delivery.Domains, want) {
+		t.Errorf("domains = %+v, want %+v", c.Delivery.Domains, want)
+	}
+	if c.Delivery.Timeouts.Rcpt != 42*time.Second || c.Delivery.Timeouts.DataDone != 10*time.Minute {
+		t.Errorf("timeouts = %+v", c.Delivery.Timeouts)
+	}
+	out, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(writeConfig(t, string(out)))
+	if err != nil || !reflect.DeepEqual(again.Delivery.Domains, want) {
+		t.Errorf("domains do not round-trip through Render: %v\n%s", err, out)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Rate
+		bad  bool
+	}{
+		{in: "", want: Rate{}},
+		{in: "10/s", want: Rate{10, time.Second}},
+		{in: "600/m", want: Rate{600, time.Minute}},
+		{in: " 5 / minute ", want: Rate{5, time.Minute}},
+		{in: "1/sec", want: Rate{1, time.Second}},
+		{in: "10", bad: true},
+		{in: "0/s", bad: true},
+		{in: "-1/s", bad: true},
+		{in: "10/h", bad: true},
+		{in: "1.5/s", bad: true},
+		{in: "/s", bad: true},
+		{in: "99999999999/s", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseRate(tt.in)
+		if tt.bad != (err != nil) || got != tt.want {
+			t.Errorf("ParseRate(%q) = %+v, %v", tt.in, got, err)
+		}
+	}
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"10/s", "600/m", "1/minute", "", "x/s", "5/", "0/s", "1000000/s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			return
+		}
+		if (r == Rate{}) != (strings.TrimSpace(s) == "") {
+			t.Errorf("ParseRate(%q) = %+v", s, r)
+		}
+		if r.Count < 0 || r.Count > maxRateCount || (r.Count > 0 && r.Per/time.Duration(r.Count) <= 0) {
+			t.Errorf("ParseRate(%q) = %+v: no usable interval", s, r)
+		}
+	})
 }
 
 func TestLoad_MissingFile(t *testing.T) {

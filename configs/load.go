@@ -30,7 +30,7 @@ const keyDelimiter = "::"
 // Unknown keys are errors, so a typo never silently falls back to a default.
 func Load(path string) (*Config, error) {
 	// Keys are split on "::", not viper's default ".", because map keys such
-	// as dkim.domains.<domain> contain dots: with "." viper would read
+	// as dkim.domains.<domain> and delivery.domains.<name> contain dots: with "." viper would read
 	// "example.com" as the nested keys "example" and "com".
 	v := viper.NewWithOptions(viper.KeyDelimiter(keyDelimiter))
 	v.SetConfigType("yaml")

@@ -3,8 +3,10 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,7 +69,34 @@ func (d *Delivery) validate(v *validator) {
 	v.check(d.Port >= 1 && d.Port <= 65535, "delivery.port", d.Port, "must be a TCP port (1-65535)")
 	v.check(d.HeloName != "" && !strings.ContainsAny(d.HeloName, " \t\r\n"), "delivery.helo_name", d.HeloName, "must be a host name")
 	v.check(d.MaxConnectionsPerDomain >= 1, "delivery.max_connections_per_domain", d.MaxConnectionsPerDomain, "must be at least 1")
+	v.check(d.MaxRecipientsPerTransaction >= 1, "delivery.max_recipients_per_transaction", d.MaxRecipientsPerTransaction, "must be at least 1")
+	v.check(d.MaxMessagesPerConnection >= 1, "delivery.max_messages_per_connection", d.MaxMessagesPerConnection, "must be at least 1 (1 disables reuse)")
+	v.check(d.ConnectionIdleTimeout >= 0, "delivery.connection_idle_timeout", d.ConnectionIdleTimeout, "must be 0 (no reuse) or positive")
+	v.oneOf("delivery.ip_family", d.IPFamily, IPFamilyAny, IPFamilyV4, IPFamilyV6)
+	if d.SourceAddress != "" {
+		a, err := netip.ParseAddr(d.SourceAddress)
+		v.check(err == nil && a.Zone() == "", "delivery.source_address", d.SourceAddress, "must be an IP address or empty")
+		if err == nil {
+			v.check(d.IPFamily != IPFamilyV4 || a.Unmap().Is4(), "delivery.source_address", d.SourceAddress, "is IPv6, but delivery.ip_family is ipv4")
+			v.check(d.IPFamily != IPFamilyV6 || !a.Unmap().Is4(), "delivery.source_address", d.SourceAddress, "is IPv4, but delivery.ip_family is ipv6")
+		}
+	}
 	v.oneOf("delivery.tls", d.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
+	for _, name := range slices.Sorted(maps.Keys(d.Domains)) {
+		p := d.Domains[name]
+		key := "delivery.domains." + name
+		v.check(isDomainName(name), key, name, "must be a domain name")
+		v.check(p.MaxConnections >= 0, key+".max_connections", p.MaxConnections, "must be 0 (inherit) or positive")
+		v.check(p.MaxMessagesPerConnection >= 0, key+".max_messages_per_connection", p.MaxMessagesPerConnection, "must be 0 (inherit) or positive")
+		if _, err := ParseRate(p.Rate); err != nil {
+			v.check(false, key+".rate", p.Rate, "must be a count per second or minute (10/s, 600/m) or empty")
+		}
+		if p.TLS != "" {
+			v.oneOf(key+".tls", p.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
+		}
+	}
+	v.check(d.DeadDestination.Failures >= 0, "delivery.dead_destination.failures", d.DeadDestination.Failures, "must be 0 (off) or positive")
+	v.check(d.DeadDestination.Hold > 0, "delivery.dead_destination.hold", d.DeadDestination.Hold, "must be positive")
 	if d.Smarthost.Address != "" {
 		v.check(isHostPort(d.Smarthost.Address), "delivery.smarthost.address", d.Smarthost.Address, "must be host:port")
 		v.oneOf("delivery.smarthost.tls", d.Smarthost.TLS, "starttls", "implicit", "none")
@@ -80,10 +109,36 @@ func (d *Delivery) validate(v *validator) {
 	v.check(r.Jitter >= 0 && r.Jitter <= 1, "delivery.retry.jitter", r.Jitter, "must be between 0 and 1")
 	v.check(r.MaxLifetime > 0, "delivery.retry.max_lifetime", r.MaxLifetime, "must be positive")
 	v.check(r.DelayNoticeAfter >= 0, "delivery.retry.delay_notice_after", r.DelayNoticeAfter, "must be 0 (off) or positive")
-	v.check(d.ConnectTimeout > 0, "delivery.connect_timeout", d.ConnectTimeout, "must be positive")
-	v.check(d.CommandTimeout > 0, "delivery.command_timeout", d.CommandTimeout, "must be positive")
-	v.check(d.DataTimeout > 0, "delivery.data_timeout", d.DataTimeout, "must be positive")
+	t := d.Timeouts
+	for _, x := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"connect", t.Connect}, {"greeting", t.Greeting}, {"helo", t.Helo}, {"mail", t.Mail}, {"rcpt", t.Rcpt},
+		{"data_init", t.DataInit}, {"data_block", t.DataBlock}, {"data_done", t.DataDone}, {"rset", t.Rset},
+	} {
+		v.check(x.d > 0, "delivery.timeouts."+x.key, x.d, "must be positive")
+	}
 	v.check(d.ShutdownTimeout > 0, "delivery.shutdown_timeout", d.ShutdownTimeout, "must be positive")
+}
+
+// isDomainName accepts a lowercase DNS name such as example.com (viper
+// lowercases map keys; domains are case-insensitive anyway).
+func isDomainName(s string) bool {
+	if s == "" || len(s) > 253 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (q *Queue) validate(v *validator, maxMessage ByteSize) {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -230,23 +231,51 @@ func (r *relay) stop() {
 
 func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own []netip.AddrPort, n delivery.Notifier) delivery.Config {
 	d := c.Delivery
+	domains := make(map[string]delivery.DomainPolicy, len(d.Domains))
+	for name, p := range d.Domains {
+		rate, _ := configs.ParseRate(p.Rate) // validated by configs
+		domains[strings.ToLower(name)] = delivery.DomainPolicy{
+			MaxConnections:           p.MaxConnections,
+			MaxMessagesPerConnection: p.MaxMessagesPerConnection,
+			Rate:                     delivery.Rate{Count: rate.Count, Per: rate.Per},
+			TLS:                      p.TLS,
+		}
+	}
+	var src netip.Addr
+	if d.SourceAddress != "" {
+		src = netip.MustParseAddr(d.SourceAddress) // validated by configs
+	}
+	t := d.Timeouts
 	return delivery.Config{
-		Workers:                 d.Workers,
-		Port:                    d.Port,
-		HeloName:                d.HeloName,
-		TLS:                     d.TLS,
-		MaxConnectionsPerDomain: d.MaxConnectionsPerDomain,
+		Workers:                     d.Workers,
+		Port:                        d.Port,
+		HeloName:                    d.HeloName,
+		TLS:                         d.TLS,
+		MaxConnectionsPerDomain:     d.MaxConnectionsPerDomain,
+		MaxRecipientsPerTransaction: d.MaxRecipientsPerTransaction,
+		MaxMessagesPerConnection:    d.MaxMessagesPerConnection,
+		ConnectionIdleTimeout:       d.ConnectionIdleTimeout,
+		Domains:                     domains,
+		IPFamily:                    d.IPFamily,
+		SourceAddr:                  src,
+		DeadAfter:                   d.DeadDestination.Failures,
+		DeadHold:                    d.DeadDestination.Hold,
+		Smarthost: delivery.Smarthost{
+			Address: d.Smarthost.Address, Username: d.Smarthost.Username,
+			Password: d.Smarthost.Password, TLS: d.Smarthost.TLS,
+		},
 		Retry: delivery.Backoff{
 			Initial: d.Retry.Initial, Multiplier: d.Retry.Multiplier, MaxInterval: d.Retry.MaxInterval,
 			Jitter: d.Retry.Jitter, MaxLifetime: d.Retry.MaxLifetime,
 		},
-		ConnectTimeout: d.ConnectTimeout,
-		CommandTimeout: d.CommandTimeout,
-		DataTimeout:    d.DataTimeout,
-		OwnAddrs:       own,
-		Logger:         log,
-		Metrics:        m,
-		Notifier:       n,
+		Timeouts: delivery.Timeouts{
+			Connect: t.Connect, Greeting: t.Greeting, Helo: t.Helo, Mail: t.Mail, Rcpt: t.Rcpt,
+			DataInit: t.DataInit, DataBlock: t.DataBlock, DataDone: t.DataDone, Rset: t.Rset,
+		},
+		OwnAddrs: own,
+		Logger:   log,
+		Metrics:  m,
+		Notifier: n,
 	}
 }
 

@@ -58,13 +58,17 @@ func newWorld(t *testing.T) *world {
 }
 
 // mx starts an MX server for domain at the next loopback address and
-// publishes "domain MX pref host" with host's A record.
+// publishes "domain MX pref host" with host's A record. The server's
+// certificate is valid for host.
 func (w *world) mx(domain string, pref int, opts smtptest.Options) *smtptest.Server {
 	w.t.Helper()
 	ip := w.net.NextIP()
 	opts.Addr = w.net.Addr(ip)
-	s := smtptest.NewServer(w.t, opts)
 	host := fmt.Sprintf("mx-%s.%s", strings.ReplaceAll(ip, ".", "-"), domain)
+	if opts.Hostname == "" {
+		opts.Hostname = host // greeting and certificate name
+	}
+	s := smtptest.NewServer(w.t, opts)
 	w.addMX(domain, pref, host)
 	w.dns.Set(host, dnstest.Record{Type: "A", Value: ip})
 	return s

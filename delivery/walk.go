@@ -38,6 +38,15 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	if err != nil {
 		return e.failGroup(m, g, Classify(err, "")), time.Time{}
 	}
+	if o, dead := e.pool.suspended(r.dest, e.now()); dead {
+		// It died while this worker waited for a connection.
+		if cached != nil {
+			e.pool.put(cached, r.dest)
+		} else {
+			e.pool.release(r.dest)
+		}
+		return e.failGroup(m, g, o), time.Time{}
+	}
 	// From here this worker holds one slot of r.dest: the session's while
 	// it has one, else a reservation for opening one.
 	outs, tried, res, last := e.walk(ctx, m, body, g, r, hops, cached)

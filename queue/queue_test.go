@@ -157,6 +157,25 @@ func TestDefer_PerRecipient(t *testing.T) {
 	wantStats(t, q, 0, 0, 0, 0)
 }
 
+func TestComplete_PostponedKeepsAttempts(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "x")
+	jobs, _ := q.Lease(c.Now(), 1)
+	q.Complete(jobs[0].ID, Update{Results: []Result{{Index: 0, State: Pending, NextAttempt: c.Now(), Attempted: c.Now(), Response: "451 busy", Status: "4.2.1"}}})
+	jobs, _ = q.Lease(c.Now(), 1)
+	later := c.Now().Add(time.Minute)
+	m, err := q.Complete(id, Update{Results: []Result{{Index: 0, State: Pending, Postponed: true, NextAttempt: later}}})
+	if err != nil || len(jobs) != 1 {
+		t.Fatal(err)
+	}
+	r := m.Recipients[0]
+	if r.Attempts != 1 || r.LastResponse != "451 busy" || r.Status != "4.2.1" || !r.NextAttempt.Equal(later) || !m.Due.Equal(later) {
+		t.Errorf("postponed recipient = %+v, due %v; want the attempt and response kept, due in a minute", r, m.Due)
+	}
+}
+
 func TestLease_ExpiredAfterRestart(t *testing.T) {
 	t.Parallel()
 	c := newClock()

@@ -17,6 +17,15 @@
 // notices) before its results are recorded, so a notice is never lost to
 // a crash; a failure whose notice cannot be queued stays pending.
 //
+// Per destination (a domain, or the smarthost) the engine bounds the open
+// connections, idle ones included (pool.go); keeps sessions open for the
+// next message to the same host and checks them with RSET before reuse,
+// replacing a dead one without counting an attempt; spaces transactions
+// by a configured rate, postponing recipients to their turn (rate.go);
+// and suspends a destination that keeps failing as a whole, deferring its
+// mail without connecting until a hold time has passed (dead.go). Every
+// step of a session has its own RFC 5321 §4.5.3.2 timeout.
+//
 // The engine never connects to a link-local, multicast or unspecified
 // address, nor to its own submission listeners (mail loops): those fail
 // with 5.4.6.

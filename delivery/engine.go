@@ -167,6 +167,9 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 			}
 		}
 	}
+	if cfg.DeadAfter > 0 && cfg.DeadHold <= 0 {
+		return nil, fmt.Errorf("delivery: dead destinations need a positive hold time (got %v)", cfg.DeadHold)
+	}
 	switch cfg.IPFamily {
 	case "", IPAny, IPv4, IPv6:
 	default:

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/delivery/smtptest"
+)
+
+// TestServe_SmarthostWithAuth configures delivery.smarthost in the YAML
+// file: every message goes to the smarthost over STARTTLS with AUTH, and
+// no DNS is consulted.
+func TestServe_SmarthostWithAuth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	upstream := smtptest.NewServer(t, smtptest.Options{
+		Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "hunter2",
+	})
+	r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
+		"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls",
+	}}}).start()
+	if _, err := r.send("app@sender.example", []string{"a@nowhere.example", "b@elsewhere.example"}, message("smarthost")); err != nil {
+		t.Fatal(err)
+	}
+	got := upstream.WaitMessages(t, 1, 15*time.Second)[0]
+	if got.AuthUser != "relay" || !got.TLS || strings.Join(got.To, ",") != "a@nowhere.example,b@elsewhere.example" {
+		t.Errorf("smarthost got %+v; want one authenticated TLS transaction for both recipients", got)
+	}
+	if q := e.dns.Queries(); len(q) != 0 {
+		t.Errorf("smarthost mode queried DNS: %+v", q)
+	}
+}
+
+// TestServe_DomainOverridesAndReuse sets a per-domain connection cap in
+// the YAML file under a dotted domain name; the destination never sees
+// more than that many connections, and they carry several messages each.
+func TestServe_DomainOverridesAndReuse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("capped.example", 10, smtptest.Options{})
+	mx.SetDataDelay(20 * time.Millisecond)
+	r := e.newRelay(map[string]any{"delivery": map[string]any{
+		"connection_idle_timeout": "5s",
+		"domains":                 map[string]any{"capped.example": map[string]any{"max_connections": 2}},
+	}}).start()
+	const n = 12
+	for i := range n {
+		if _, err := r.send("app@sender.example", []string{fmt.Sprintf("u%d@capped.example", i)}, message(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mx.WaitMessages(t, n, 20*time.Second)
+	if got := mx.MaxConcurrent(); got > 2 {
+		t.Errorf("peak connections %d, above delivery.domains.capped.example.max_connections 2", got)
+	}
+	if got := mx.Connections(); got >= n {
+		t.Errorf("%d messages took %d connections; want them reused", n, got)
+	}
+	if !strings.Contains(r.logs(), `"conn_use":2`) {
+		t.Error("no log line of a second transaction on a connection (conn_use 2)")
+	}
+}

@@ -289,3 +289,21 @@ func TestDeliver_EqualPreferenceSpread(t *testing.T) {
 		t.Errorf("equal-preference MX hosts got %d and %d messages; want both used", a.MessageCount(), b.MessageCount())
 	}
 }
+
+func TestDeliver_FinalDotTimeout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mx := w.mx("sluggish.example", 10, smtptest.Options{})
+	mx.SetDataDelay(30 * time.Second)
+	w.cfg.Timeouts.DataDone = 200 * time.Millisecond // the other timeouts are 5s
+	w.start()
+	start := time.Now()
+	id := w.enqueue("app@sender.example", "u@sluggish.example")
+	r := w.firstResult(id, "u@sluggish.example")
+	if r.State != queue.Pending || r.Status != "4.4.2" {
+		t.Errorf("result = %+v, want a 4.4.2 timeout deferral", r)
+	}
+	if took := r.Attempted.Sub(start); took > 4*time.Second {
+		t.Errorf("the attempt took %v: not ended by the 200ms final-dot timeout", took)
+	}
+}

@@ -49,17 +49,28 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	}
 	// From here this worker holds one slot of r.dest: the session's while
 	// it has one, else a reservation for opening one.
-	outs, tried, res, last := e.walk(ctx, m, body, g, r, hops, cached)
-	failed := outs == nil || res.siteFailure
+	outs, tried, last := e.walk(ctx, m, body, g, r, hops, cached)
 	if outs == nil {
+		if tried {
+			e.health(ctx, r, true, last)
+		}
 		e.pool.release(r.dest)
 		outs = e.failGroup(m, g, last)
 	}
-	if tried && ctx.Err() == nil && e.pool.report(r.dest, failed, last, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
-		e.log.Warn("delivery: destination is dead; its mail is deferred without connecting",
-			"dest", r.dest, "for", e.cfg.DeadHold, "reason", last.Response)
-	}
 	return outs, time.Time{}
+}
+
+// health reports a round's effect on the destination's health, before
+// its slot is given back, so that a worker waiting for the slot sees the
+// destination dead as soon as it is.
+func (e *Engine) health(ctx context.Context, r route, failed bool, o Outcome) {
+	if ctx.Err() != nil {
+		return // shutting down: says nothing about the destination
+	}
+	if e.pool.report(r.dest, failed, o, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
+		e.log.Warn("delivery: destination is dead; its mail is deferred without connecting",
+			"dest", r.dest, "for", e.cfg.DeadHold, "reason", o.Response)
+	}
 }
 
 // hop is one host to try, in order.
@@ -96,15 +107,14 @@ func (e *Engine) addrsOf(ctx context.Context, host string) ([]netip.Addr, error)
 // accepts a session (from the cache or newly opened). Connection-level
 // failures move on to the next address; replies to the transaction do
 // not. outs is nil when no session could be had; then last says why, and
-// the caller still holds the slot; otherwise last is one of the temporary
-// failures, if any. tried reports that an address was
+// the caller still holds the slot. tried reports that an address was
 // tried, so the result says something about the destination's health.
-func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g group, r route, hops []hop, cached *session) (outs map[int]Outcome, tried bool, res txResult, last Outcome) {
+func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g group, r route, hops []hop, cached *session) (outs map[int]Outcome, tried bool, last Outcome) {
 	if cached != nil {
 		info := attemptInfo{host: cached.remoteMTA, addr: cached.addr, start: e.now()}
 		if s := e.revive(m, cached); s != nil {
 			if res, ok := e.run(ctx, m, body, g, r, s, info); ok {
-				return res.out, true, res, anyPending(res.out)
+				return res.out, true, Outcome{}
 			}
 		}
 	}
@@ -145,15 +155,15 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 					break
 				}
 				if res, ok := e.run(ctx, m, body, g, r, s, info); ok {
-					return res.out, true, res, anyPending(res.out)
+					return res.out, true, Outcome{}
 				}
 			}
 			if ctx.Err() != nil {
-				return nil, true, res, last
+				return nil, true, last
 			}
 		}
 	}
-	return nil, tried, res, last
+	return nil, tried, last
 }
 
 // sessionAt returns a session to addr: an idle one from the cache that
@@ -222,6 +232,7 @@ func (e *Engine) run(ctx context.Context, m *queue.Message, body []byte, g group
 		return res, false
 	}
 	info.end = e.now()
+	e.health(ctx, r, res.siteFailure, anyPending(res.out))
 	e.finish(s, r, res, ctx)
 	if e.m != nil {
 		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())

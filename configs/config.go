@@ -32,12 +32,59 @@ type Submission struct {
 	// TrustedNetworks may relay without AUTH (CIDR or single addresses).
 	TrustedNetworks []string `mapstructure:"trusted_networks" yaml:"trusted_networks"`
 	Users           []User   `mapstructure:"users" yaml:"users"`
-	// ReadTimeout bounds the wait for each command line and each DATA read.
+	// UsersFile is a YAML list of more users (same fields as Users), read
+	// at start and again on SIGHUP; empty: none.
+	UsersFile string `mapstructure:"users_file" yaml:"users_file"`
+	// AllowPlaintextAuthFromTrusted offers AUTH without TLS to clients in
+	// TrustedNetworks; never to others.
+	AllowPlaintextAuthFromTrusted bool `mapstructure:"allow_plaintext_auth_from_trusted" yaml:"allow_plaintext_auth_from_trusted"`
+	// ReadTimeout bounds the wait for each command line and BDAT chunk.
 	ReadTimeout time.Duration `mapstructure:"read_timeout" yaml:"read_timeout"`
 	// WriteTimeout bounds each reply write.
 	WriteTimeout time.Duration `mapstructure:"write_timeout" yaml:"write_timeout"`
-	// MaxLineLength is the longest command or DATA line accepted.
+	// DataTimeout bounds a whole message transfer (DATA or BDAT).
+	DataTimeout time.Duration `mapstructure:"data_timeout" yaml:"data_timeout"`
+	// SessionTimeout bounds a whole connection.
+	SessionTimeout time.Duration `mapstructure:"session_timeout" yaml:"session_timeout"`
+	// MaxLineLength is the longest command or message line accepted.
 	MaxLineLength int `mapstructure:"max_line_length" yaml:"max_line_length"`
+	// MaxErrors is how many refused commands a connection may collect
+	// before it is closed with 421 4.7.0.
+	MaxErrors int `mapstructure:"max_errors" yaml:"max_errors"`
+	// MaxConnections bounds open connections over all listeners.
+	MaxConnections int `mapstructure:"max_connections" yaml:"max_connections"`
+	// MaxConnectionsPerIP bounds open connections from one client address
+	// outside TrustedNetworks (IPv6: one /64).
+	MaxConnectionsPerIP int `mapstructure:"max_connections_per_ip" yaml:"max_connections_per_ip"`
+	// RateLimit bounds accepted messages per user and per client address.
+	RateLimit RateLimit `mapstructure:"rate_limit" yaml:"rate_limit"`
+	// AuthThrottle limits failed AUTH attempts.
+	AuthThrottle AuthThrottle `mapstructure:"auth_throttle" yaml:"auth_throttle"`
+	// CheckHeaderFrom checks an authenticated user's From: header against
+	// its AllowedSenders, as MAIL FROM is.
+	CheckHeaderFrom bool `mapstructure:"check_header_from" yaml:"check_header_from"`
+	// ReceivedHeaderAuth names the authenticated user in Received headers.
+	ReceivedHeaderAuth bool `mapstructure:"received_header_auth" yaml:"received_header_auth"`
+	// HideClientIP leaves the client's IP address out of Received headers.
+	HideClientIP bool `mapstructure:"hide_client_ip" yaml:"hide_client_ip"`
+}
+
+// RateLimit bounds accepted messages over a sliding window; 0 is no limit.
+type RateLimit struct {
+	Window          time.Duration `mapstructure:"window" yaml:"window"`
+	MessagesPerUser int           `mapstructure:"messages_per_user" yaml:"messages_per_user"`
+	// MessagesPerIP counts clients outside TrustedNetworks only.
+	MessagesPerIP int `mapstructure:"messages_per_ip" yaml:"messages_per_ip"`
+}
+
+// AuthThrottle limits failed AUTH attempts per client address, username
+// and connection within a sliding window, each answered after Delay.
+type AuthThrottle struct {
+	Window                time.Duration `mapstructure:"window" yaml:"window"`
+	MaxFailuresPerIP      int           `mapstructure:"max_failures_per_ip" yaml:"max_failures_per_ip"`
+	MaxFailuresPerUser    int           `mapstructure:"max_failures_per_user" yaml:"max_failures_per_user"`
+	MaxFailuresPerSession int           `mapstructure:"max_failures_per_session" yaml:"max_failures_per_session"`
+	Delay                 time.Duration `mapstructure:"delay" yaml:"delay"`
 }
 
 // Listener is one submission socket.
@@ -58,6 +105,9 @@ const (
 type TLSFiles struct {
 	CertFile string `mapstructure:"cert_file" yaml:"cert_file"`
 	KeyFile  string `mapstructure:"key_file" yaml:"key_file"`
+	// WatchInterval is how often the files are checked for changes and
+	// reloaded; 0: only on SIGHUP.
+	WatchInterval time.Duration `mapstructure:"watch_interval" yaml:"watch_interval"`
 }
 
 // User is a submission account that may AUTH and relay.

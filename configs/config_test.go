@@ -134,6 +134,16 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"zero dead hold", "delivery: {dead_destination: {hold: 0s}}", "delivery.dead_destination.hold"},
 		{"zero rcpt timeout", "delivery: {timeouts: {rcpt: 0s}}", "delivery.timeouts.rcpt"},
 		{"bad smarthost tls", "delivery: {smarthost: {address: 'relay.example:587', tls: sometimes}}", "delivery.smarthost.tls"},
+		{"zero data timeout", "submission: {data_timeout: 0s}", "submission.data_timeout"},
+		{"session shorter than a command", "submission: {session_timeout: 1m, read_timeout: 5m}", "submission.session_timeout"},
+		{"no errors allowed", "submission: {max_errors: 0}", "submission.max_errors"},
+		{"per-IP above overall", "submission: {max_connections: 10, max_connections_per_ip: 11}", "submission.max_connections_per_ip"},
+		{"negative user rate", "submission: {rate_limit: {messages_per_user: -1}}", "submission.rate_limit.messages_per_user"},
+		{"tiny rate window", "submission: {rate_limit: {window: 10ms}}", "submission.rate_limit.window"},
+		{"no auth failures allowed", "submission: {auth_throttle: {max_failures_per_ip: 0}}", "submission.auth_throttle.max_failures_per_ip"},
+		{"auth delay too long", "submission: {auth_throttle: {delay: 5m}}", "submission.auth_throttle.delay"},
+		{"tiny watch interval", "submission: {tls: {watch_interval: 10ms}}", "submission.tls.watch_interval"},
+		{"plaintext auth flag not a bool", "submission: {allow_plaintext_auth_from_trusted: maybe}", "allow_plaintext_auth_from_trusted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

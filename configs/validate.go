@@ -48,20 +48,26 @@ func (s *Submission) validate(v *validator) {
 	v.check(s.MaxMessageBytes >= 1024, "submission.max_message_bytes", s.MaxMessageBytes, "must be at least 1024")
 	v.check(s.MaxRecipients >= 1, "submission.max_recipients", s.MaxRecipients, "must be at least 1")
 	v.each("submission.trusted_networks", s.TrustedNetworks, isNetwork, "must be a CIDR or an IP address")
-	seen := map[string]bool{}
-	for i, u := range s.Users {
-		key := fmt.Sprintf("submission.users[%d]", i)
-		v.check(u.Username != "", key+".username", u.Username, "must not be empty")
-		v.check(!seen[u.Username], key+".username", u.Username, "is listed twice")
-		seen[u.Username] = true
-		v.check(strings.HasPrefix(u.PasswordHash, "$2"), key+".password_hash", "(hidden)", "must be a bcrypt hash (make one with `mxout passwd`)")
-		for j, p := range u.AllowedSenders {
-			v.check(validSenderPattern(p), fmt.Sprintf("%s.allowed_senders[%d]", key, j), p, `must be "*", "*@domain" or an address`)
-		}
-	}
+	validateUsers(v, "submission.users", s.Users)
+	v.check(s.TLS.WatchInterval == 0 || s.TLS.WatchInterval >= time.Second, "submission.tls.watch_interval", s.TLS.WatchInterval, "must be 0 (SIGHUP only) or at least 1s")
 	v.check(s.ReadTimeout > 0, "submission.read_timeout", s.ReadTimeout, "must be positive")
 	v.check(s.WriteTimeout > 0, "submission.write_timeout", s.WriteTimeout, "must be positive")
+	v.check(s.DataTimeout > 0, "submission.data_timeout", s.DataTimeout, "must be positive")
+	v.check(s.SessionTimeout >= s.ReadTimeout, "submission.session_timeout", s.SessionTimeout, "must be at least submission.read_timeout")
 	v.check(s.MaxLineLength >= 1000, "submission.max_line_length", s.MaxLineLength, "must be at least 1000 (RFC 5321)")
+	v.check(s.MaxErrors >= 1, "submission.max_errors", s.MaxErrors, "must be at least 1")
+	v.check(s.MaxConnections >= 1, "submission.max_connections", s.MaxConnections, "must be at least 1")
+	v.check(s.MaxConnectionsPerIP >= 1 && s.MaxConnectionsPerIP <= s.MaxConnections, "submission.max_connections_per_ip", s.MaxConnectionsPerIP, "must be between 1 and submission.max_connections")
+	r := s.RateLimit
+	v.check(r.Window >= time.Second, "submission.rate_limit.window", r.Window, "must be at least 1s")
+	v.check(r.MessagesPerUser >= 0, "submission.rate_limit.messages_per_user", r.MessagesPerUser, "must be 0 (no limit) or positive")
+	v.check(r.MessagesPerIP >= 0, "submission.rate_limit.messages_per_ip", r.MessagesPerIP, "must be 0 (no limit) or positive")
+	a := s.AuthThrottle
+	v.check(a.Window >= time.Second, "submission.auth_throttle.window", a.Window, "must be at least 1s")
+	v.check(a.MaxFailuresPerIP >= 1, "submission.auth_throttle.max_failures_per_ip", a.MaxFailuresPerIP, "must be at least 1")
+	v.check(a.MaxFailuresPerUser >= 1, "submission.auth_throttle.max_failures_per_user", a.MaxFailuresPerUser, "must be at least 1")
+	v.check(a.MaxFailuresPerSession >= 1, "submission.auth_throttle.max_failures_per_session", a.MaxFailuresPerSession, "must be at least 1")
+	v.check(a.Delay >= 0 && a.Delay <= time.Minute, "submission.auth_throttle.delay", a.Delay, "must be between 0 and 1m")
 }
 
 func (d *Delivery) validate(v *validator) {
@@ -153,6 +159,21 @@ func (q *Queue) validate(v *validator, maxMessage ByteSize) {
 	v.check(b.ValueLogFileBytes >= 1<<20 && b.ValueLogFileBytes < 2<<30, "queue.badger.value_log_file_bytes", b.ValueLogFileBytes, "must be between 1MiB and 2GiB")
 	v.check(b.ValueLogFileBytes > 2*maxMessage, "queue.badger.value_log_file_bytes", b.ValueLogFileBytes, "must be more than twice submission.max_message_bytes")
 	v.check(b.ValueThreshold >= 64 && b.ValueThreshold <= 1<<20, "queue.badger.value_threshold", b.ValueThreshold, "must be between 64 and 1MiB")
+}
+
+// validateUsers checks a list of users; prefix names the list in errors.
+func validateUsers(v *validator, prefix string, users []User) {
+	seen := map[string]bool{}
+	for i, u := range users {
+		key := fmt.Sprintf("%s[%d]", prefix, i)
+		v.check(u.Username != "", key+".username", u.Username, "must not be empty")
+		v.check(!seen[u.Username], key+".username", u.Username, "is listed twice")
+		seen[u.Username] = true
+		v.check(strings.HasPrefix(u.PasswordHash, "$2"), key+".password_hash", "(hidden)", "must be a bcrypt hash (make one with `mxout passwd`)")
+		for j, p := range u.AllowedSenders {
+			v.check(validSenderPattern(p), fmt.Sprintf("%s.allowed_senders[%d]", key, j), p, `must be "*", "*@domain" or an address`)
+		}
+	}
 }
 
 // validSenderPattern accepts "*", "*@domain" and "local@domain".

@@ -66,6 +66,16 @@ func (p senderPattern) match(from string) bool {
 	return p.local == "" || p.local == from[:at]
 }
 
+// mayUseAny reports whether the account may send as anyone ("*").
+func (a *account) mayUseAny() bool {
+	for _, p := range a.senders {
+		if p.any {
+			return true
+		}
+	}
+	return false
+}
+
 // mayUse reports whether the account may send as from.
 func (a *account) mayUse(from string) bool {
 	for _, p := range a.senders {
@@ -130,6 +140,9 @@ func newAuthenticator(users []User) (*authenticator, error) {
 // enabled reports whether any account exists, that is whether AUTH is
 // offered at all.
 func (a *authenticator) enabled() bool { return len(a.accounts) > 0 }
+
+// lookup returns the account named username, nil if there is none.
+func (a *authenticator) lookup(username string) *account { return a.accounts[username] }
 
 // check returns the account when the password is right, nil otherwise. An
 // unknown user costs one bcrypt comparison too.

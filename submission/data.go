@@ -5,26 +5,37 @@ import (
 	"io"
 )
 
-// errBareLineEnding reports a LF not preceded by CR, or a CR not followed
-// by LF, in message data.
-var errBareLineEnding = errors.New("bare LF or CR in message data")
+// Errors of crlfReader.
+var (
+	// errBareLineEnding reports a LF not preceded by CR, or a CR not
+	// followed by LF, in message data.
+	errBareLineEnding = errors.New("bare LF or CR in message data")
+	// errLineTooLong reports a message line longer than the limit. go-smtp
+	// checks DATA lines itself, but not BDAT chunks.
+	errLineTooLong = errors.New("message line too long")
+)
 
 // crlfReader passes message data through unchanged and fails with
 // errBareLineEnding at the first bare LF or bare CR (RFC 5321 2.3.8). A next
 // hop that treats a lone LF as a line end would otherwise read
 // "<LF>.<CR><LF>" as the end of data and take what follows as a second,
 // smuggled message. The check holds across Read boundaries: a CR at the
-// end of one read is judged by the first byte of the next.
+// end of one read is judged by the first byte of the next. It serves DATA
+// and BDAT alike, since go-smtp hands both to Session.Data.
 type crlfReader struct {
-	r      io.Reader
-	lastCR bool // the previous byte was CR
-	err    error
+	r       io.Reader
+	maxLine int  // longest line, CRLF included; 0 is no limit
+	lineLen int  // bytes of the current line so far
+	lastCR  bool // the previous byte was CR
+	err     error
 }
 
-func newCRLFReader(r io.Reader) *crlfReader { return &crlfReader{r: r} }
+func newCRLFReader(r io.Reader, maxLine int) *crlfReader {
+	return &crlfReader{r: r, maxLine: maxLine}
+}
 
-// Read implements io.Reader. Once a bare line ending is seen, every later
-// Read returns errBareLineEnding.
+// Read implements io.Reader. Once a bare line ending or an overlong line
+// is seen, every later Read returns that error.
 func (c *crlfReader) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
@@ -37,6 +48,14 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 			return 0, c.err
 		}
 		c.lastCR = b == '\r'
+		c.lineLen++
+		if c.maxLine > 0 && c.lineLen > c.maxLine {
+			c.err = errLineTooLong
+			return 0, c.err
+		}
+		if b == '\n' {
+			c.lineLen = 0
+		}
 	}
 	if errors.Is(err, io.EOF) && c.lastCR {
 		c.err = errBareLineEnding

@@ -73,7 +73,7 @@ func FuzzCRLFReader(f *testing.F) {
 			}
 		}
 		for _, r := range []io.Reader{bytes.NewReader(in), iotest.OneByteReader(bytes.NewReader(in))} {
-			got, err := io.ReadAll(newCRLFReader(r))
+			got, err := io.ReadAll(newCRLFReader(r, 0))
 			if want && (err != nil || !bytes.Equal(got, in)) {
 				t.Fatalf("valid input: %q, %v", got, err)
 			}

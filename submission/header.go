@@ -2,11 +2,7 @@ package submission
 
 import (
 	"bytes"
-	"net/netip"
 	"strings"
-	"time"
-
-	"github.com/mxout/mxout/queue"
 )
 
 // headerInfo is what the relay needs to know about a message's header
@@ -19,44 +15,77 @@ type headerInfo struct {
 	HasMessageID, HasDate bool
 }
 
-// scanHeader reads the header section of msg: the lines up to the first
-// empty line, or up to the first line that is not a header field or its
-// continuation (a malformed header ends the section, as most readers
-// treat it). Lines end in LF with an optional CR before it.
+// scanHeader reads the header section of msg (see eachField).
 func scanHeader(msg []byte) headerInfo {
 	var h headerInfo
-	for first := true; len(msg) > 0; first = false {
-		line := msg
-		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) == 0 {
-			// The separator: an empty header section still is one.
-			h.HasHeader = true
-			return h
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if first {
-				return h
-			}
-			continue // folded continuation of the previous field
-		}
-		name, ok := fieldName(line)
-		if !ok {
-			return h
-		}
-		h.HasHeader = true
+	h.HasHeader = eachField(msg, func(name string, _ []byte) {
 		switch {
 		case strings.EqualFold(name, "Message-ID"):
 			h.HasMessageID = true
 		case strings.EqualFold(name, "Date"):
 			h.HasDate = true
 		}
-	}
+	})
 	return h
+}
+
+// eachField calls fn with the name and the raw value (from after the
+// colon to the end of the field, folded lines included) of every field in
+// the header section of msg, and reports whether msg has a header section
+// at all. The section is the lines up to the first empty line, or up to
+// the first line that is neither a header field nor its continuation (a
+// malformed header ends the section, as most readers treat it). Lines end
+// in LF with an optional CR before it.
+func eachField(msg []byte, fn func(name string, value []byte)) bool {
+	hasHeader := false
+	var name string
+	var value []byte // of the field being read; nil before the first
+	flush := func() {
+		if value != nil {
+			fn(name, value)
+		}
+		value = nil
+	}
+	for first := true; len(msg) > 0; first = false {
+		line, rest := msg, []byte(nil)
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, rest = msg[:i+1], msg[i+1:]
+		}
+		content := bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+		switch {
+		case len(content) == 0:
+			// The separator: an empty header section still is one.
+			flush()
+			return true
+		case content[0] == ' ' || content[0] == '\t':
+			if first {
+				return false
+			}
+			value = append(value, line...) // folded continuation
+		default:
+			n, ok := fieldName(content)
+			if !ok {
+				flush()
+				return hasHeader
+			}
+			flush()
+			hasHeader = true
+			name = n
+			colon := bytes.IndexByte(line, ':')
+			value = append(make([]byte, 0, len(line)-colon), line[colon+1:]...)
+		}
+		msg = rest
+	}
+	flush()
+	return hasHeader
+}
+
+// unfold removes the line breaks of a folded field value (RFC 5322 2.2.3)
+// and the surrounding white space.
+func unfold(value []byte) string {
+	v := bytes.ReplaceAll(value, []byte{'\r'}, nil)
+	v = bytes.ReplaceAll(v, []byte{'\n'}, nil)
+	return string(bytes.TrimSpace(v))
 }
 
 // fieldName returns the name of a header field line (RFC 5322 2.2:
@@ -77,103 +106,4 @@ func fieldName(line []byte) (string, bool) {
 		}
 	}
 	return string(name), true
-}
-
-// stamp describes the Received, Message-ID and Date fields to add.
-type stamp struct {
-	ID       queue.ID
-	Hostname string
-	Helo     string
-	IP       netip.Addr
-	TLS      bool
-	Auth     bool
-	// Rcpt is named in the Received field when the message has exactly one
-	// recipient; with more it would disclose the others (RFC 5321 4.4).
-	Rcpt string
-	Now  time.Time
-}
-
-// stampMessage returns msg with a Received field in front and Message-ID
-// and Date added when its header section lacks them. msg itself is copied
-// unchanged after the added fields.
-func stampMessage(msg []byte, st stamp) []byte {
-	h := scanHeader(msg)
-	date := st.Now.Format(time.RFC1123Z)
-	var b bytes.Buffer
-	b.Grow(len(msg) + 512)
-	b.WriteString("Received: from ")
-	b.WriteString(sanitizeHelo(st.Helo))
-	b.WriteString(" (")
-	b.WriteString(ipLiteral(st.IP))
-	b.WriteString(")\r\n\tby ")
-	b.WriteString(st.Hostname)
-	b.WriteString(" (mxout) with ")
-	b.WriteString(protocol(st.TLS, st.Auth))
-	b.WriteString(" id ")
-	b.WriteString(string(st.ID))
-	if st.Rcpt != "" {
-		b.WriteString("\r\n\tfor <")
-		b.WriteString(st.Rcpt)
-		b.WriteString(">; ")
-	} else {
-		b.WriteString(";\r\n\t")
-	}
-	b.WriteString(date)
-	b.WriteString("\r\n")
-	if !h.HasMessageID {
-		b.WriteString("Message-ID: <" + string(st.ID) + "@" + st.Hostname + ">\r\n")
-	}
-	if !h.HasDate {
-		b.WriteString("Date: " + date + "\r\n")
-	}
-	if !h.HasHeader {
-		b.WriteString("\r\n")
-	}
-	b.Write(msg)
-	return b.Bytes()
-}
-
-// protocol is the RFC 3848 "with" keyword.
-func protocol(tls, auth bool) string {
-	p := "ESMTP"
-	if tls {
-		p += "S"
-	}
-	if auth {
-		p += "A"
-	}
-	return p
-}
-
-// ipLiteral writes ip as an RFC 5321 address literal.
-func ipLiteral(ip netip.Addr) string {
-	switch {
-	case !ip.IsValid():
-		return "[unknown]"
-	case ip.Is4():
-		return "[" + ip.String() + "]"
-	default:
-		return "[IPv6:" + ip.WithZone("").String() + "]"
-	}
-}
-
-// maxHeloLen bounds the client's EHLO name in the Received field.
-const maxHeloLen = 255
-
-// sanitizeHelo makes the client's EHLO argument safe in a header: it is
-// untrusted text, and a CR, LF or parenthesis in it could forge fields or
-// comments.
-func sanitizeHelo(helo string) string {
-	if helo == "" {
-		return "unknown"
-	}
-	if len(helo) > maxHeloLen {
-		helo = helo[:maxHeloLen]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 33 || r > 126 || r == '(' || r == ')' || r == '\\' || r == ';' {
-			return '?'
-		}
-		return r
-	}, helo)
 }

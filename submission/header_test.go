@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -39,6 +40,11 @@ func TestScanHeader(t *testing.T) {
 	}
 }
 
+var (
+	tls13 = &stampTLS{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256}
+	tls12 = &stampTLS{Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
+)
+
 // TestStampMessage compares against golden files; run with
 // MXOUT_UPDATE_GOLDEN=1 to rewrite them after a deliberate change.
 func TestStampMessage(t *testing.T) {
@@ -50,13 +56,19 @@ func TestStampMessage(t *testing.T) {
 		st   stamp
 	}{
 		{"plain-ipv4-one-rcpt", "Subject: hi\r\n\r\nbody\r\n", stamp{Helo: "client.example", IP: netip.MustParseAddr("192.0.2.7"), Rcpt: "b@example.com"}},
-		{"tls-auth-ipv6-many-rcpts", "Subject: hi\r\nMessage-ID: <x@y>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n", stamp{Helo: "[IPv6:2001:db8::5]", IP: netip.MustParseAddr("2001:db8::5"), TLS: true, Auth: true}},
-		{"all-body-hostile-helo", "no header here\r\n", stamp{Helo: "evil\r\nX-Injected: yes (x)", IP: netip.MustParseAddr("192.0.2.8"), TLS: true, Rcpt: "b@example.com"}},
+		{"tls-auth-ipv6-many-rcpts", "Subject: hi\r\nMessage-ID: <x@y>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n", stamp{Helo: "[IPv6:2001:db8::5]", IP: netip.MustParseAddr("2001:db8::5"), TLS: tls13, Auth: true}},
+		{"all-body-hostile-helo", "no header here\r\n", stamp{Helo: "evil\r\nX-Injected: yes (x)", IP: netip.MustParseAddr("192.0.2.8"), TLS: tls12, Rcpt: "b@example.com"}},
 		{"empty-message", "", stamp{IP: netip.MustParseAddr("192.0.2.9"), Auth: true, Rcpt: "b@example.com"}},
+		{"received-header-auth", "Subject: hi\r\n\r\nbody\r\n", stamp{Helo: "client.example", IP: netip.MustParseAddr("192.0.2.10"), TLS: tls13, Auth: true, User: "app (ops)", Rcpt: "b@example.com"}},
+		{"hide-client-ip", "Subject: hi\r\n\r\nbody\r\n", stamp{Helo: "laptop.example", IP: netip.MustParseAddr("192.0.2.11"), HideIP: true, TLS: tls13, Auth: true, Rcpt: "b@example.com"}},
+		{"hide-client-ip-literal-helo", "Subject: hi\r\n\r\nbody\r\n", stamp{Helo: "[192.0.2.12]", IP: netip.MustParseAddr("192.0.2.12"), HideIP: true, Rcpt: "b@example.com"}},
 	}
 	for _, tt := range tests {
 		tt.st.ID, tt.st.Hostname, tt.st.Now = "0123456789abcdefghij", "relay.example.net", now
 		got := stampMessage([]byte(tt.in), tt.st)
+		if tt.st.HideIP && strings.Contains(string(got), tt.st.IP.String()) {
+			t.Errorf("%s: client IP shown although hidden:\n%s", tt.name, got)
+		}
 		if !strings.HasSuffix(string(got), tt.in) {
 			t.Errorf("%s: original not kept byte for byte at the end", tt.name)
 		}

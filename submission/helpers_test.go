@@ -32,14 +32,23 @@ func testNow() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func testConfig() Config {
 	return Config{
-		Hostname:        "relay.example.net",
-		MaxMessageBytes: 64 << 10,
-		MaxRecipients:   5,
-		TrustedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		ReadTimeout:     10 * time.Second,
-		WriteTimeout:    10 * time.Second,
-		MaxLineLength:   2000,
-		Now:             testNow,
+		Hostname:            "relay.example.net",
+		MaxMessageBytes:     64 << 10,
+		MaxRecipients:       5,
+		TrustedNetworks:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		ReadTimeout:         10 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		DataTimeout:         10 * time.Second,
+		SessionTimeout:      time.Minute,
+		MaxLineLength:       2000,
+		MaxErrors:           20,
+		MaxConnections:      100,
+		MaxConnectionsPerIP: 50,
+		RateLimit:           RateLimit{Window: time.Minute},
+		AuthThrottle: AuthThrottle{
+			Window: 15 * time.Minute, MaxFailuresPerIP: 100, MaxFailuresPerUser: 100, MaxFailuresPerSession: 3,
+		},
+		Now: testNow,
 	}
 }
 

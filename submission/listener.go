@@ -1,38 +1,188 @@
 package submission
 
 import (
+	"crypto/tls"
+	"io"
 	"net"
+	"net/netip"
 	"sync"
+	"time"
+
+	"github.com/mxout/mxout/metrics"
 )
 
-// trackingListener registers every accepted connection with the Server, so
-// that Shutdown can wait for them and, once its context ends, close them:
-// go-smtp's own Close does nothing after its Shutdown has started.
+// refuseWriteTimeout bounds the 421 written to a connection over a limit,
+// so that a client that does not read cannot stall the accept loop.
+const refuseWriteTimeout = time.Second
+
+// trackingListener admits connections under the connection caps and
+// registers each with the Server, so that Shutdown can wait for them and,
+// once its context ends, close them: go-smtp's own Close does nothing
+// after its Shutdown has started.
 type trackingListener struct {
 	net.Listener
 	s *Server
+	// implicitTLS: the client speaks TLS first, so a plaintext 421 would
+	// be garbage to it; a connection over a cap is just closed.
+	implicitTLS bool
 }
 
-// Accept implements net.Listener.
+// Accept implements net.Listener. Connections over a cap are answered
+// 421 4.7.0 and closed here; go-smtp never sees them.
 func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc := newTrackedConn(c, l.s)
+		switch l.s.admit(tc) {
+		case admitted:
+			return tc, nil
+		case serverClosed:
+			c.Close()
+			return nil, net.ErrClosed
+		case overLimit:
+			l.refuse(tc)
+		}
 	}
-	tc := &trackedConn{Conn: c, s: l.s}
-	if !l.s.addConn(tc) {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	return tc, nil
 }
 
-// trackedConn leaves the Server's set when it is closed.
+func (l *trackingListener) refuse(tc *trackedConn) {
+	l.s.m.MessagesRejected.WithLabelValues(ReasonConnectionLimit).Inc()
+	l.s.log.Debug("connection refused: too many connections", "client", tc.ip)
+	if !l.implicitTLS {
+		tc.Conn.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+		io.WriteString(tc.Conn, "421 4.7.0 "+l.s.cfg.Hostname+" Too many connections, try again later\r\n")
+	}
+	tc.Conn.Close()
+}
+
+// trackedConn is one client connection as go-smtp and crypto/tls see it.
+// It clamps every read deadline to the end of the session and, during a
+// message transfer, to the end of the DATA deadline: go-smtp sets
+// ReadTimeout afresh for every command line, so without the clamp a
+// client sending a line every few minutes could hold the connection
+// forever. It also carries the per-connection counters that must survive
+// STARTTLS (go-smtp starts a new Session after it).
 type trackedConn struct {
 	net.Conn
-	s    *Server
-	once sync.Once
-	err  error
+	s       *Server
+	ip      netip.Addr
+	trusted bool
+	once    sync.Once
+	err     error
+
+	mu         sync.Mutex
+	sessionEnd time.Time
+	dataEnd    time.Time // zero outside a message transfer
+	hangup     bool      // the next Read closes the connection
+	errors     int       // refused commands (see session.refuse)
+	authFails  int       // failed AUTH attempts
+}
+
+func newTrackedConn(c net.Conn, s *Server) *trackedConn {
+	ip := remoteIP(c.RemoteAddr())
+	return &trackedConn{
+		Conn: c, s: s, ip: ip, trusted: s.trusted(ip),
+		// Deadlines are wall-clock times for the kernel, not Config.Now.
+		sessionEnd: time.Now().Add(s.cfg.SessionTimeout),
+	}
+}
+
+// connOf finds the trackedConn under what go-smtp holds (the connection
+// itself, or a *tls.Conn over it); nil if there is none.
+func connOf(c net.Conn) *trackedConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	tc, _ := c.(*trackedConn)
+	return tc
+}
+
+// Read implements net.Conn. After hangUp it closes the connection and
+// reports EOF, which go-smtp takes as the client having left: the refusal
+// written just before stays the last word.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	hangup := c.hangup
+	c.mu.Unlock()
+	if hangup {
+		c.Conn.Close()
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// SetReadDeadline implements net.Conn, clamped as the type doc says.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+// SetDeadline implements net.Conn; the read half is clamped.
+func (c *trackedConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+func (c *trackedConn) clamp(t time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, end := range []time.Time{c.sessionEnd, c.dataEnd} {
+		if !end.IsZero() && (t.IsZero() || end.Before(t)) {
+			t = end
+		}
+	}
+	return t
+}
+
+// startData starts the DATA deadline and applies it at once: go-smtp
+// does not set a new deadline while it reads message data.
+func (c *trackedConn) startData(d time.Duration) {
+	c.mu.Lock()
+	c.dataEnd = time.Now().Add(d)
+	c.mu.Unlock()
+	c.SetReadDeadline(time.Time{})
+}
+
+// endData lifts the DATA deadline after a transfer.
+func (c *trackedConn) endData() {
+	c.mu.Lock()
+	c.dataEnd = time.Time{}
+	c.mu.Unlock()
+}
+
+// hangUp makes the connection close at its next read, that is once the
+// reply go-smtp is about to write has gone out.
+func (c *trackedConn) hangUp() {
+	c.mu.Lock()
+	c.hangup = true
+	c.mu.Unlock()
+}
+
+// addError counts a refused command and returns the new count.
+func (c *trackedConn) addError() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors++
+	return c.errors
+}
+
+// addAuthFailure counts a failed AUTH and returns the new count.
+func (c *trackedConn) addAuthFailure() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.authFails++
+	return c.authFails
+}
+
+// authFailures is the number of failed AUTH attempts so far.
+func (c *trackedConn) authFailures() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.authFails
 }
 
 // Close implements net.Conn; only the first call closes.
@@ -42,6 +192,51 @@ func (c *trackedConn) Close() error {
 		c.s.removeConn(c)
 	})
 	return c.err
+}
+
+// remoteIP is the client's address, IPv4-mapped IPv6 unmapped so that it
+// matches IPv4 trusted networks; the zero Addr if it is not IP.
+func remoteIP(a net.Addr) netip.Addr {
+	if a == nil {
+		return netip.Addr{}
+	}
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+type admission int
+
+const (
+	admitted admission = iota
+	serverClosed
+	overLimit
+)
+
+// admit registers c unless the server is closed or c is over a
+// connection cap. Trusted networks are exempt from the per-IP cap.
+func (s *Server) admit(c *trackedConn) admission {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return serverClosed
+	case len(s.conns) >= s.cfg.MaxConnections:
+		return overLimit
+	case !c.trusted && s.connsPerIP[clientKey(c.ip)] >= s.cfg.MaxConnectionsPerIP:
+		return overLimit
+	}
+	s.conns[c] = struct{}{}
+	if !c.trusted {
+		s.connsPerIP[clientKey(c.ip)]++
+	}
+	s.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Inc()
+	return admitted
 }
 
 func (s *Server) addListener(l net.Listener) bool {
@@ -60,20 +255,19 @@ func (s *Server) removeListener(l net.Listener) {
 	delete(s.listeners, l)
 }
 
-func (s *Server) addConn(c *trackedConn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
 func (s *Server) removeConn(c *trackedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
 	delete(s.conns, c)
+	if key := clientKey(c.ip); !c.trusted {
+		if s.connsPerIP[key]--; s.connsPerIP[key] <= 0 {
+			delete(s.connsPerIP, key)
+		}
+	}
+	s.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Dec()
 	s.maybeDrainedLocked()
 }
 

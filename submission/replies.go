@@ -13,23 +13,29 @@ import (
 // Reasons are the values of the reason label of
 // mxout_messages_rejected_total. The set is fixed so the label stays bounded.
 const (
-	ReasonAuthRequired = "auth_required" // MAIL without AUTH from an untrusted client
-	ReasonSenderDenied = "sender_denied" // MAIL FROM outside the user's allowed senders
-	ReasonBadAddress   = "bad_address"   // malformed MAIL or RCPT address, or non-ASCII without SMTPUTF8
-	ReasonSize         = "size"          // DATA larger than MaxMessageBytes
-	ReasonLineTooLong  = "line_too_long" // a DATA line longer than MaxLineLength
-	ReasonBareLF       = "bare_lf"       // bare LF or bare CR in DATA
-	ReasonStorage      = "storage"       // the queue refused the message (disk reserve, badger error)
-	ReasonAborted      = "aborted"       // the client went away or timed out during DATA
-	ReasonLocalError   = "local_error"   // any other local fault
-	ReasonNoDKIMKey    = "no_dkim_key"   // dkim.require and the sender domain has no key
+	ReasonAuthRequired      = "auth_required"       // MAIL or RCPT without AUTH from an untrusted client
+	ReasonSenderDenied      = "sender_denied"       // MAIL FROM or From: outside the user's allowed senders
+	ReasonBadAddress        = "bad_address"         // malformed MAIL or RCPT address, or non-ASCII without SMTPUTF8
+	ReasonTooManyRecipients = "too_many_recipients" // RCPT beyond MaxRecipients
+	ReasonSize              = "size"                // DATA larger than MaxMessageBytes
+	ReasonLineTooLong       = "line_too_long"       // a message line longer than MaxLineLength
+	ReasonBareLF            = "bare_lf"             // bare LF or bare CR in DATA or BDAT
+	ReasonRateLimit         = "rate_limit"          // MAIL over a per-user or per-IP message rate
+	ReasonConnectionLimit   = "connection_limit"    // a connection over MaxConnections or MaxConnectionsPerIP
+	ReasonTooManyErrors     = "too_many_errors"     // a connection closed after MaxErrors refusals
+	ReasonTimeout           = "timeout"             // DATA not complete within DataTimeout or the session's end
+	ReasonStorage           = "storage"             // the queue refused the message (disk reserve, badger error)
+	ReasonAborted           = "aborted"             // the client went away during DATA
+	ReasonLocalError        = "local_error"         // any other local fault
+	ReasonNoDKIMKey         = "no_dkim_key"         // dkim.require and the sender domain has no key
 )
 
 // allReasons lists every reason label value, so New can pre-create the series.
 func allReasons() []string {
 	return []string{
-		ReasonAuthRequired, ReasonSenderDenied, ReasonBadAddress, ReasonSize,
-		ReasonLineTooLong, ReasonBareLF, ReasonStorage, ReasonAborted, ReasonLocalError,
+		ReasonAuthRequired, ReasonSenderDenied, ReasonBadAddress, ReasonTooManyRecipients,
+		ReasonSize, ReasonLineTooLong, ReasonBareLF, ReasonRateLimit, ReasonConnectionLimit,
+		ReasonTooManyErrors, ReasonTimeout, ReasonStorage, ReasonAborted, ReasonLocalError,
 		ReasonNoDKIMKey,
 	}
 }
@@ -51,6 +57,30 @@ func replyAuthInvalid() *smtp.SMTPError {
 
 func replyAuthTooMany() *smtp.SMTPError {
 	return reply(454, 4, 7, 0, "Too many failed authentication attempts, try again later")
+}
+
+func replyTLSRequired() *smtp.SMTPError {
+	return reply(523, 5, 7, 10, "TLS is required") // RFC 5248, as go-smtp words it
+}
+
+func replyTooManyRecipients() *smtp.SMTPError {
+	return reply(452, 4, 5, 3, "Too many recipients") // RFC 5321 4.5.3.1.10
+}
+
+func replyRateLimited() *smtp.SMTPError {
+	return reply(450, 4, 7, 1, "Too many messages, try again later")
+}
+
+func replyTooManyErrors() *smtp.SMTPError {
+	return reply(421, 4, 7, 0, "Too many errors, closing connection")
+}
+
+func replyDataTimeout() *smtp.SMTPError {
+	return reply(421, 4, 4, 2, "Timeout while reading message data, closing connection")
+}
+
+func replyHeaderFromDenied() *smtp.SMTPError {
+	return reply(553, 5, 7, 1, "From header not allowed for this user")
 }
 
 func replyAuthInTransaction() *smtp.SMTPError {
@@ -116,8 +146,10 @@ func dataReply(err error) (*smtp.SMTPError, string) {
 		return se, ReasonSize
 	case errors.As(err, &se):
 		return se, ReasonLocalError
-	case errors.Is(err, smtp.ErrTooLongLine):
+	case errors.Is(err, smtp.ErrTooLongLine), errors.Is(err, errLineTooLong):
 		return replyLineTooLong(), ReasonLineTooLong
+	case errors.As(err, &ne) && ne.Timeout():
+		return replyDataTimeout(), ReasonTimeout
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		errors.Is(err, smtp.ErrDataReset), errors.Is(err, net.ErrClosed),
 		errors.As(err, &ne):

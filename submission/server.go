@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -22,42 +22,6 @@ import (
 
 // ErrServerClosed is returned by Serve when it is called after Shutdown.
 var ErrServerClosed = errors.New("submission: server closed")
-
-// Config configures a Server. cmd/mxout fills it from configs.Submission;
-// every limit must be set, there are no silent defaults here.
-type Config struct {
-	// Hostname is the relay's name in the greeting, in Received fields and
-	// in the Message-IDs it adds.
-	Hostname string
-	// MaxMessageBytes is the largest DATA accepted (552 5.3.4 above it).
-	MaxMessageBytes int64
-	// MaxRecipients is the most RCPTs per transaction (452 4.5.3 above it).
-	MaxRecipients int
-	// TrustedNetworks may relay without AUTH.
-	TrustedNetworks []netip.Prefix
-	// Users may AUTH and relay; none means AUTH is not offered.
-	Users []User
-	// ReadTimeout bounds the wait for each command line and DATA read.
-	ReadTimeout time.Duration
-	// WriteTimeout bounds each reply write.
-	WriteTimeout time.Duration
-	// MaxLineLength is the longest command or DATA line, CRLF included.
-	MaxLineLength int
-	// TLSConfig serves STARTTLS and implicit TLS; nil allows only plain
-	// listeners, and so no AUTH.
-	TLSConfig *tls.Config
-	// Logger receives one line per accepted message and go-smtp's errors;
-	// nil discards.
-	Logger *slog.Logger
-	// Metrics receives the submission counters; nil uses a throwaway
-	// registry (for tests).
-	Metrics *metrics.Metrics
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Signer DKIM-signs each message after the relay's headers are added
-	// and before it is queued; nil sends mail unsigned.
-	Signer Signer
-}
 
 // Signer is what submission needs from a DKIM signer (package dkim): the
 // message with its signatures, or the message unchanged when its domain
@@ -84,7 +48,11 @@ type Server struct {
 	log  *slog.Logger
 	m    *metrics.Metrics
 	now  func() time.Time
-	auth *authenticator
+	auth atomic.Pointer[authenticator] // swapped by SetUsers
+
+	// Sliding-window counters shared by all connections.
+	authFailsByIP, authFailsByUser *windowCounter
+	msgsByIP, msgsByUser           *windowCounter
 
 	// ctx is handed to Enqueue; it is cancelled when Shutdown gives up.
 	ctx    context.Context
@@ -94,8 +62,11 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*trackedConn]struct{}
-	drained   chan struct{} // closed once closed is set and conns is empty
-	drainOnce sync.Once
+	// connsPerIP counts the open connections of untrusted clients, by
+	// clientKey.
+	connsPerIP map[string]int
+	drained    chan struct{} // closed once closed is set and conns is empty
+	drainOnce  sync.Once
 }
 
 // New checks cfg and returns a Server that hands accepted mail to q.
@@ -113,11 +84,17 @@ func New(cfg Config, q Queue) (*Server, error) {
 		log:       cfg.Logger,
 		m:         cfg.Metrics,
 		now:       cfg.Now,
-		auth:      auth,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*trackedConn]struct{}),
 		drained:   make(chan struct{}),
+
+		connsPerIP:      make(map[string]int),
+		authFailsByIP:   newWindowCounter(cfg.AuthThrottle.Window),
+		authFailsByUser: newWindowCounter(cfg.AuthThrottle.Window),
+		msgsByIP:        newWindowCounter(cfg.RateLimit.Window),
+		msgsByUser:      newWindowCounter(cfg.RateLimit.Window),
 	}
+	s.auth.Store(auth)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,29 +111,16 @@ func New(cfg Config, q Queue) (*Server, error) {
 	return s, nil
 }
 
-func validate(cfg *Config, q Queue) error {
-	switch {
-	case q == nil:
-		return errors.New("no queue")
-	case cfg.Hostname == "" || strings.ContainsFunc(cfg.Hostname, func(r rune) bool { return r <= ' ' || r >= 0x7f }):
-		return fmt.Errorf("hostname %q: want a host name", cfg.Hostname)
-	case cfg.MaxMessageBytes <= 0:
-		return errors.New("max message bytes must be positive")
-	case cfg.MaxRecipients <= 0:
-		return errors.New("max recipients must be positive")
-	case cfg.MaxLineLength <= 0:
-		return errors.New("max line length must be positive")
-	case cfg.ReadTimeout <= 0 || cfg.WriteTimeout <= 0:
-		return errors.New("read and write timeouts must be positive")
+// SetUsers replaces the accounts that may AUTH, for sessions that
+// authenticate from now on; a session already authenticated keeps its
+// user only while the name still exists, with that user's new allowed
+// senders. On error the old accounts stay.
+func (s *Server) SetUsers(users []User) error {
+	auth, err := newAuthenticator(users)
+	if err != nil {
+		return fmt.Errorf("submission users: %w", err)
 	}
-	nets := make([]netip.Prefix, len(cfg.TrustedNetworks))
-	for i, p := range cfg.TrustedNetworks {
-		if !p.IsValid() {
-			return fmt.Errorf("trusted network %d is not a valid prefix", i)
-		}
-		nets[i] = p.Masked()
-	}
-	cfg.TrustedNetworks = nets // a copy: the caller's slice stays untouched
+	s.auth.Store(auth)
 	return nil
 }
 
@@ -169,7 +133,7 @@ func (s *Server) Serve(l net.Listener, mode string) error {
 		l.Close()
 		return fmt.Errorf("serve submission on %s: %w", l.Addr(), err)
 	}
-	tl := &trackingListener{Listener: l, s: s}
+	tl := &trackingListener{Listener: l, s: s, implicitTLS: mode == configs.ListenerTLSImplicit}
 	if !s.addListener(tl) {
 		l.Close()
 		return ErrServerClosed
@@ -206,13 +170,17 @@ func (s *Server) smtpServer(mode string) *smtp.Server {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = s.cfg.Hostname
 	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
-	srv.MaxRecipients = s.cfg.MaxRecipients
+	// The session enforces MaxRecipients itself: go-smtp would advertise
+	// LIMITS, which is not in the extension set we promise.
+	srv.MaxRecipients = 0
 	srv.MaxLineLength = s.cfg.MaxLineLength
 	srv.ReadTimeout = s.cfg.ReadTimeout
 	srv.WriteTimeout = s.cfg.WriteTimeout
 	srv.EnableSMTPUTF8 = true
 	srv.EnableDSN = true
-	srv.AllowInsecureAuth = false
+	// With plaintext AUTH for trusted clients allowed, go-smtp leaves the
+	// TLS check to the session (AuthMechanisms and Auth refuse the others).
+	srv.AllowInsecureAuth = s.cfg.AllowPlaintextAuthFromTrusted
 	srv.ErrorLog = errorLog{s.log.With("component", "go-smtp")}
 	if mode == configs.ListenerTLSStartTLS {
 		srv.TLSConfig = s.cfg.TLSConfig

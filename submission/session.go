@@ -1,34 +1,29 @@
 package submission
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
-	"net"
 	"net/netip"
-	"strings"
+	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
 
-// maxAuthFailures is how many failed AUTH attempts a session gets before
-// every further AUTH is refused; it slows down password guessing.
-const maxAuthFailures = 3
-
 // session is one client's SMTP session, from EHLO (or STARTTLS) to the
-// end of the connection. go-smtp calls its methods from one goroutine.
+// end of the connection. go-smtp calls its methods from one goroutine,
+// except Data during BDAT, which runs while no other method is called.
 type session struct {
 	srv     *Server
 	conn    *smtp.Conn
+	tc      *trackedConn // deadlines, hang-up and counters of the connection
 	ip      netip.Addr
-	tls     bool
+	tls     *tls.ConnectionState // nil without TLS
 	trusted bool
 
-	user         *account // nil until AUTH succeeds
-	authFailures int
+	user *account // nil until AUTH succeeds
 
 	// The current transaction; see reset.
 	mailOK bool
@@ -41,92 +36,72 @@ var (
 )
 
 func (s *Server) newSession(c *smtp.Conn) *session {
-	ip := remoteIP(c.Conn().RemoteAddr())
-	_, isTLS := c.TLSConnectionState()
-	s.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Inc()
-	return &session{srv: s, conn: c, ip: ip, tls: isTLS, trusted: s.trusted(ip)}
+	tc := connOf(c.Conn())
+	if tc == nil {
+		// Not accepted through Serve: limits per connection still count,
+		// but nothing can hang up early.
+		tc = newTrackedConn(c.Conn(), s)
+	}
+	sess := &session{srv: s, conn: c, tc: tc, ip: tc.ip, trusted: tc.trusted}
+	if st, ok := c.TLSConnectionState(); ok {
+		sess.tls = &st
+	}
+	return sess
 }
 
-// remoteIP is the client's address, IPv4-mapped IPv6 unmapped so that it
-// matches IPv4 trusted networks; the zero Addr if it is not IP.
-func remoteIP(a net.Addr) netip.Addr {
-	if a == nil {
-		return netip.Addr{}
+// clientKey is the address the per-client limits count by: the address
+// itself for IPv4, its /64 for IPv6, since one host usually has a whole
+// /64 to pick addresses from.
+func clientKey(ip netip.Addr) string {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
 	}
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+	return ip.String()
 }
 
-// reject counts a refusal and returns its reply.
+// reject counts a refusal in the metric and returns its reply.
 func (s *session) reject(reason string, r *smtp.SMTPError) *smtp.SMTPError {
 	s.srv.m.MessagesRejected.WithLabelValues(reason).Inc()
 	return r
 }
 
-// AuthMechanisms implements smtp.AuthSession. go-smtp offers them only
-// over TLS.
-func (s *session) AuthMechanisms() []string {
-	if !s.srv.auth.enabled() {
-		return nil
+// refuse is reject for refusals the client caused, which also count
+// towards MaxErrors: past it, the reply is 421 4.7.0 and the connection
+// is closed after it.
+func (s *session) refuse(reason string, r *smtp.SMTPError) *smtp.SMTPError {
+	s.reject(reason, r)
+	if s.tc.addError() > s.srv.cfg.MaxErrors {
+		s.srv.log.Warn("too many errors, closing connection", "client", s.ip, "last", r.Error())
+		s.tc.hangUp()
+		return s.reject(ReasonTooManyErrors, replyTooManyErrors())
 	}
-	return []string{sasl.Plain, sasl.Login}
+	return r
 }
 
-// Auth implements smtp.AuthSession.
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	switch {
-	case !s.srv.auth.enabled():
-		return nil, smtp.ErrAuthUnsupported
-	case s.authFailures >= maxAuthFailures:
-		return nil, replyAuthTooMany()
-	case s.mailOK:
-		return nil, replyAuthInTransaction()
-	}
-	switch strings.ToUpper(mech) {
-	case sasl.Plain:
-		return sasl.NewPlainServer(func(identity, username, password string) error {
-			if identity != "" && identity != username {
-				// Acting as another user is not supported (RFC 4616 2).
-				return s.authFailed(username)
-			}
-			return s.authenticate(username, password)
-		}), nil
-	case sasl.Login:
-		return newLoginServer(s.authenticate), nil
-	default:
-		return nil, smtp.ErrAuthUnknownMechanism
-	}
-}
+// mayRelay reports whether the client may start a transaction: it is
+// authenticated or comes from a trusted network.
+func (s *session) mayRelay() bool { return s.user != nil || s.trusted }
 
-func (s *session) authenticate(username, password string) error {
-	acc := s.srv.auth.check(username, password)
-	if acc == nil {
-		return s.authFailed(username)
-	}
-	s.user = acc
-	return nil
-}
-
-func (s *session) authFailed(username string) error {
-	s.authFailures++
-	s.srv.m.AuthFailures.Inc()
-	s.srv.log.Warn("auth failed", "client", s.ip, "user", username)
-	return replyAuthInvalid()
-}
-
-// Mail implements smtp.Session: relay permission, address shape, sender
-// authorisation, in that order. go-smtp has already refused a SIZE above
-// MaxMessageBytes with 552 5.3.4.
+// Mail implements smtp.Session: relay permission, rate limits, address
+// shape, sender authorisation, in that order. go-smtp has already refused
+// a SIZE above MaxMessageBytes with 552 5.3.4.
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.reset()
-	if s.user == nil && !s.trusted {
-		return s.reject(ReasonAuthRequired, replyAuthRequired())
+	if s.user != nil {
+		// Users may have been reloaded: a removed user is logged out, a
+		// changed one gets its new allowed senders.
+		name := s.user.name
+		if s.user = s.srv.auth.Load().lookup(name); s.user == nil {
+			s.srv.log.Warn("user removed, session no longer authenticated", "client", s.ip, "user", name)
+		}
+	}
+	if !s.mayRelay() {
+		return s.refuse(ReasonAuthRequired, replyAuthRequired())
+	}
+	if s.overRate() {
+		s.srv.log.Warn("message rate limit", "client", s.ip, "user", s.userName())
+		return s.refuse(ReasonRateLimit, replyRateLimited())
 	}
 	if opts == nil {
 		opts = &smtp.MailOptions{}
@@ -134,37 +109,70 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if from != "" {
 		switch err := checkAddress(from, opts.UTF8); {
 		case errors.Is(err, errAddressUTF8):
-			return s.reject(ReasonBadAddress, replyNeedsUTF8())
+			return s.refuse(ReasonBadAddress, replyNeedsUTF8())
 		case err != nil:
-			return s.reject(ReasonBadAddress, replyBadSender())
+			return s.refuse(ReasonBadAddress, replyBadSender())
 		}
 	}
 	if s.user != nil && !s.user.mayUse(from) {
 		s.srv.log.Warn("sender denied", "client", s.ip, "user", s.user.name, "from", from)
-		return s.reject(ReasonSenderDenied, replySenderDenied())
+		return s.refuse(ReasonSenderDenied, replySenderDenied())
 	}
 	s.mailOK = true
 	s.env.From = from
 	s.env.UTF8 = opts.UTF8
 	s.env.DSN = queue.MessageDSN{Ret: string(opts.Return), EnvID: opts.EnvelopeID}
 	s.env.Client = s.ip.String()
-	if s.user != nil {
-		s.env.User = s.user.name
-	}
+	s.env.User = s.userName()
 	return nil
 }
 
-// Rcpt implements smtp.Session. go-smtp has already applied
-// MaxRecipients (452 4.5.3).
+func (s *session) userName() string {
+	if s.user == nil {
+		return ""
+	}
+	return s.user.name
+}
+
+// overRate reports whether the user or the (untrusted) client address has
+// sent its RateLimit of messages in the window.
+func (s *session) overRate() bool {
+	rl, now := s.srv.cfg.RateLimit, s.srv.now()
+	if s.user != nil && rl.MessagesPerUser > 0 && s.srv.msgsByUser.count(s.user.name, now) >= float64(rl.MessagesPerUser) {
+		return true
+	}
+	return !s.trusted && rl.MessagesPerIP > 0 && s.srv.msgsByIP.count(clientKey(s.ip), now) >= float64(rl.MessagesPerIP)
+}
+
+// countMessage records an accepted message for the rate limits.
+func (s *session) countMessage() {
+	rl, now := s.srv.cfg.RateLimit, s.srv.now()
+	if s.user != nil && rl.MessagesPerUser > 0 {
+		s.srv.msgsByUser.add(s.user.name, now)
+	}
+	if !s.trusted && rl.MessagesPerIP > 0 {
+		s.srv.msgsByIP.add(clientKey(s.ip), now)
+	}
+}
+
+// Rcpt implements smtp.Session. Relay permission is checked again, so
+// that no path to a recipient skips it.
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !s.mailOK {
 		return replyBadSequence()
 	}
+	if !s.mayRelay() {
+		return s.refuse(ReasonAuthRequired, replyAuthRequired())
+	}
+	if len(s.env.To) >= s.srv.cfg.MaxRecipients {
+		// Not a client error: it sends the rest in the next transaction.
+		return s.reject(ReasonTooManyRecipients, replyTooManyRecipients())
+	}
 	switch err := checkAddress(to, s.env.UTF8); {
 	case errors.Is(err, errAddressUTF8):
-		return s.reject(ReasonBadAddress, replyNeedsUTF8())
+		return s.refuse(ReasonBadAddress, replyNeedsUTF8())
 	case err != nil:
-		return s.reject(ReasonBadAddress, replyBadRecipient())
+		return s.refuse(ReasonBadAddress, replyBadRecipient())
 	}
 	p := queue.RecipientParams{Addr: to}
 	if opts != nil {
@@ -179,27 +187,36 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-// Data implements smtp.Session. It returns only *smtp.SMTPError values:
-// go-smtp would turn anything else into a permanent 554.
+// Data implements smtp.Session, for DATA and BDAT alike. It returns only
+// *smtp.SMTPError values: go-smtp would turn anything else into a
+// permanent 554.
 func (s *session) Data(r io.Reader) error {
 	if !s.mailOK || len(s.env.To) == 0 {
 		return replyBadSequence()
 	}
-	body, err := io.ReadAll(newCRLFReader(r))
+	s.tc.startData(s.srv.cfg.DataTimeout)
+	body, err := io.ReadAll(newCRLFReader(r, s.srv.cfg.MaxLineLength))
+	s.tc.endData()
 	if err != nil {
 		rep, reason := dataReply(err)
+		switch reason {
+		case ReasonTimeout:
+			// What is left of the data cannot be told from commands.
+			s.srv.log.Warn("message data timeout, closing connection", "client", s.ip)
+			s.tc.hangUp()
+			return s.reject(reason, rep)
+		case ReasonBareLF, ReasonLineTooLong, ReasonSize:
+			return s.refuse(reason, rep)
+		}
 		return s.reject(reason, rep)
+	}
+	if s.srv.cfg.CheckHeaderFrom && s.user != nil && !s.user.mayUseHeaderFrom(body) {
+		s.srv.log.Warn("header From denied", "client", s.ip, "user", s.user.name, "from", s.env.From)
+		return s.refuse(ReasonSenderDenied, replyHeaderFromDenied())
 	}
 	now := s.srv.now()
 	id := queue.NewID(now)
-	st := stamp{
-		ID: id, Hostname: s.srv.cfg.Hostname, Helo: s.conn.Hostname(),
-		IP: s.ip, TLS: s.tls, Auth: s.user != nil, Now: now,
-	}
-	if len(s.env.To) == 1 {
-		st.Rcpt = s.env.To[0].Addr
-	}
-	msg := stampMessage(body, st)
+	msg := stampMessage(body, s.stamp(id, now))
 	if s.srv.cfg.Signer != nil {
 		signed, err := s.srv.cfg.Signer.Sign(msg, s.env.From)
 		if err != nil {
@@ -214,10 +231,29 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.log.Error("enqueue failed", "queue_id", id, "client", s.ip, "from", s.env.From, "err", err)
 		return s.reject(ReasonStorage, replyStorage())
 	}
+	s.countMessage()
 	s.srv.m.MessagesAccepted.Inc()
 	s.srv.log.Info("accepted", "queue_id", stored, "client", s.ip, "user", s.env.User,
-		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg), "tls", s.tls)
+		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg), "tls", s.tls != nil)
 	return replyQueued(stored)
+}
+
+// stamp describes the Received field of the message being accepted.
+func (s *session) stamp(id queue.ID, now time.Time) stamp {
+	st := stamp{
+		ID: id, Hostname: s.srv.cfg.Hostname, Helo: s.conn.Hostname(),
+		IP: s.ip, HideIP: s.srv.cfg.HideClientIP, Auth: s.user != nil, Now: now,
+	}
+	if s.tls != nil {
+		st.TLS = &stampTLS{Version: s.tls.Version, CipherSuite: s.tls.CipherSuite}
+	}
+	if s.user != nil && s.srv.cfg.ReceivedHeaderAuth {
+		st.User = s.user.name
+	}
+	if len(s.env.To) == 1 {
+		st.Rcpt = s.env.To[0].Addr
+	}
+	return st
 }
 
 // Reset implements smtp.Session (RSET, EHLO again, end of DATA).
@@ -228,8 +264,6 @@ func (s *session) reset() {
 	s.env = queue.Envelope{}
 }
 
-// Logout implements smtp.Session; go-smtp calls it once per session.
-func (s *session) Logout() error {
-	s.srv.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Dec()
-	return nil
-}
+// Logout implements smtp.Session; go-smtp calls it once per session. The
+// connection, not the session, is what mxout_smtp_sessions_active counts.
+func (s *session) Logout() error { return nil }

@@ -130,20 +130,6 @@ func TestAuth_LOGIN(t *testing.T) {
 	}
 }
 
-func TestAuth_TooManyFailures(t *testing.T) {
-	t.Parallel()
-	h := start(t, authConfig(t), &fakeQueue{}, configs.ListenerTLSImplicit)
-	c, err := smtp.DialTLS(h.addr, h.client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for range maxAuthFailures {
-		wantCode(t, "wrong password", c.Auth(sasl.NewPlainClient("", "app", "x")), 535, smtp.EnhancedCode{5, 7, 8})
-	}
-	wantCode(t, "after the limit", c.Auth(sasl.NewPlainClient("", "app", "s3cret")), 454, smtp.EnhancedCode{4, 7, 0})
-}
-
 func TestAuth_NotOverPlaintextListener(t *testing.T) {
 	t.Parallel()
 	h := start(t, authConfig(t), &fakeQueue{}, configs.ListenerTLSNone)

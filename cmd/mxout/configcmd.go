@@ -15,9 +15,9 @@ func newConfigCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print the effective values",
 		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
-			"variables, validates them, loads the DKIM key files, and prints the effective\n" +
-			"configuration as YAML. Exits 1 with one line per bad key when the\n" +
-			"configuration is invalid.",
+			"variables, validates them, loads the DKIM key files and\n" +
+			"submission.users_file, and prints the effective configuration as YAML.\n" +
+			"Exits 1 with one line per bad key when the configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -27,6 +27,9 @@ func newConfigCmd() *cobra.Command {
 			}
 			if _, err := dkim.New(dkimConfig(c)); err != nil {
 				return fmt.Errorf("dkim.domains: %w", err)
+			}
+			if _, err := submissionUsers(c.Submission); err != nil {
+				return err
 			}
 			out, err := configs.Render(c)
 			if err != nil {

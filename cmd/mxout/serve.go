@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +36,8 @@ func newServeCmd() *cobra.Command {
 			"endpoint. Without --config it runs on embedded defaults: submission on\n" +
 			"127.0.0.1:2525 (loopback may relay without AUTH), the queue in\n" +
 			"./mxout-data, metrics on 127.0.0.1:9090. SIGTERM or SIGINT stop it\n" +
-			"gracefully.",
+			"gracefully; SIGHUP reloads the DKIM keys, the submission users and\n" +
+			"certificate (a part that fails to reload keeps what it had).",
 		Example: "  mxout serve\n  mxout serve --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,13 +69,14 @@ type relay struct {
 	metricsSrv *metrics.Server
 	listeners  []net.Listener
 	stopping   atomic.Bool
+	done       chan struct{} // closed by stop, for background loops
 	errs       chan error
 }
 
 // runRelay starts every part, waits for ctx to end (a signal) or a part to
 // fail, and stops them in reverse order.
 func runRelay(ctx context.Context, c *configs.Config, configPath string, log *slog.Logger) error {
-	r := &relay{cfg: c, configPath: configPath, log: log, errs: make(chan error, 8)}
+	r := &relay{cfg: c, configPath: configPath, log: log, done: make(chan struct{}), errs: make(chan error, 8)}
 	stopHUP := r.handleSIGHUP()
 	defer stopHUP()
 	if err := r.start(); err != nil {
@@ -159,14 +160,7 @@ func (r *relay) start() error {
 	}
 	go func() { r.report(r.engine.Run()) }()
 
-	tlsConf, err := loadSubmissionTLS(c.Submission.TLS)
-	if err != nil {
-		return err
-	}
-	sc := submissionConfig(c, tlsConf, r.log, m)
-	sc.Signer = r.signer
-	r.submission, err = submission.New(sc, q)
-	if err != nil {
+	if err := r.startSubmission(m); err != nil {
 		return err
 	}
 	for i, ln := range r.listeners {
@@ -200,6 +194,7 @@ func (r *relay) ready() error {
 // are returned to the queue, then the queue is closed and synced.
 func (r *relay) stop() {
 	r.stopping.Store(true)
+	close(r.done)
 	timeout := r.cfg.Delivery.ShutdownTimeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -289,48 +284,6 @@ func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics) bounc
 		Logger:           log,
 		Metrics:          m,
 	}
-}
-
-func submissionConfig(c *configs.Config, tlsConf *tls.Config, log *slog.Logger, m *metrics.Metrics) submission.Config {
-	s := c.Submission
-	var nets []netip.Prefix
-	for _, n := range s.TrustedNetworks {
-		p, err := netip.ParsePrefix(n)
-		if err != nil {
-			a := netip.MustParseAddr(n) // validated by configs
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		nets = append(nets, p)
-	}
-	var users []submission.User
-	for _, u := range s.Users {
-		users = append(users, submission.User{Username: u.Username, PasswordHash: u.PasswordHash, AllowedSenders: u.AllowedSenders})
-	}
-	return submission.Config{
-		Hostname:        c.Hostname,
-		MaxMessageBytes: int64(s.MaxMessageBytes),
-		MaxRecipients:   s.MaxRecipients,
-		TrustedNetworks: nets,
-		Users:           users,
-		ReadTimeout:     s.ReadTimeout,
-		WriteTimeout:    s.WriteTimeout,
-		MaxLineLength:   s.MaxLineLength,
-		TLSConfig:       tlsConf,
-		Logger:          log,
-		Metrics:         m,
-	}
-}
-
-// loadSubmissionTLS loads the listener certificate, if one is configured.
-func loadSubmissionTLS(f configs.TLSFiles) (*tls.Config, error) {
-	if f.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("submission.tls: load %s and %s: %w", f.CertFile, f.KeyFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func ownAddrs(ls []net.Listener) []netip.AddrPort {

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/metrics"
+	"github.com/mxout/mxout/submission"
+)
+
+func submissionConfig(c *configs.Config, tlsConf *tls.Config, users []submission.User, log *slog.Logger, m *metrics.Metrics) submission.Config {
+	s := c.Submission
+	var nets []netip.Prefix
+	for _, n := range s.TrustedNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a := netip.MustParseAddr(n) // validated by configs
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p)
+	}
+	return submission.Config{
+		Hostname:                      c.Hostname,
+		MaxMessageBytes:               int64(s.MaxMessageBytes),
+		MaxRecipients:                 s.MaxRecipients,
+		TrustedNetworks:               nets,
+		Users:                         users,
+		AllowPlaintextAuthFromTrusted: s.AllowPlaintextAuthFromTrusted,
+		ReadTimeout:                   s.ReadTimeout,
+		WriteTimeout:                  s.WriteTimeout,
+		DataTimeout:                   s.DataTimeout,
+		SessionTimeout:                s.SessionTimeout,
+		MaxLineLength:                 s.MaxLineLength,
+		MaxErrors:                     s.MaxErrors,
+		MaxConnections:                s.MaxConnections,
+		MaxConnectionsPerIP:           s.MaxConnectionsPerIP,
+		RateLimit: submission.RateLimit{
+			Window: s.RateLimit.Window, MessagesPerUser: s.RateLimit.MessagesPerUser, MessagesPerIP: s.RateLimit.MessagesPerIP,
+		},
+		AuthThrottle: submission.AuthThrottle{
+			Window: s.AuthThrottle.Window, MaxFailuresPerIP: s.AuthThrottle.MaxFailuresPerIP,
+			MaxFailuresPerUser: s.AuthThrottle.MaxFailuresPerUser, MaxFailuresPerSession: s.AuthThrottle.MaxFailuresPerSession,
+			Delay: s.AuthThrottle.Delay,
+		},
+		CheckHeaderFrom:    s.CheckHeaderFrom,
+		ReceivedHeaderAuth: s.ReceivedHeaderAuth,
+		HideClientIP:       s.HideClientIP,
+		TLSConfig:          tlsConf,
+		Logger:             log,
+		Metrics:            m,
+	}
+}
+
+// submissionUsers is submission.users followed by the users of
+// submission.users_file, read now.
+func submissionUsers(s configs.Submission) ([]submission.User, error) {
+	all := s.Users
+	if s.UsersFile != "" {
+		more, err := configs.LoadUsersFile(s.UsersFile)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all[:len(all):len(all)], more...)
+	}
+	var users []submission.User
+	for _, u := range all {
+		users = append(users, submission.User{Username: u.Username, PasswordHash: u.PasswordHash, AllowedSenders: u.AllowedSenders})
+	}
+	return users, nil
+}
+
+// startSubmission builds the submission server with its certificate store
+// and users, and registers their reload on SIGHUP: "submission.users"
+// (submission.users and users_file, read again) and "submission.tls" (the
+// certificate files named in the new config, also read again whenever
+// they change on disk).
+func (r *relay) startSubmission(m *metrics.Metrics) error {
+	s := r.cfg.Submission
+	users, err := submissionUsers(s)
+	if err != nil {
+		return err
+	}
+	var tlsConf *tls.Config
+	var certs *submission.CertStore
+	if s.TLS.CertFile != "" {
+		if certs, err = submission.NewCertStore(s.TLS.CertFile, s.TLS.KeyFile); err != nil {
+			return fmt.Errorf("submission.tls: %w", err)
+		}
+		r.logCert(certs)
+		tlsConf = certs.TLSConfig()
+	}
+	sc := submissionConfig(r.cfg, tlsConf, users, r.log, m)
+	sc.Signer = r.signer
+	if r.submission, err = submission.New(sc, r.q); err != nil {
+		return err
+	}
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	r.reloaders = append(r.reloaders, reloader{name: "submission.users", apply: func(c *configs.Config) error {
+		users, err := submissionUsers(c.Submission)
+		if err != nil {
+			return err
+		}
+		return r.submission.SetUsers(users)
+	}})
+	if certs == nil {
+		return nil
+	}
+	r.reloaders = append(r.reloaders, reloader{name: "submission.tls", apply: func(c *configs.Config) error {
+		f := c.Submission.TLS
+		if f.CertFile == "" {
+			return errors.New("submission.tls.cert_file: the certificate cannot be removed without a restart")
+		}
+		if err := certs.LoadFiles(f.CertFile, f.KeyFile); err != nil {
+			return fmt.Errorf("submission.tls: %w", err)
+		}
+		r.logCert(certs)
+		return nil
+	}})
+	if s.TLS.WatchInterval > 0 {
+		go r.watchCerts(certs, s.TLS.WatchInterval)
+	}
+	return nil
+}
+
+func (r *relay) logCert(certs *submission.CertStore) {
+	r.log.Info("submission certificate loaded", "subject", certs.Leaf().Subject.String(), "not_after", certs.NotAfter())
+}
+
+// watchCerts reloads the certificate when its files change on disk, until
+// the relay stops. A reload on SIGHUP and one here never run at once.
+func (r *relay) watchCerts(certs *submission.CertStore, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-t.C:
+			if !certs.Changed() {
+				continue
+			}
+			r.reloadMu.Lock()
+			err := certs.Reload()
+			r.reloadMu.Unlock()
+			if err != nil {
+				r.log.Error("reload after the files changed failed; the settings in use stay", "part", "submission.tls", "err", err)
+				continue
+			}
+			r.log.Info("reloaded after the files changed", "part", "submission.tls")
+			r.logCert(certs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/mail"
 	"net/netip"
 	"strings"
 	"testing"
@@ -61,25 +62,96 @@ func FuzzScanHeader(f *testing.F) {
 }
 
 func FuzzCRLFReader(f *testing.F) {
-	for _, s := range []string{"", "a\r\nb\r\n", "a\nb", "a\rb", "\r", "\n.\r\n", "a\r\n.\r\n"} {
-		f.Add([]byte(s))
+	for _, s := range []string{"", "a\r\nb\r\n", "a\nb", "a\rb", "\r", "\n.\r\n", "a\r\n.\r\n", "abcdef\r\nab\r\n"} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(4))
 	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		// Reference: every CR is followed by LF and every LF preceded by CR.
-		want := true
+	f.Fuzz(func(t *testing.T, in []byte, maxLine uint8) {
+		// Reference: every CR is followed by LF and every LF preceded by
+		// CR; no line (CRLF included) is longer than maxLine, if set. When
+		// both are broken, either error may come first.
+		bare, long := false, false
+		lineLen := 0
 		for i, b := range in {
 			if b == '\r' && (i+1 == len(in) || in[i+1] != '\n') || b == '\n' && (i == 0 || in[i-1] != '\r') {
-				want = false
+				bare = true
+			}
+			if lineLen++; maxLine > 0 && lineLen > int(maxLine) {
+				long = true
+			}
+			if b == '\n' {
+				lineLen = 0
 			}
 		}
 		for _, r := range []io.Reader{bytes.NewReader(in), iotest.OneByteReader(bytes.NewReader(in))} {
-			got, err := io.ReadAll(newCRLFReader(r, 0))
-			if want && (err != nil || !bytes.Equal(got, in)) {
+			got, err := io.ReadAll(newCRLFReader(r, int(maxLine)))
+			switch {
+			case bare && long && !errors.Is(err, errBareLineEnding) && !errors.Is(err, errLineTooLong):
+				t.Fatalf("bad input accepted: %v", err)
+			case bare && !long && !errors.Is(err, errBareLineEnding):
+				t.Fatalf("bare line ending accepted: %v", err)
+			case long && !bare && !errors.Is(err, errLineTooLong):
+				t.Fatalf("long line accepted: %v", err)
+			case !bare && !long && (err != nil || !bytes.Equal(got, in)):
 				t.Fatalf("valid input: %q, %v", got, err)
 			}
-			if !want && !errors.Is(err, errBareLineEnding) {
-				t.Fatalf("invalid input accepted: %v", err)
+		}
+	})
+}
+
+func FuzzHeaderFrom(f *testing.F) {
+	for _, s := range []string{
+		"From: a@example.org\r\n\r\n", "From: \"A\" <a@example.org>, b@example.com\r\n\r\n",
+		"From: a@example.org\r\nFrom: b@example.org\r\n\r\n", "From:\r\n a@example.org\r\n\r\n",
+		"From: g: a@example.org, b@example.org;\r\n\r\n", "From: =?utf-8?b?w7Y=?= <a@example.org>\r\n\r\n",
+		"FROM : <a@[192.0.2.1]>\n\n", "From: <a@example.org\r\n\r\n", "x\r\nFrom: a@example.org\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	auth, err := newAuthenticator([]User{{Username: "app", PasswordHash: hash(f, "pw"), AllowedSenders: []string{"*@example.org"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	acc := auth.lookup("app")
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		froms := headerFrom(msg)
+		if !acc.mayUseHeaderFrom(msg) {
+			return
+		}
+		if len(froms) != 1 {
+			t.Fatalf("%d From fields accepted", len(froms))
+		}
+		list, err := mail.ParseAddressList(froms[0])
+		if err != nil || len(list) == 0 {
+			t.Fatalf("accepted, but %q does not parse: %v", froms[0], err)
+		}
+		for _, a := range list {
+			if at := strings.LastIndexByte(a.Address, '@'); at < 0 || !strings.EqualFold(a.Address[at+1:], "example.org") {
+				t.Fatalf("accepted From mailbox %q outside *@example.org", a.Address)
 			}
+		}
+	})
+}
+
+func FuzzSenderPattern(f *testing.F) {
+	for _, s := range [][2]string{
+		{"*", ""}, {"*@example.com", "a@EXAMPLE.com"}, {"*@example.com", "a@evilexample.com"},
+		{"noreply@example.com", "noreply@example.com"}, {"a*@example.com", "ab@example.com"},
+		{"*@", "a@"}, {"@example.com", "a@example.com"}, {"*@[192.0.2.1]", "a@[192.0.2.1]"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, from string) {
+		p, err := parseSenderPattern(pattern)
+		if err != nil || !p.match(from) || p.any {
+			return
+		}
+		at := strings.LastIndexByte(from, '@')
+		if at < 0 || !strings.EqualFold(from[at+1:], p.domain) || p.domain == "" {
+			t.Fatalf("pattern %q matched %q outside its domain", pattern, from)
+		}
+		if p.local != "" && from[:at] != p.local {
+			t.Fatalf("pattern %q matched %q with another local part", pattern, from)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"math/big"
@@ -168,14 +169,90 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	rc := dialRawFrom(t, addr, "")
+	rc.expect("220 ")
+	return rc
+}
+
+// dialRawFrom connects from the loopback address from ("" for any)
+// without reading the greeting.
+func dialRawFrom(t *testing.T, addr, from string) *rawConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// dialTLSRaw connects to an implicit TLS listener from the loopback
+// address from ("" for any) and reads the greeting.
+func dialTLSRaw(t *testing.T, h *harness, from string) *rawConn {
+	t.Helper()
+	rc := dialRawFrom(t, h.addr, from)
+	tc := tls.Client(rc.c, h.client)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	rc.c, rc.r = tc, bufio.NewReader(tc)
 	rc.expect("220 ")
 	return rc
+}
+
+// authPlain is the AUTH PLAIN command line for user and password.
+func authPlain(user, password string) string {
+	return "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password))
+}
+
+// fakeClock is a settable Config.Now.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: testNow()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// startTLS sends STARTTLS and switches the connection to TLS.
+func (rc *rawConn) startTLS(client *tls.Config) *tls.Conn {
+	rc.t.Helper()
+	rc.must("STARTTLS", "220 ")
+	tc := tls.Client(rc.c, client)
+	if err := tc.Handshake(); err != nil {
+		rc.t.Fatal(err)
+	}
+	rc.c, rc.r = tc, bufio.NewReader(tc)
+	return tc
+}
+
+// expectClosed fails unless the server closes the connection without a
+// further reply within wait.
+func (rc *rawConn) expectClosed(wait time.Duration) {
+	rc.t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(wait))
+	line, err := rc.r.ReadString('\n')
+	if err == nil {
+		rc.t.Fatalf("got %q, want the connection closed", line)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		rc.t.Fatalf("connection still open after %v", wait)
+	}
 }
 
 // reply reads one (possibly multiline) reply and returns it, lines joined

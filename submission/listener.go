@@ -63,8 +63,11 @@ func (l *trackingListener) refuse(tc *trackedConn) {
 // message transfer, to the end of the DATA deadline: go-smtp sets
 // ReadTimeout afresh for every command line, so without the clamp a
 // client sending a line every few minutes could hold the connection
-// forever. It also carries the per-connection counters that must survive
-// STARTTLS (go-smtp starts a new Session after it).
+// forever. Once a read has timed out, every later read times out at once:
+// bufio hands go-smtp the part of a line read before the deadline as if
+// it were whole, and the client must not get another full ReadTimeout
+// after that. It also carries the per-connection counters that must
+// survive STARTTLS (go-smtp starts a new Session after it).
 type trackedConn struct {
 	net.Conn
 	s       *Server
@@ -76,10 +79,20 @@ type trackedConn struct {
 	mu         sync.Mutex
 	sessionEnd time.Time
 	dataEnd    time.Time // zero outside a message transfer
-	hangup     bool      // the next Read closes the connection
-	errors     int       // refused commands (see session.refuse)
-	authFails  int       // failed AUTH attempts
+	timedOut   bool      // a read has timed out
+	hangup     hangupState
+	errors     int // refused commands (see session.refuse)
+	authFails  int // failed AUTH attempts
 }
+
+// hangupState is how far a requested hang-up has come.
+type hangupState int
+
+const (
+	hangupNone      hangupState = iota
+	hangupRequested             // waiting for the reply to be written
+	hangupArmed                 // the reply is out; the next Read closes
+)
 
 func newTrackedConn(c net.Conn, s *Server) *trackedConn {
 	ip := remoteIP(c.RemoteAddr())
@@ -100,18 +113,35 @@ func connOf(c net.Conn) *trackedConn {
 	return tc
 }
 
-// Read implements net.Conn. After hangUp it closes the connection and
-// reports EOF, which go-smtp takes as the client having left: the refusal
-// written just before stays the last word.
+// Read implements net.Conn. Once a hang-up is armed it closes the
+// connection and reports EOF, which go-smtp takes as the client having
+// left: the refusal written just before stays the last word.
 func (c *trackedConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	hangup := c.hangup
 	c.mu.Unlock()
-	if hangup {
+	if hangup == hangupArmed {
 		c.Conn.Close()
 		return 0, io.EOF
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		c.mu.Lock()
+		c.timedOut = true
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// Write implements net.Conn; it arms a requested hang-up.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	if c.hangup == hangupRequested {
+		c.hangup = hangupArmed
+	}
+	c.mu.Unlock()
+	return n, err
 }
 
 // SetReadDeadline implements net.Conn, clamped as the type doc says.
@@ -130,6 +160,9 @@ func (c *trackedConn) SetDeadline(t time.Time) error {
 func (c *trackedConn) clamp(t time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.timedOut {
+		return time.Unix(1, 0) // long past
+	}
 	for _, end := range []time.Time{c.sessionEnd, c.dataEnd} {
 		if !end.IsZero() && (t.IsZero() || end.Before(t)) {
 			t = end
@@ -154,11 +187,15 @@ func (c *trackedConn) endData() {
 	c.mu.Unlock()
 }
 
-// hangUp makes the connection close at its next read, that is once the
-// reply go-smtp is about to write has gone out.
+// hangUp closes the connection once the reply go-smtp is about to write
+// has gone out: at the first Read after the next Write. (After a refused
+// DATA, go-smtp reads the rest of the data before it replies; those reads
+// must still work.)
 func (c *trackedConn) hangUp() {
 	c.mu.Lock()
-	c.hangup = true
+	if c.hangup == hangupNone {
+		c.hangup = hangupRequested
+	}
 	c.mu.Unlock()
 }
 

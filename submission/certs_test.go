@@ -1,0 +1,185 @@
+package submission
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/configs"
+)
+
+// writeCert writes a fresh self-signed certificate for localhost with
+// the given common name to dir/cert.pem and dir/key.pem, replacing the
+// files (by rename, as certificate tools do).
+func writeCert(t *testing.T, dir, cn string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, block := range map[string]*pem.Block{
+		"cert.pem": {Type: "CERTIFICATE", Bytes: der},
+		"key.pem":  {Type: "PRIVATE KEY", Bytes: kder},
+	} {
+		tmp := filepath.Join(dir, name+".tmp")
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCertStore_ReloadKeepsOldOnFailure(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeCert(t, dir, "first")
+	cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Leaf().Subject.CommonName != "first" || cs.Changed() {
+		t.Fatalf("loaded %q, changed %v", cs.Leaf().Subject.CommonName, cs.Changed())
+	}
+	if cfg := cs.TLSConfig(); cfg.MinVersion != tls.VersionTLS12 {
+		t.Errorf("MinVersion %x, want TLS 1.2", cfg.MinVersion)
+	}
+
+	writeCert(t, dir, "second")
+	if !cs.Changed() {
+		t.Error("new files not seen as changed")
+	}
+	if err := cs.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Leaf().Subject.CommonName != "second" || cs.Changed() {
+		t.Errorf("after reload: %q, changed %v", cs.Leaf().Subject.CommonName, cs.Changed())
+	}
+
+	// A key that does not match (half-written update), then a missing key.
+	os.WriteFile(filepath.Join(dir, "key.pem"), []byte("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"), 0o600)
+	if err := cs.Reload(); err == nil {
+		t.Error("broken key accepted")
+	}
+	os.Remove(filepath.Join(dir, "key.pem"))
+	if !cs.Changed() {
+		t.Error("a removed file is a change")
+	}
+	if err := cs.Reload(); err == nil {
+		t.Error("missing key accepted")
+	}
+	if cs.Changed() {
+		t.Error("a failed reload is retried before the files change again")
+	}
+	if cs.Leaf().Subject.CommonName != "second" {
+		t.Errorf("serving %q after failed reloads, want the last good one", cs.Leaf().Subject.CommonName)
+	}
+	if _, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")); err == nil {
+		t.Error("NewCertStore without a key succeeded")
+	}
+}
+
+// A reload serves the new certificate to new connections while a session
+// that started before it goes on, over STARTTLS and implicit TLS.
+func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{configs.ListenerTLSStartTLS, configs.ListenerTLSImplicit} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			writeCert(t, dir, "first")
+			cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := testConfig()
+			cfg.TLSConfig = cs.TLSConfig()
+			fq := &fakeQueue{}
+			h := start(t, cfg, fq, mode)
+			client := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // the test checks the name itself
+
+			dial := func() (*rawConn, string) {
+				var rc *rawConn
+				var tc *tls.Conn
+				if mode == configs.ListenerTLSImplicit {
+					rc = dialRawFrom(t, h.addr, "")
+					tc = tls.Client(rc.c, client)
+					if err := tc.Handshake(); err != nil {
+						t.Fatal(err)
+					}
+					rc.c, rc.r = tc, bufio.NewReader(tc)
+					rc.expect("220 ")
+				} else {
+					rc = dialRaw(t, h.addr)
+					rc.must("EHLO client.example", "250")
+					tc = rc.startTLS(client)
+				}
+				rc.must("EHLO client.example", "250")
+				return rc, tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+			}
+			old, cn := dial()
+			if cn != "first" {
+				t.Fatalf("served %q", cn)
+			}
+			writeCert(t, dir, "second")
+			if err := cs.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			if _, cn := dial(); cn != "second" {
+				t.Errorf("new connection got %q after reload", cn)
+			}
+			queuedID(t, old.send("a@example.org", []string{"b@example.com"}, dotEnd(message("Subject: x", "", "y"))))
+		})
+	}
+}
+
+func TestCertStore_RefusesOldTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeCert(t, dir, "first")
+	cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.TLSConfig = cs.TLSConfig()
+	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	rc := dialRawFrom(t, h.addr, "")
+	tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+	err = tc.Handshake()
+	if err == nil {
+		t.Fatalf("TLS 1.1 handshake succeeded (version %x)", tc.ConnectionState().Version)
+	}
+	// The server's refusal, not a client-side one.
+	if !strings.Contains(err.Error(), "protocol version not supported") {
+		t.Errorf("handshake error %v, want the server's protocol_version alert", err)
+	}
+}

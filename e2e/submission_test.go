@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mxout/mxout/delivery/smtptest"
+)
+
+// writeCertPair writes a self-signed certificate for localhost named cn
+// to dir/cert.pem and dir/key.pem, each by rename as certificate tools do.
+func writeCertPair(t *testing.T, dir, cn string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	writeFile(t, filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path+".tmp", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeUsers writes a users_file with the given username: password pairs.
+func writeUsers(t *testing.T, path string, users map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for name, pw := range users {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "- username: %s\n  password_hash: %q\n  allowed_senders: [\"*@sender.example\"]\n", name, h)
+	}
+	writeFile(t, path, []byte(b.String()))
+}
+
+// submissionRelay starts a relay whose only listener is STARTTLS with
+// AUTH from the users file, and no trusted network.
+func submissionRelay(t *testing.T, e *env, dir string, extra map[string]any) *relay {
+	t.Helper()
+	r := e.newRelay(nil)
+	sub := map[string]any{
+		"listeners":        []any{map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", r.port), "tls": "starttls"}},
+		"trusted_networks": []any{},
+		"tls":              map[string]any{"cert_file": filepath.Join(dir, "cert.pem"), "key_file": filepath.Join(dir, "key.pem"), "watch_interval": "0s"},
+		"users_file":       filepath.Join(dir, "users.yaml"),
+		"auth_throttle":    map[string]any{"delay": "0s"},
+	}
+	merge(sub, extra)
+	merge(r.config, map[string]any{"submission": sub})
+	r.writeConfig()
+	return r.start()
+}
+
+// openSession connects with STARTTLS, returns the client and the common
+// name of the certificate the relay served.
+func openSession(t *testing.T, r *relay) (*smtp.Client, string) {
+	t.Helper()
+	c, err := smtp.DialStartTLS(fmt.Sprintf("127.0.0.1:%d", r.port), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Hello("client.e2e.invalid"); err != nil { // runs the handshake
+		t.Fatal(err)
+	}
+	st, ok := c.TLSConnectionState()
+	if !ok {
+		t.Fatal("no TLS after STARTTLS")
+	}
+	return c, st.PeerCertificates[0].Subject.CommonName
+}
+
+func sendOn(c *smtp.Client, to, marker string) error {
+	return c.SendMail("app@sender.example", []string{to}, strings.NewReader(message(marker)))
+}
+
+// waitLog waits until the relay has logged a line containing every part.
+func waitLog(t *testing.T, r *relay, parts ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("a log line with %q", parts), func() bool {
+		for _, line := range strings.Split(r.logs(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// SIGHUP swaps the certificate and the users file for new sessions while
+// a session opened before goes on; a broken file is refused and the relay
+// keeps serving what it had.
+func TestSubmission_SIGHUPReloadsCertificateAndUsersWithSessionOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	dir := t.TempDir()
+	writeCertPair(t, dir, "first")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one"})
+	r := submissionRelay(t, e, dir, nil)
+
+	old, cn := openSession(t, r)
+	if cn != "first" {
+		t.Fatalf("served %q", cn)
+	}
+	if err := old.Auth(sasl.NewPlainClient("", "app", "one")); err != nil {
+		t.Fatal(err)
+	}
+
+	writeCertPair(t, dir, "second")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one", "app2": "two"})
+	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r, `"msg":"reloaded on SIGHUP"`, `"part":"submission.tls"`)
+	waitLog(t, r, `"msg":"reloaded on SIGHUP"`, `"part":"submission.users"`)
+
+	fresh, cn := openSession(t, r)
+	if cn != "second" {
+		t.Errorf("new session got %q after SIGHUP", cn)
+	}
+	if err := fresh.Auth(sasl.NewPlainClient("", "app2", "two")); err != nil {
+		t.Errorf("user added by reload: %v", err)
+	}
+	// The session from before the reload still works, on its old
+	// certificate and login.
+	if err := sendOn(old, "a@dest.example", "before-reload"); err != nil {
+		t.Fatalf("old session after reload: %v", err)
+	}
+	mx.WaitMessages(t, 1, 15*time.Second)
+
+	// Broken files: the reload fails, the relay keeps the last good state.
+	writeFile(t, filepath.Join(dir, "key.pem"), []byte("not a key"))
+	writeFile(t, filepath.Join(dir, "users.yaml"), []byte("- {username: x, password_hash: plain}\n"))
+	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r, `"msg":"reload on SIGHUP failed; the settings in use stay"`, `"part":"submission.tls"`)
+	waitLog(t, r, `"msg":"reload on SIGHUP failed; the settings in use stay"`, `"part":"submission.users"`)
+	c, cn := openSession(t, r)
+	if cn != "second" {
+		t.Errorf("after a failed reload, served %q", cn)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "app2", "two")); err != nil {
+		t.Errorf("after a failed users reload: %v", err)
+	}
+	// Still running: SIGHUP never stops the relay. (Shutdown waits for
+	// open sessions, so they end first.)
+	for _, s := range []*smtp.Client{old, fresh, c} {
+		s.Quit()
+	}
+	if err := r.stop(); err != nil {
+		t.Errorf("relay exit: %v\n%s", err, r.logs())
+	}
+}
+
+// With watch_interval, a certificate replaced on disk is picked up
+// without a signal.
+func TestSubmission_CertificateReloadedOnFileChange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	writeCertPair(t, dir, "first")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one"})
+	r := submissionRelay(t, e, dir, map[string]any{"tls": map[string]any{"watch_interval": "1s"}})
+	if _, cn := openSession(t, r); cn != "first" {
+		t.Fatalf("served %q", cn)
+	}
+	writeCertPair(t, dir, "second")
+	waitLog(t, r, `"msg":"reloaded after the files changed"`, `"part":"submission.tls"`)
+	if _, cn := openSession(t, r); cn != "second" {
+		t.Errorf("served %q after the files changed", cn)
+	}
+}
+
+// swaks, a real client, against the built binary: STARTTLS then AUTH
+// works; AUTH without TLS is not possible.
+func TestSubmission_Swaks(t *testing.T) {
+	t.Parallel()
+	swaks, err := exec.LookPath("swaks")
+	if err != nil {
+		t.Skip("swaks not installed (apt-get install swaks); .ci/run installs it")
+	}
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	dir := t.TempDir()
+	writeCertPair(t, dir, "localhost")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "s3cret"})
+	r := submissionRelay(t, e, dir, nil)
+	server := fmt.Sprintf("127.0.0.1:%d", r.port)
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(swaks, append([]string{"--server", server, "--from", "app@sender.example",
+			"--to", "x@dest.example", "--timeout", "10"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+
+	out, err := run("--tls", "--auth", "PLAIN", "--auth-user", "app", "--auth-password", "s3cret")
+	if err != nil {
+		t.Fatalf("swaks STARTTLS+AUTH: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "250 2.0.0 Ok: queued as ") {
+		t.Errorf("no queue ID in swaks output:\n%s", out)
+	}
+	mx.WaitMessages(t, 1, 15*time.Second)
+
+	out, err = run("--tls", "--auth", "LOGIN", "--auth-user", "app", "--auth-password", "wrong")
+	if err == nil || !strings.Contains(out, "535 5.7.8") {
+		t.Errorf("wrong password: %v\n%s", err, out)
+	}
+	out, err = run("--auth", "PLAIN", "--auth-user", "app", "--auth-password", "s3cret")
+	if err == nil || strings.Contains(out, "235 ") {
+		t.Errorf("AUTH without TLS: %v\n%s", err, out)
+	}
+	out, err = run()
+	if err == nil || !strings.Contains(out, "530 5.7.0 Authentication required") {
+		t.Errorf("no AUTH: %v\n%s", err, out)
+	}
+}

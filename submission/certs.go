@@ -97,8 +97,8 @@ func (c *CertStore) Leaf() *x509.Certificate { return c.cur.Load().Leaf }
 func (c *CertStore) NotAfter() time.Time { return c.Leaf().NotAfter }
 
 // TLSConfig returns a server config that serves the store's current
-// certificate, TLS 1.2 at least, with Go's default (modern, AEAD-only for
-// TLS 1.2 with ECDHE) cipher suites.
+// certificate: TLS 1.2 at least, Go's default cipher suites (ECDHE key
+// exchange only).
 func (c *CertStore) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,

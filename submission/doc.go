@@ -1,13 +1,16 @@
 // Package submission is the SMTP front of mxout: it accepts mail from
 // applications and hosts, decides who may relay, stamps the headers the
 // relay owns, and answers 250 only after the queue has synced the message.
+// docs/security.md is the threat model; this comment is the contract.
 //
 // # Relay permission
 //
 // MAIL and RCPT are allowed only to a client that has authenticated (AUTH
-// PLAIN or LOGIN, offered only over TLS) or whose IP address is in
-// Config.TrustedNetworks. Everyone else gets 530 5.7.0 at MAIL, whatever
-// the recipient domain: the relay is never open.
+// PLAIN or LOGIN, offered only over TLS, or in plaintext to trusted
+// clients when Config.AllowPlaintextAuthFromTrusted is set) or whose IP
+// address is in Config.TrustedNetworks. Everyone else gets 530 5.7.0 at
+// MAIL and at RCPT, whatever the recipient domain: the relay is never
+// open.
 //
 // # Sender authorisation
 //
@@ -17,8 +20,29 @@
 // "noreply@example.com" (that address). Domains compare case-insensitively,
 // local parts exactly. An empty AllowedSenders list allows only the
 // username itself, when the username is an address; a username without '@'
-// and no patterns may send as nobody. A trusted-network client that has not
-// authenticated may use any sender.
+// and no patterns may send as nobody. With Config.CheckHeaderFrom, the
+// From: header must obey the same patterns. A trusted-network client that
+// has not authenticated may use any sender. Server.SetUsers replaces the
+// users of a running server.
+//
+// # Authentication failures
+//
+// Every failed AUTH is answered 535 5.7.8 after AuthThrottle.Delay, and
+// counted per connection, per client address (IPv6: per /64) and per
+// username over a sliding window. The failure that reaches a limit closes
+// the connection; while an address or a username stays over its limit,
+// AUTH gets 454 4.7.0 and the connection is closed. Unknown usernames cost
+// a bcrypt comparison too, so failures take the same time.
+//
+// # Limits
+//
+// Connections over MaxConnections (or MaxConnectionsPerIP, untrusted
+// clients only) get 421 4.7.0 at connect. MAIL over a RateLimit gets 450
+// 4.7.1. A connection is cut with 421 4.4.2 when a command line takes
+// longer than ReadTimeout, a message transfer longer than DataTimeout, or
+// the whole connection longer than SessionTimeout, and with 421 4.7.0
+// after MaxErrors refused commands. go-smtp sets no limit by itself; the
+// deadlines are enforced in the connection wrapper below TLS.
 //
 // # Replies
 //
@@ -31,11 +55,19 @@
 //
 // # Message data
 //
-// The body must use CRLF line endings only: a bare LF or bare CR gets 550
-// 5.6.11, which closes the SMTP smuggling hole (<LF>.<CR><LF> read as the
-// end of data by some next hop). The relay prepends a Received header and,
-// when the header section lacks them, Message-ID and Date; the rest of the
-// message is stored byte for byte.
+// The body must use CRLF line endings only, in DATA and BDAT alike: a bare
+// LF or bare CR gets 550 5.6.11, which closes the SMTP smuggling hole
+// (<LF>.<CR><LF> read as the end of data by some next hop). The relay
+// prepends a Received header (with the TLS version and cipher, the user
+// only with ReceivedHeaderAuth, the client address unless HideClientIP)
+// and, when the header section lacks them, Message-ID and Date; the rest
+// of the message is stored byte for byte.
+//
+// # TLS
+//
+// CertStore keeps the certificate behind an atomic pointer: Reload serves
+// a new one from the next handshake while open connections keep theirs,
+// and a failed Reload keeps the old one. TLS 1.2 is the minimum.
 //
 // # DKIM
 //

@@ -128,7 +128,18 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		c.mu.Lock()
 		c.timedOut = true
+		inData := !c.dataEnd.IsZero()
+		if inData && c.hangup == hangupNone {
+			c.hangup = hangupRequested
+		}
 		c.mu.Unlock()
+		if inData {
+			// go-smtp writes a read error met inside a BDAT chunk to the
+			// client as it is, and anything but an *smtp.SMTPError as a
+			// permanent 554 with the error text: a slow link would make
+			// the client bounce its message.
+			return n, replyDataTimeout()
+		}
 	}
 	return n, err
 }

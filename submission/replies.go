@@ -144,6 +144,9 @@ func dataReply(err error) (*smtp.SMTPError, string) {
 	case errors.As(err, &se) && se.Code == smtp.ErrDataTooLarge.Code:
 		// go-smtp's own 552 5.3.4, passed through unchanged.
 		return se, ReasonSize
+	case errors.As(err, &se) && *se == *replyDataTimeout():
+		// A read past the DATA deadline (trackedConn.Read).
+		return se, ReasonTimeout
 	case errors.As(err, &se):
 		return se, ReasonLocalError
 	case errors.Is(err, smtp.ErrTooLongLine), errors.Is(err, errLineTooLong):

@@ -27,6 +27,7 @@ func TestDataReply(t *testing.T) {
 		{"client went away", io.ErrUnexpectedEOF, 451, smtp.EnhancedCode{4, 4, 2}, ReasonAborted},
 		{"timeout", os.ErrDeadlineExceeded, 421, smtp.EnhancedCode{4, 4, 2}, ReasonTimeout},
 		{"timeout, wrapped", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, 421, smtp.EnhancedCode{4, 4, 2}, ReasonTimeout},
+		{"DATA deadline, from the connection", replyDataTimeout(), 421, smtp.EnhancedCode{4, 4, 2}, ReasonTimeout},
 		{"BDAT line too long", errLineTooLong, 500, smtp.EnhancedCode{5, 5, 2}, ReasonLineTooLong},
 		{"connection reset", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, 451, smtp.EnhancedCode{4, 4, 2}, ReasonAborted},
 		{"BDAT reset", smtp.ErrDataReset, 451, smtp.EnhancedCode{4, 4, 2}, ReasonAborted},

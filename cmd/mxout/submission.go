@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/mxout/mxout/configs"
@@ -64,6 +65,11 @@ func submissionUsers(s configs.Submission) ([]submission.User, error) {
 		more, err := configs.LoadUsersFile(s.UsersFile)
 		if err != nil {
 			return nil, err
+		}
+		for _, u := range more {
+			if slices.ContainsFunc(s.Users, func(c configs.User) bool { return c.Username == u.Username }) {
+				return nil, fmt.Errorf("submission.users_file %s: user %q is also in submission.users", s.UsersFile, u.Username)
+			}
 		}
 		all = append(all[:len(all):len(all)], more...)
 	}

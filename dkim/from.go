@@ -20,6 +20,10 @@ type headerInfo struct {
 	// the message is all header, and a separator must be added before
 	// signing (a DKIM verifier reads up to the empty line).
 	Terminated bool
+	// StartsFolded is true when the first line is a continuation line
+	// (starts with a space or tab): there is no field for it to continue,
+	// and verifiers disagree on how to read such a header.
+	StartsFolded bool
 }
 
 // scanHeader reads msg's header section, up to the first empty line. Lines
@@ -29,6 +33,7 @@ func scanHeader(msg []byte) headerInfo {
 	var h headerInfo
 	inFrom, haveFrom := false, false
 	var from []byte
+	h.StartsFolded = len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t')
 	for len(msg) > 0 {
 		line := msg
 		if i := bytes.IndexByte(msg, '\n'); i >= 0 {

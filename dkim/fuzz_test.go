@@ -2,6 +2,7 @@ package dkim
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -125,6 +126,9 @@ func FuzzSign(f *testing.F) {
 			return // submission refuses bare LF and CR before signing
 		}
 		signed, err := s.Sign([]byte(msg), "")
+		if errors.Is(err, ErrMalformedHeader) && (msg[0] == ' ' || msg[0] == '\t') {
+			return
+		}
 		if err != nil {
 			t.Fatalf("Sign(%q): %v", msg, err)
 		}

@@ -182,8 +182,18 @@ func (s *Signer) Sign(msg []byte, envelopeFrom string) ([]byte, error) {
 		}
 		return msg, nil
 	}
+	if h.StartsFolded {
+		// go-msgauth would sign it, but a verifier reads such a header
+		// differently and the signature fails: better none than a bad one.
+		return nil, ErrMalformedHeader
+	}
 	return d.sign(msg, h.Terminated)
 }
+
+// ErrMalformedHeader means the message's header starts with a continuation
+// line and cannot be signed so that it verifies. Submission never passes
+// one: its Received header comes first.
+var ErrMalformedHeader = errors.New("dkim: the header section starts with a continuation line")
 
 // SignDomain signs msg with the keys of domain, whatever its From: header
 // says, and returns it unchanged when domain has no key, even when

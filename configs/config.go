@@ -263,7 +263,16 @@ type Resolver struct {
 type Metrics struct {
 	// Listen is host:port; empty disables the endpoint.
 	Listen string `mapstructure:"listen" yaml:"listen"`
+	// Domains are the recipient domains whose deliveries and remote
+	// replies get their own domain label value; all others are "other".
+	Domains []string `mapstructure:"domains" yaml:"domains"`
+	// Pprof serves Go's profiler under /debug/pprof/ on Listen.
+	Pprof bool `mapstructure:"pprof" yaml:"pprof"`
 }
+
+// MaxMetricsDomains bounds metrics.domains: each entry adds series to
+// every scrape.
+const MaxMetricsDomains = 50
 
 // Admin configures the queue administration API.
 type Admin struct {

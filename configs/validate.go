@@ -22,7 +22,7 @@ func (c *Config) Validate() error {
 	c.Queue.validate(v, c.Submission.MaxMessageBytes)
 	v.each("resolver.servers", c.Resolver.Servers, isHostPort, "must be host:port")
 	v.check(c.Resolver.Timeout > 0, "resolver.timeout", c.Resolver.Timeout, "must be positive")
-	v.check(c.Metrics.Listen == "" || isHostPort(c.Metrics.Listen), "metrics.listen", c.Metrics.Listen, "must be host:port or empty")
+	c.Metrics.validate(v)
 	v.check(c.Admin.Listen == "" || isHostPort(c.Admin.Listen), "admin.listen", c.Admin.Listen, "must be host:port or empty")
 	v.check(c.DSN.Postmaster == "" || strings.Contains(c.DSN.Postmaster, "@") && !strings.ContainsAny(c.DSN.Postmaster, " \t<>"), "dsn.postmaster", c.DSN.Postmaster, "must be an address or empty")
 	v.check(c.DSN.MaxOriginalBytes >= 0, "dsn.max_original_bytes", c.DSN.MaxOriginalBytes, "must not be negative")
@@ -126,6 +126,19 @@ func (d *Delivery) validate(v *validator) {
 		v.check(x.d > 0, "delivery.timeouts."+x.key, x.d, "must be positive")
 	}
 	v.check(d.ShutdownTimeout > 0, "delivery.shutdown_timeout", d.ShutdownTimeout, "must be positive")
+}
+
+func (m *Metrics) validate(v *validator) {
+	v.check(m.Listen == "" || isHostPort(m.Listen), "metrics.listen", m.Listen, "must be host:port or empty")
+	v.check(len(m.Domains) <= MaxMetricsDomains, "metrics.domains", len(m.Domains), fmt.Sprintf("must list at most %d domains (each adds series to every scrape)", MaxMetricsDomains))
+	seen := map[string]bool{}
+	for i, d := range m.Domains {
+		key := fmt.Sprintf("metrics.domains[%d]", i)
+		v.check(isDomainName(d), key, d, "must be a lowercase domain name")
+		v.check(d != "other", key, d, `must not be "other", the label of every domain not listed`)
+		v.check(!seen[d], key, d, "is listed twice")
+		seen[d] = true
+	}
 }
 
 // isDomainName accepts a lowercase DNS name such as example.com (viper

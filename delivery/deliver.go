@@ -186,15 +186,16 @@ func (e *Engine) count(m *queue.Message, r queue.Result) {
 	if e.m == nil || r.Postponed {
 		return
 	}
+	domain := queue.Domain(m.Recipients[r.Index].Addr)
 	switch r.State {
 	case queue.Delivered:
-		e.m.Deliveries.WithLabelValues(metrics.ResultDelivered).Inc()
+		e.m.Delivery(metrics.ResultDelivered, domain)
 		e.m.DeliveryLatency.Observe(r.Attempted.Sub(m.Arrival).Seconds())
 	case queue.Failed:
-		e.m.Deliveries.WithLabelValues(metrics.ResultBounced).Inc()
+		e.m.Delivery(metrics.ResultBounced, domain)
 		e.m.DeliveryLatency.Observe(r.Attempted.Sub(m.Arrival).Seconds())
 	default:
-		e.m.Deliveries.WithLabelValues(metrics.ResultDeferred).Inc()
+		e.m.Delivery(metrics.ResultDeferred, domain)
 	}
 }
 

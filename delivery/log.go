@@ -18,7 +18,9 @@ type attemptInfo struct {
 }
 
 // logOutcomes writes one line per recipient, like Postfix's smtp log:
-// queue ID first, then to, relay, delays, dsn, status and the reply.
+// queue ID first, then to, relay, delays, dsn, status and the reply. The
+// remote reply that decided each outcome is counted here too, so that
+// mxout_remote_replies_total and the log lines cannot drift apart.
 func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome, info attemptInfo) {
 	now := e.now()
 	relay := "none"
@@ -29,6 +31,9 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 		o, ok := outs[i]
 		if !ok {
 			continue
+		}
+		if e.m != nil {
+			e.m.RemoteReply(o.Code, queue.Domain(m.Recipients[i].Addr))
 		}
 		level := slog.LevelInfo
 		if o.State == queue.Pending {
@@ -42,6 +47,7 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 			slog.String("delay", seconds(now.Sub(m.Arrival))),
 			slog.String("delays", info.delays(m.Arrival)),
 			slog.Int("conn_use", info.uses),
+			slog.Int("code", o.Code),
 			slog.String("dsn", o.Status),
 			slog.String("status", statusWord(o.State)),
 			slog.String("response", o.Response),

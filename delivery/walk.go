@@ -179,10 +179,12 @@ func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host 
 		}
 	}
 	s, err := e.opener.open(ctx, host, addr, r.tls, r.cred)
-	if errors.Is(err, errTLSHandshake) && r.tls.mode == tlsMay {
-		e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", addr, "host", host, "err", err)
-		e.observeTLS("failed")
-		s, err = e.opener.open(ctx, host, addr, tlsPolicy{mode: tlsOff}, r.cred)
+	if errors.Is(err, errTLSHandshake) {
+		e.observeTLS(metrics.TLSFailed)
+		if r.tls.mode == tlsMay {
+			e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", addr, "host", host, "err", err)
+			s, err = e.opener.open(ctx, host, addr, tlsPolicy{mode: tlsOff}, r.cred)
+		}
 	}
 	if err != nil {
 		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", addr, "host", host, "err", err)
@@ -192,9 +194,9 @@ func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host 
 	e.sessionsActive(1)
 	s.onClose = func() { e.sessionsActive(-1) }
 	if s.tls != "" {
-		e.observeTLS("tls")
+		e.observeTLS(metrics.TLSEstablished)
 	} else {
-		e.observeTLS("plaintext")
+		e.observeTLS(metrics.TLSPlaintext)
 	}
 	return s, nil
 }
@@ -236,11 +238,6 @@ func (e *Engine) run(ctx context.Context, m *queue.Message, body []byte, g group
 	e.finish(s, r, res, ctx)
 	if e.m != nil {
 		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
-		for _, o := range res.out {
-			if class := metrics.ReplyClass(o.Code); class != "" {
-				e.m.RemoteReplies.WithLabelValues(class).Inc()
-			}
-		}
 	}
 	e.logOutcomes(m, g.idxs, res.out, info)
 	return res, true

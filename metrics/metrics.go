@@ -17,7 +17,27 @@ const (
 
 	SideSubmission = "submission"
 	SideDelivery   = "delivery"
+
+	BounceFailure = "failure"
+	BounceDelay   = "delay"
+	BounceSuccess = "success"
+
+	TLSEstablished = "tls"       // the session was encrypted
+	TLSPlaintext   = "plaintext" // no TLS: not offered, or disabled by policy
+	TLSFailed      = "failed"    // the handshake failed (retried in plaintext when TLS is optional)
 )
+
+// replyClasses are the values of the class label of remote_replies_total.
+var replyClasses = []string{"2xx", "4xx", "5xx"}
+
+// Options tunes what New builds.
+type Options struct {
+	// Domains are the destination domains that get their own value of the
+	// domain label (of deliveries_total and remote_replies_total); every
+	// other domain is counted as "other". Keep the list short: each entry
+	// adds a handful of series.
+	Domains []string
+}
 
 // Metrics holds every instrument. Build one per process with New.
 type Metrics struct {
@@ -45,16 +65,22 @@ type Metrics struct {
 	OutboundTLS *prometheus.CounterVec
 	// RemoteReplies counts remote SMTP replies by class (2xx, 4xx, 5xx).
 	RemoteReplies *prometheus.CounterVec
+
+	domains domainSet
 }
 
 // mailBuckets span 10 ms to 24 h: a delivery can take milliseconds on a
 // LAN or a day of retries.
 var mailBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600}
 
-// New builds the instruments and registers them, with Go runtime and
-// process collectors, on reg.
-func New(reg prometheus.Registerer) *Metrics {
+// New builds the instruments with no domain broken out and registers
+// them, with Go runtime and process collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics { return NewWithOptions(reg, Options{}) }
+
+// NewWithOptions is New with options.
+func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 	m := &Metrics{
+		domains: newDomainSet(o.Domains),
 		MessagesAccepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "messages_accepted_total",
 			Help: "Messages accepted at submission (answered 250 after being synced to disk).",
@@ -65,8 +91,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "deliveries_total",
-			Help: "Per-recipient delivery attempt outcomes: delivered, deferred or bounced.",
-		}, []string{"result"}),
+			Help: "Per-recipient delivery attempt outcomes (delivered, deferred or bounced), by recipient domain (metrics.domains, else other).",
+		}, []string{"result", "domain"}),
 		AttemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "delivery_attempt_duration_seconds",
 			Help:    "Duration of one outbound SMTP transaction attempt, from connect to the final reply.",
@@ -100,12 +126,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"type"}),
 		OutboundTLS: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "outbound_tls_total",
-			Help: "Outbound SMTP sessions by TLS outcome: tls, plaintext, failed.",
+			Help: "Outbound SMTP sessions opened, by TLS outcome: tls, plaintext, failed (a failed handshake; retried in plaintext when TLS is optional).",
 		}, []string{"result"}),
 		RemoteReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "remote_replies_total",
-			Help: "Replies from remote SMTP servers to transaction commands, by class.",
-		}, []string{"class"}),
+			Help: "Remote SMTP replies that decided a recipient's delivery attempt, by class (2xx, 4xx, 5xx) and recipient domain (metrics.domains, else other).",
+		}, []string{"class", "domain"}),
 	}
 	reg.MustRegister(
 		m.MessagesAccepted, m.MessagesRejected, m.Deliveries, m.AttemptDuration,
@@ -115,16 +141,38 @@ func New(reg prometheus.Registerer) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	// Pre-create the bounded series so dashboards see zeros, not gaps.
-	for _, r := range []string{ResultDelivered, ResultDeferred, ResultBounced} {
-		m.Deliveries.WithLabelValues(r)
+	for _, d := range m.domains.values() {
+		for _, r := range []string{ResultDelivered, ResultDeferred, ResultBounced} {
+			m.Deliveries.WithLabelValues(r, d)
+		}
+		for _, c := range replyClasses {
+			m.RemoteReplies.WithLabelValues(c, d)
+		}
 	}
 	for _, s := range []string{SideSubmission, SideDelivery} {
 		m.SessionsActive.WithLabelValues(s)
 	}
-	for _, c := range []string{"2xx", "4xx", "5xx"} {
-		m.RemoteReplies.WithLabelValues(c)
+	for _, t := range []string{BounceFailure, BounceDelay, BounceSuccess} {
+		m.BouncesSent.WithLabelValues(t)
+	}
+	for _, r := range []string{TLSEstablished, TLSPlaintext, TLSFailed} {
+		m.OutboundTLS.WithLabelValues(r)
 	}
 	return m
+}
+
+// Delivery counts one recipient's attempt outcome (ResultDelivered,
+// ResultDeferred or ResultBounced) under its domain's label.
+func (m *Metrics) Delivery(result, rcptDomain string) {
+	m.Deliveries.WithLabelValues(result, m.Domain(rcptDomain)).Inc()
+}
+
+// RemoteReply counts the remote reply code that decided one recipient's
+// attempt; codes outside 2xx, 4xx and 5xx are not counted.
+func (m *Metrics) RemoteReply(code int, rcptDomain string) {
+	if class := ReplyClass(code); class != "" {
+		m.RemoteReplies.WithLabelValues(class, m.Domain(rcptDomain)).Inc()
+	}
 }
 
 // ObserveLookup records one DNS query; it satisfies resolver.Observer.

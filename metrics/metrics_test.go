@@ -22,6 +22,7 @@ func TestRegistry_LintsClean(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	New(reg)
 	RegisterQueue(reg, func() QueueSnapshot { return QueueSnapshot{} }, nil)
+	RegisterReady(reg, func() error { return nil })
 	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
 	if err != nil {
 		t.Fatal(err)
@@ -92,12 +93,14 @@ func TestServer_Endpoints(t *testing.T) {
 	m := New(reg)
 	m.MessagesAccepted.Add(3)
 	var notReady atomic.Pointer[error]
-	s := NewServer(reg, func() error {
+	ready := func() error {
 		if e := notReady.Load(); e != nil {
 			return *e
 		}
 		return nil
-	})
+	}
+	RegisterReady(reg, ready)
+	s := NewServer(reg, ready, ServerOptions{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +122,42 @@ func TestServer_Endpoints(t *testing.T) {
 	notReady.Store(&diskFull)
 	if body, code := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "disk full") {
 		t.Errorf("/readyz when not ready = %d %q", code, body)
+	}
+	if body, _ := get(t, base+"/metrics"); !strings.Contains(body, "\nmxout_ready 0\n") {
+		t.Errorf("mxout_ready is not 0 while not ready:\n%s", body)
+	}
+	notReady.Store(nil)
+	if body, _ := get(t, base+"/metrics"); !strings.Contains(body, "\nmxout_ready 1\n") {
+		t.Errorf("mxout_ready is not 1 while ready:\n%s", body)
+	}
+}
+
+func TestServer_PprofOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		pprof bool
+		want  int
+	}{
+		{name: "default off", pprof: false, want: http.StatusNotFound},
+		{name: "metrics.pprof true", pprof: true, want: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewServer(prometheus.NewRegistry(), func() error { return nil }, ServerOptions{Pprof: tt.pprof})
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(l)
+			defer s.Shutdown(context.Background())
+			for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline", "/debug/pprof/symbol"} {
+				if body, code := get(t, "http://"+l.Addr().String()+path); code != tt.want {
+					t.Errorf("GET %s = %d, want %d\n%.200s", path, code, tt.want, body)
+				}
+			}
+		})
 	}
 }
 

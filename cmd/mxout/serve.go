@@ -68,6 +68,7 @@ type relay struct {
 	submission *submission.Server
 	metricsSrv *metrics.Server
 	listeners  []net.Listener
+	serving    atomic.Int64 // submission listeners whose Serve is running
 	stopping   atomic.Bool
 	done       chan struct{} // closed by stop, for background loops
 	errs       chan error
@@ -123,7 +124,7 @@ func (r *relay) start() error {
 	r.q = q
 
 	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
+	m := metrics.NewWithOptions(reg, metrics.Options{Domains: c.Metrics.Domains})
 	metrics.RegisterQueue(reg, func() metrics.QueueSnapshot {
 		s := q.Stats()
 		return metrics.QueueSnapshot{Ready: s.Ready, Deferred: s.Deferred, Inflight: s.Inflight, Held: s.Held, Bytes: s.Bytes, Oldest: s.Oldest}
@@ -164,10 +165,15 @@ func (r *relay) start() error {
 		return err
 	}
 	for i, ln := range r.listeners {
-		go func(ln net.Listener, mode string) { r.report(r.submission.Serve(ln, mode)) }(ln, c.Submission.Listeners[i].TLS)
+		r.serving.Add(1)
+		go func(ln net.Listener, mode string) {
+			defer r.serving.Add(-1)
+			r.report(r.submission.Serve(ln, mode))
+		}(ln, c.Submission.Listeners[i].TLS)
 	}
 	if metricsLn != nil {
-		r.metricsSrv = metrics.NewServer(reg, r.ready)
+		metrics.RegisterReady(reg, r.ready)
+		r.metricsSrv = metrics.NewServer(reg, r.ready, metrics.ServerOptions{Pprof: c.Metrics.Pprof})
 		go func() { r.report(r.metricsSrv.Serve(metricsLn)) }()
 	}
 	return nil
@@ -180,11 +186,15 @@ func (r *relay) report(err error) {
 	}
 }
 
-// ready is /readyz: not while stopping, and only while the queue can take
-// a message of the largest size.
+// ready is /readyz: not while stopping, only while every submission
+// listener is serving, and only while the queue can take a message of the
+// largest size.
 func (r *relay) ready() error {
 	if r.stopping.Load() {
 		return errors.New("shutting down")
+	}
+	if n, want := r.serving.Load(), int64(len(r.listeners)); n < want {
+		return fmt.Errorf("%d of %d submission listeners serving", n, want)
 	}
 	return r.q.Writable()
 }

@@ -93,8 +93,9 @@ type sessionOpener struct {
 	rootCAs  *x509.CertPool // nil: the system's roots
 }
 
-// errTLSHandshake marks a failed STARTTLS handshake, after which an
-// opportunistic sender retries the same host in plaintext, as Postfix does.
+// errTLSHandshake marks a failed TLS handshake, after which an
+// opportunistic sender retries the same host in plaintext, as Postfix does;
+// under a policy that requires TLS it wraps the 4.7.5 deferral.
 var errTLSHandshake = errors.New("TLS handshake failed")
 
 // open connects to addr, reads the greeting, says EHLO and, per policy,
@@ -129,7 +130,7 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 		conn.SetDeadline(time.Now().Add(o.t.Helo))
 		tc := tls.Client(conn, o.tlsConfig(host, p))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, temporaryLocal("4.7.5", "TLS handshake with %s[%s] failed: %v", host, target, err)
+			return nil, fmt.Errorf("%w: %w", errTLSHandshake, temporaryLocal("4.7.5", "TLS handshake with %s[%s] failed: %v", host, target, err))
 		}
 		c, s.tls = tc, describeTLS(tc)
 	}
@@ -195,7 +196,7 @@ func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textpro
 	tc := tls.Client(conn, o.tlsConfig(host, p))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if must {
-			return nil, "", temporaryLocal("4.7.5", "TLS is required, but the handshake with %s failed: %v", host, err)
+			return nil, "", fmt.Errorf("%w: %w", errTLSHandshake, temporaryLocal("4.7.5", "TLS is required, but the handshake with %s failed: %v", host, err))
 		}
 		return nil, "", fmt.Errorf("%w: %v", errTLSHandshake, err)
 	}

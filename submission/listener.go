@@ -81,8 +81,10 @@ type trackedConn struct {
 	dataEnd    time.Time // zero outside a message transfer
 	timedOut   bool      // a read has timed out
 	hangup     hangupState
-	errors     int // refused commands (see session.refuse)
-	authFails  int // failed AUTH attempts
+	errors     int  // refused commands (see session.refuse)
+	authFails  int  // failed AUTH attempts
+	busy       bool // inside a mail transaction (MAIL accepted, not yet reset)
+	draining   bool // the server is shutting down: end the session when idle
 }
 
 // hangupState is how far a requested hang-up has come.
@@ -171,7 +173,7 @@ func (c *trackedConn) SetDeadline(t time.Time) error {
 func (c *trackedConn) clamp(t time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.timedOut {
+	if c.timedOut || (c.draining && !c.busy) {
 		return time.Unix(1, 0) // long past
 	}
 	for _, end := range []time.Time{c.sessionEnd, c.dataEnd} {
@@ -208,6 +210,27 @@ func (c *trackedConn) hangUp() {
 		c.hangup = hangupRequested
 	}
 	c.mu.Unlock()
+}
+
+// setBusy records whether a mail transaction is open. A draining
+// connection that goes idle is ended at its next read.
+func (c *trackedConn) setBusy(busy bool) {
+	c.mu.Lock()
+	c.busy = busy
+	c.mu.Unlock()
+}
+
+// drain ends the session as soon as it is idle: an idle connection's
+// pending read times out now, so go-smtp answers 421 and closes; a
+// connection inside a transaction finishes it first (see setBusy, clamp).
+func (c *trackedConn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	idle := !c.busy
+	c.mu.Unlock()
+	if idle {
+		c.Conn.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // addError counts a refused command and returns the new count.

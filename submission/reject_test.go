@@ -85,36 +85,43 @@ func TestData_StorageErrorsAre452(t *testing.T) {
 	}
 }
 
-func TestShutdown_WaitsThenCloses(t *testing.T) {
+// startServer serves srv on a fresh loopback listener.
+func startServer(t *testing.T, srv *Server) (addr string, served chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served = make(chan error, 1)
+	go func() { served <- srv.Serve(l, configs.ListenerTLSNone) }()
+	return l.Addr().String(), served
+}
+
+func TestShutdown_EndsIdleSessionsAtOnce(t *testing.T) {
 	t.Parallel()
 	srv, err := New(testConfig(), &fakeQueue{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l, configs.ListenerTLSNone) }()
-	c := dialRaw(t, l.Addr().String())
+	addr, served := startServer(t, srv)
+	c := dialRaw(t, addr)
 	c.must("EHLO client.example", "250")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown with an idle session open: %v, want deadline exceeded", err)
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown with an idle session: %v", err)
 	}
-	if d := time.Since(start); d < 100*time.Millisecond {
-		t.Errorf("Shutdown returned after %v, before its context ended", d)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Shutdown waited %v for an idle session", d)
+	}
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := c.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "421 ") {
+		t.Errorf("idle session got %q, %v; want a 421", line, err)
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve after Shutdown: %v, want nil", err)
-	}
-	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.r.ReadString('\n'); err == nil {
-		t.Error("session still open after Shutdown gave up")
 	}
 	l2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,26 +132,27 @@ func TestShutdown_WaitsThenCloses(t *testing.T) {
 	}
 }
 
-func TestShutdown_LetsSessionFinish(t *testing.T) {
+func TestShutdown_LetsTransactionFinish(t *testing.T) {
 	t.Parallel()
-	fq := &fakeQueue{}
-	srv, err := New(testConfig(), fq)
+	srv, err := New(testConfig(), &fakeQueue{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l, configs.ListenerTLSNone) }()
-	c := dialRaw(t, l.Addr().String())
+	addr, served := startServer(t, srv)
+	c := dialRaw(t, addr)
 	c.must("EHLO client.example", "250")
+	c.must("MAIL FROM:<a@example.org>", "250")
+	c.must("RCPT TO:<b@example.com>", "250")
 
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(context.Background()) }()
-	queuedID(t, c.send("a@example.org", []string{"b@example.com"}, dotEnd(message("Subject: x", "", "y"))))
-	c.must("QUIT", "221")
+	time.Sleep(50 * time.Millisecond) // let Shutdown start draining
+	c.must("DATA", "354")
+	c.must(strings.TrimSuffix(dotEnd(message("Subject: x", "", "y")), "\r\n"), "250")
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := c.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "421 ") {
+		t.Errorf("after its transaction a draining session got %q, %v; want a 421", line, err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -155,6 +163,32 @@ func TestShutdown_LetsSessionFinish(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+func TestShutdown_GivesUpOnAStalledTransaction(t *testing.T) {
+	t.Parallel()
+	srv, err := New(testConfig(), &fakeQueue{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startServer(t, srv)
+	c := dialRaw(t, addr)
+	c.must("EHLO client.example", "250")
+	c.must("MAIL FROM:<a@example.org>", "250")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a transaction open: %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("Shutdown returned after %v, before its context ended", d)
+	}
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.r.ReadString('\n'); err == nil {
+		t.Error("session still open after Shutdown gave up")
 	}
 }
 

@@ -197,6 +197,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for l := range s.listeners {
 			l.Close()
 		}
+		// Idle sessions end at once (421); a client inside a
+		// transaction may finish it and gets 421 at its next command.
+		for c := range s.conns {
+			c.drain()
+		}
 		s.maybeDrainedLocked()
 	}
 	s.mu.Unlock()

@@ -119,6 +119,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.refuse(ReasonSenderDenied, replySenderDenied())
 	}
 	s.mailOK = true
+	s.tc.setBusy(true)
 	s.env.From = from
 	s.env.UTF8 = opts.UTF8
 	s.env.DSN = queue.MessageDSN{Ret: string(opts.Return), EnvID: opts.EnvelopeID}
@@ -262,6 +263,7 @@ func (s *session) Reset() { s.reset() }
 func (s *session) reset() {
 	s.mailOK = false
 	s.env = queue.Envelope{}
+	s.tc.setBusy(false)
 }
 
 // Logout implements smtp.Session; go-smtp calls it once per session. The

@@ -21,6 +21,7 @@ type Config struct {
 	DSN        DSN        `mapstructure:"dsn" yaml:"dsn"`
 	Log        Log        `mapstructure:"log" yaml:"log"`
 	DKIM       DKIM       `mapstructure:"dkim" yaml:"dkim"`
+	Sendmail   Sendmail   `mapstructure:"sendmail" yaml:"sendmail"`
 }
 
 // Submission configures the SMTP front where clients hand mail to the relay.
@@ -348,4 +349,19 @@ func (d DKIMDomain) AllKeys() []DKIMKey {
 		out = append(out, DKIMKey{Selector: d.Selector, PrivateKeyFile: d.PrivateKeyFile, Algorithm: d.Algorithm})
 	}
 	return append(out, d.Keys...)
+}
+
+// Sendmail configures `mxout sendmail`, the sendmail-compatible command,
+// which submits to the first of submission.listeners.
+type Sendmail struct {
+	// Username and Password, when set, are sent with AUTH; both or
+	// neither. Empty: no AUTH (loopback is in trusted_networks by default).
+	Username string `mapstructure:"username" yaml:"username"`
+	Password string `mapstructure:"password" yaml:"password"`
+	// Domain qualifies addresses without a domain: the caller's login name
+	// as the default sender, and recipients such as "root". Empty: hostname.
+	Domain string `mapstructure:"domain" yaml:"domain"`
+	// Aliases maps an unqualified recipient (or one at Domain) to an
+	// address: {root: ops@example.com} sends cron's mail somewhere read.
+	Aliases map[string]string `mapstructure:"aliases" yaml:"aliases"`
 }

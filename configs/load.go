@@ -91,6 +91,9 @@ func (c *Config) fillDerived() error {
 	if c.Delivery.HeloName == "" {
 		c.Delivery.HeloName = c.Hostname
 	}
+	if c.Sendmail.Domain == "" {
+		c.Sendmail.Domain = c.Hostname
+	}
 	if c.Queue.MinFreeBytes == 0 {
 		c.Queue.MinFreeBytes = c.AutoMinFreeBytes()
 	}

@@ -29,6 +29,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	c.DKIM.validate(v)
+	c.Sendmail.validate(v)
 	return v.err()
 }
 
@@ -242,4 +243,14 @@ func printable(value any) any {
 		return fmt.Sprintf("%q", s)
 	}
 	return value
+}
+
+func (s *Sendmail) validate(v *validator) {
+	v.check((s.Username == "") == (s.Password == ""), "sendmail.username", s.Username, "and sendmail.password must be set together")
+	v.check(isDNSName(s.Domain), "sendmail.domain", s.Domain, "must be a domain name")
+	for _, name := range slices.Sorted(maps.Keys(s.Aliases)) {
+		addr := s.Aliases[name]
+		v.check(name != "" && !strings.ContainsAny(name, "@ \t<>"), "sendmail.aliases."+name, name, "must be a local name such as root")
+		v.check(validSenderPattern(addr) && addr != "*" && !strings.HasPrefix(addr, "*"), "sendmail.aliases."+name, addr, "must be an address")
+	}
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -18,7 +19,13 @@ var (
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	root := newRootCmd()
+	root.SetArgs(commandLine(os.Args))
+	if err := root.Execute(); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "mxout:", err)
 		os.Exit(1)
 	}
@@ -32,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
+	root.AddCommand(newSendmailCmd())
 	return root
 }
 

@@ -100,21 +100,21 @@ func TestSendmail_ThroughTheSymlinkAsCallersInvokeIt(t *testing.T) {
 		wantInData  string
 	}{
 		{
-			name:  "git send-email",
-			argv:  []string{link, "-i", "-f", "dev@example.test", "list@dest.example"},
-			stdin: "From: Dev <dev@example.test>\nSubject: [PATCH] fix\n\nmarker git\n.\n-- \n2.39.5\n",
+			name:     "git send-email",
+			argv:     []string{link, "-i", "-f", "dev@example.test", "list@dest.example"},
+			stdin:    "From: Dev <dev@example.test>\nSubject: [PATCH] fix\n\nmarker git\n.\n-- \n2.39.5\n",
 			wantFrom: "dev@example.test", wantTo: "list@dest.example", wantInData: "marker git\r\n.\r\n-- \r\n",
 		},
 		{
-			name:  "cron mails root",
-			argv:  []string{link, "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"},
-			stdin: "Subject: Cron <root@host> run-parts /etc/cron.daily\nContent-Type: text/plain; charset=UTF-8\n\nmarker cron\n",
+			name:     "cron mails root",
+			argv:     []string{link, "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"},
+			stdin:    "Subject: Cron <root@host> run-parts /etc/cron.daily\nContent-Type: text/plain; charset=UTF-8\n\nmarker cron\n",
 			wantFrom: "@host.example.test", wantTo: "ops@dest.example", wantInData: "From: \"CronDaemon\" <",
 		},
 		{
-			name:  "PHP mail()",
-			argv:  []string{link, "-t", "-i", "-fwww@example.test"},
-			stdin: "To: customer@dest.example\nSubject: Your order\nX-PHP-Originating-Script: 33:order.php\n\nmarker php\n",
+			name:     "PHP mail()",
+			argv:     []string{link, "-t", "-i", "-fwww@example.test"},
+			stdin:    "To: customer@dest.example\nSubject: Your order\nX-PHP-Originating-Script: 33:order.php\n\nmarker php\n",
 			wantFrom: "www@example.test", wantTo: "customer@dest.example", wantInData: "marker php",
 		},
 	}

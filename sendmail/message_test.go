@@ -20,9 +20,9 @@ func TestPrepare(t *testing.T) {
 		wantData string
 	}{
 		{
-			name: "-t takes To, Cc and Bcc, and removes Bcc (folded too)",
-			args: Args{ExtractRecipients: true, Sender: "app@example.test", SenderSet: true},
-			in: "From: App <app@example.test>\nTo: a@x.example, \"B, Bee\" <b@x.example>\nCc: c@x.example\nBcc: hidden@x.example,\n  hidden2@x.example\nSubject: hi\n\nbody\n",
+			name:     "-t takes To, Cc and Bcc, and removes Bcc (folded too)",
+			args:     Args{ExtractRecipients: true, Sender: "app@example.test", SenderSet: true},
+			in:       "From: App <app@example.test>\nTo: a@x.example, \"B, Bee\" <b@x.example>\nCc: c@x.example\nBcc: hidden@x.example,\n  hidden2@x.example\nSubject: hi\n\nbody\n",
 			wantFrom: "app@example.test",
 			wantTo:   []string{"a@x.example", "b@x.example", "c@x.example", "hidden@x.example", "hidden2@x.example"},
 			wantData: "From: App <app@example.test>\r\nTo: a@x.example, \"B, Bee\" <b@x.example>\r\nCc: c@x.example\r\nSubject: hi\r\n\r\nbody\r\n",

@@ -182,4 +182,3 @@ func commandLine(argv []string) []string {
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-

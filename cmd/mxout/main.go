@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
 	root.AddCommand(newSendmailCmd())
+	root.AddCommand(newImportCmd())
 	return root
 }
 

@@ -8,7 +8,18 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate
 # Fuzz time per target: short in `make test`, longer with `make fuzz`.
 FUZZTIME ?= 2000x
 
-.PHONY: help build run test unit fuzz-short fuzz lint check clean
+# Install locations; DESTDIR is prepended to all of them (packaging, tests).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= /usr/sbin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+STATEDIR    ?= /var/lib/mxout
+# SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail to mxout.
+SENDMAIL_LINK ?=
+
+.PHONY: help build run test unit fuzz-short fuzz lint check clean install uninstall
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +48,28 @@ lint: ## go vet, gofmt, and staticcheck when installed
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"; fi
 
 check: lint unit ## vet + gofmt + staticcheck + race tests
+
+install: build ## install mxout, its systemd unit and user, and (if absent) $(SYSCONFDIR)/mxout/mxout.yaml; SENDMAIL_LINK=1 links $(SBINDIR)/sendmail
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mxout
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/mxout
+	sed -e 's|/usr/local/bin/mxout|$(BINDIR)/mxout|' -e 's|/etc/mxout/|$(SYSCONFDIR)/mxout/|g' -e 's|/var/lib/mxout|$(STATEDIR)|g' \
+		packaging/mxout.service > $(DESTDIR)$(UNITDIR)/mxout.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mxout.service
+	sed 's|/var/lib/mxout|$(STATEDIR)|' packaging/mxout.sysusers > $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
+	chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
+	@conf=$(DESTDIR)$(SYSCONFDIR)/mxout/mxout.yaml; \
+	if [ -e "$$conf" ]; then echo "kept the existing $$conf"; \
+	else sed 's|^data_dir: ./mxout-data|data_dir: $(STATEDIR)|' configs/mxout.example.yaml > "$$conf" && chmod 0644 "$$conf" && echo "installed $$conf"; fi
+	@if [ "$(SENDMAIL_LINK)" = 1 ]; then \
+		link=$(DESTDIR)$(SBINDIR)/sendmail; \
+		if [ -e "$$link" -o -L "$$link" ] && [ "$$(readlink "$$link")" != "$(BINDIR)/mxout" ]; then \
+			echo "$$link exists and is not a link to $(BINDIR)/mxout (another MTA's sendmail?): remove that MTA's package or the file first" >&2; exit 1; fi; \
+		install -d $(DESTDIR)$(SBINDIR) && ln -sfn $(BINDIR)/mxout "$$link" && echo "linked $$link -> $(BINDIR)/mxout"; fi
+	@echo "next: systemd-sysusers && systemctl daemon-reload && systemctl enable --now mxout"
+
+uninstall: ## remove what install put in place, but the config and the queue
+	rm -f $(DESTDIR)$(BINDIR)/mxout $(DESTDIR)$(UNITDIR)/mxout.service $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
+	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
 
 clean: ## remove build output
 	rm -rf bin

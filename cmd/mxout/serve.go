@@ -86,6 +86,7 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 	}
 	log.Info("mxout started", "version", version, "hostname", c.Hostname, "data_dir", c.DataDir,
 		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen)
+	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -93,6 +94,7 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 	case runErr = <-r.errs:
 		log.Error("shutting down", "reason", runErr)
 	}
+	notifySystemd(log, "STOPPING=1")
 	r.stop()
 	log.Info("mxout stopped")
 	return runErr

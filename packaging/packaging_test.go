@@ -1,0 +1,175 @@
+package packaging
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/mxout/mxout/configs"
+)
+
+// makeInstall runs `make install` from the repository root with vars.
+func makeInstall(t *testing.T, vars ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-C", "..", "--no-print-directory", "install"}, vars...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestMakeInstall(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "build", "mxout")
+	tests := []struct {
+		name    string
+		vars    []string
+		root    string // where the installed tree starts (DESTDIR)
+		prefix  string
+		sysconf string
+		sbin    string
+	}{
+		{name: "DESTDIR with PREFIX=/usr", root: filepath.Join(tmp, "destdir"), prefix: "/usr", sysconf: "/etc", sbin: "/usr/sbin"},
+		{name: "PREFIX only", root: "", prefix: filepath.Join(tmp, "prefix"), sysconf: filepath.Join(tmp, "prefix", "etc"), sbin: filepath.Join(tmp, "prefix", "sbin")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := []string{"BIN=" + bin, "DESTDIR=" + tt.root, "PREFIX=" + tt.prefix, "SYSCONFDIR=" + tt.sysconf, "SBINDIR=" + tt.sbin, "SENDMAIL_LINK=1"}
+			if out, err := makeInstall(t, vars...); err != nil {
+				t.Fatalf("make install: %v\n%s", err, out)
+			}
+			at := func(p string) string { return filepath.Join(tt.root, p) }
+			mode := func(p string) os.FileMode {
+				fi, err := os.Stat(at(p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fi.Mode().Perm()
+			}
+			if m := mode(tt.prefix + "/bin/mxout"); m != 0o755 {
+				t.Errorf("binary mode %v", m)
+			}
+			unit, err := os.ReadFile(at(tt.prefix + "/lib/systemd/system/mxout.service"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(unit), "ExecStart="+tt.prefix+"/bin/mxout serve --config "+tt.sysconf+"/mxout/mxout.yaml\n") {
+				t.Errorf("unit does not start the installed binary with the installed config:\n%s", unit)
+			}
+			if _, err := os.Stat(at(tt.prefix + "/lib/sysusers.d/mxout.conf")); err != nil {
+				t.Error(err)
+			}
+			conf := at(tt.sysconf + "/mxout/mxout.yaml")
+			c, err := configs.Load(conf)
+			if err != nil {
+				t.Fatalf("installed config does not load: %v", err)
+			}
+			if c.DataDir != "/var/lib/mxout" || mode(tt.sysconf+"/mxout/mxout.yaml") != 0o644 {
+				t.Errorf("installed config: data_dir %q, mode %v; want the StateDirectory and 0644 (sendmail callers read it)", c.DataDir, mode(tt.sysconf+"/mxout/mxout.yaml"))
+			}
+			if target, err := os.Readlink(at(tt.sbin + "/sendmail")); err != nil || target != tt.prefix+"/bin/mxout" {
+				t.Errorf("sendmail link -> %q, %v", target, err)
+			}
+
+			// A second install keeps an edited config.
+			if err := os.WriteFile(conf, []byte("log: {level: debug}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := makeInstall(t, vars...); err != nil || !strings.Contains(out, "kept the existing") {
+				t.Fatalf("second make install: %v\n%s", err, out)
+			}
+			if b, _ := os.ReadFile(conf); string(b) != "log: {level: debug}\n" {
+				t.Errorf("the edited config was replaced: %q", b)
+			}
+		})
+	}
+
+	// Run through the installed link, the binary is sendmail.
+	prefix := filepath.Join(tmp, "prefix")
+	var stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(prefix, "sbin", "sendmail"), "-bp")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 64 || !strings.HasPrefix(stderr.String(), "sendmail: ") {
+		t.Errorf("installed sendmail -bp: %v, %q; want exit 64 and a sendmail: error", err, stderr.String())
+	}
+	out, err := exec.Command(filepath.Join(prefix, "bin", "mxout"), "version").Output()
+	if err != nil || !strings.Contains(string(out), runtime.Version()) || strings.Contains(string(out), "commit unknown") || strings.Contains(string(out), "built unknown") {
+		t.Errorf("mxout version = %q, %v: want the commit and build date from the Makefile and the Go version", out, err)
+	}
+}
+
+func TestMakeInstall_KeepsAnotherMTAsSendmail(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root")
+	postfixSendmail := filepath.Join(root, "usr/sbin/sendmail")
+	if err := os.MkdirAll(filepath.Dir(postfixSendmail), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(postfixSendmail, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := makeInstall(t, "BIN="+filepath.Join(tmp, "mxout"), "DESTDIR="+root, "PREFIX=/usr", "SENDMAIL_LINK=1")
+	if err == nil || !strings.Contains(out, "is not a link to /usr/bin/mxout") {
+		t.Errorf("make install over another sendmail: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(postfixSendmail); string(b) != "#!/bin/sh\n" {
+		t.Error("the other MTA's sendmail was replaced")
+	}
+}
+
+// The unit as installed passes systemd's own checks.
+func TestUnit_SystemdAnalyzeVerify(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	prefix := t.TempDir()
+	// No DESTDIR, so ExecStart names a binary that exists, as verify wants.
+	if out, err := makeInstall(t, "BIN="+filepath.Join(prefix, "build", "mxout"), "PREFIX="+prefix, "SYSCONFDIR="+prefix+"/etc"); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	unit := filepath.Join(prefix, "lib/systemd/system/mxout.service")
+	out, err := exec.Command("systemd-analyze", "verify", unit).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// The unit keeps the sandbox and the notify protocol the docs promise,
+// also where systemd-analyze is absent.
+func TestUnit_Settings(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("mxout.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			set[k] = append(set[k], v)
+		}
+	}
+	for k, want := range map[string]string{
+		"Type": "notify", "NotifyAccess": "main", "User": "mxout", "ExecReload": "/bin/kill -HUP $MAINPID",
+		"StateDirectory": "mxout", "ConfigurationDirectory": "mxout",
+		"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+		"CapabilityBoundingSet": "CAP_NET_BIND_SERVICE", "AmbientCapabilities": "CAP_NET_BIND_SERVICE",
+	} {
+		if got := set[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s=%v, want %s", k, got, want)
+		}
+	}
+}

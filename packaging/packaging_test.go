@@ -41,8 +41,12 @@ func TestMakeInstall(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := []string{"BIN=" + bin, "DESTDIR=" + tt.root, "PREFIX=" + tt.prefix, "SYSCONFDIR=" + tt.sysconf, "SBINDIR=" + tt.sbin, "SENDMAIL_LINK=1"}
-			if out, err := makeInstall(t, vars...); err != nil {
+			out, err := makeInstall(t, vars...)
+			if err != nil {
 				t.Fatalf("make install: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "next: systemd-sysusers && systemctl daemon-reload && systemctl enable --now mxout\n") {
+				t.Errorf("make install does not print the next steps:\n%s", out)
 			}
 			at := func(p string) string { return filepath.Join(tt.root, p) }
 			mode := func(p string) os.FileMode {

@@ -50,6 +50,9 @@ type Options struct {
 	// DSN advertises the DSN extension (RFC 3461), so clients send
 	// RET/ENVID/NOTIFY/ORCPT, which are recorded in Message.
 	DSN bool
+	// SMTPUTF8 advertises SMTPUTF8 (RFC 6531), as large mailbox providers
+	// do.
+	SMTPUTF8 bool
 	// MaxMessageBytes, if positive, is advertised with SIZE and enforced
 	// with 552.
 	MaxMessageBytes int64
@@ -159,6 +162,7 @@ func (s *Server) newSMTPServer() *smtp.Server {
 	srv.WriteTimeout = ioTimeout
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.EnableDSN = s.opts.DSN
+	srv.EnableSMTPUTF8 = s.opts.SMTPUTF8
 	srv.AllowInsecureAuth = true
 	if s.opts.TLS && !s.opts.Implicit {
 		srv.TLSConfig = s.tlsConf

@@ -16,6 +16,7 @@ SYSCONFDIR  ?= /etc
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 STATEDIR    ?= /var/lib/mxout
+DATADIR     ?= $(PREFIX)/share
 # SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail to mxout.
 SENDMAIL_LINK ?=
 
@@ -49,7 +50,7 @@ lint: ## go vet, gofmt, and staticcheck when installed
 
 check: lint unit ## vet + gofmt + staticcheck + race tests
 
-install: build ## install mxout, its systemd unit and user, and (if absent) $(SYSCONFDIR)/mxout/mxout.yaml; SENDMAIL_LINK=1 links $(SBINDIR)/sendmail
+install: build ## install mxout, its systemd unit and user, shell completions, and (if absent) $(SYSCONFDIR)/mxout/mxout.yaml; SENDMAIL_LINK=1 links $(SBINDIR)/sendmail
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mxout
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/mxout
 	sed -e 's|/usr/local/bin/mxout|$(BINDIR)/mxout|' -e 's|/etc/mxout/|$(SYSCONFDIR)/mxout/|g' -e 's|/var/lib/mxout|$(STATEDIR)|g' \
@@ -57,6 +58,10 @@ install: build ## install mxout, its systemd unit and user, and (if absent) $(SY
 	chmod 0644 $(DESTDIR)$(UNITDIR)/mxout.service
 	sed 's|/var/lib/mxout|$(STATEDIR)|' packaging/mxout.sysusers > $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
 	chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/mxout
+	$(BIN) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_mxout
+	$(BIN) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	@conf=$(DESTDIR)$(SYSCONFDIR)/mxout/mxout.yaml; \
 	if [ -e "$$conf" ]; then echo "kept the existing $$conf"; \
 	else sed 's|^data_dir: ./mxout-data|data_dir: $(STATEDIR)|' configs/mxout.example.yaml > "$$conf" && chmod 0644 "$$conf" && echo "installed $$conf"; fi
@@ -68,7 +73,9 @@ install: build ## install mxout, its systemd unit and user, and (if absent) $(SY
 	@echo "next: systemd-sysusers && systemctl daemon-reload && systemctl enable --now mxout"
 
 uninstall: ## remove what install put in place, but the config and the queue
-	rm -f $(DESTDIR)$(BINDIR)/mxout $(DESTDIR)$(UNITDIR)/mxout.service $(DESTDIR)$(SYSUSERSDIR)/mxout.conf
+	rm -f $(DESTDIR)$(BINDIR)/mxout $(DESTDIR)$(UNITDIR)/mxout.service $(DESTDIR)$(SYSUSERSDIR)/mxout.conf \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/mxout $(DESTDIR)$(DATADIR)/zsh/site-functions/_mxout \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
 
 clean: ## remove build output

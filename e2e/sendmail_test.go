@@ -209,3 +209,35 @@ func TestSendmail_RelayCrashLosesNothingReportedSent(t *testing.T) {
 	waitFor(t, 60*time.Second, fmt.Sprintf("the %d messages sendmail reported sent", len(sent)), func() bool { return len(missing(mx, sent)) == 0 })
 	t.Logf("%d runs exited 0 and arrived, %d exited 75 while the relay was down", codes[0], codes[75])
 }
+
+// Where the first listener is STARTTLS-only and loopback is not trusted,
+// sendmail starts TLS and authenticates with sendmail.username/password.
+func TestSendmail_STARTTLSAndAUTHFromTheConfig(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	dir := t.TempDir()
+	writeCertPair(t, dir, "relay")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"cron": "s3cret"})
+	r := submissionRelay(t, e, dir, nil)
+	env := []string{"MXOUT_CONFIG=" + r.configPath}
+
+	run := runSendmail(t, env, "Subject: x\n\nno credentials\n", binary(t), "sendmail", "-i", "-f", "cron@sender.example", "a@dest.example")
+	if run.code != 77 || !strings.Contains(run.stderr, "530") {
+		t.Errorf("without credentials: exit %d %q, want 77 and the relay's 530", run.code, run.stderr)
+	}
+	r.config["sendmail"] = map[string]any{"username": "cron"}
+	r.writeConfig()
+	env = append(env, "MXOUT_SENDMAIL_PASSWORD=s3cret")
+	run = runSendmail(t, env, "Subject: x\n\nmarker sendmail-auth\n", binary(t), "sendmail", "-i", "-f", "cron@sender.example", "a@dest.example")
+	if run.code != 0 {
+		t.Fatalf("exit %d: %s", run.code, run.stderr)
+	}
+	got := mx.WaitMessages(t, 1, 15*time.Second)[0]
+	if !strings.Contains(string(got.Data), "marker sendmail-auth") {
+		t.Errorf("MX got:\n%s", got.Data)
+	}
+	if !strings.Contains(r.logs(), `"user":"cron"`) || !strings.Contains(r.logs(), `"tls":true`) {
+		t.Errorf("no authenticated TLS submission from cron in the log:\n%s", r.logs())
+	}
+}

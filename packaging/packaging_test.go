@@ -66,8 +66,10 @@ func TestMakeInstall(t *testing.T) {
 			if !strings.Contains(string(unit), "ExecStart="+tt.prefix+"/bin/mxout serve --config "+tt.sysconf+"/mxout/mxout.yaml\n") {
 				t.Errorf("unit does not start the installed binary with the installed config:\n%s", unit)
 			}
-			if _, err := os.Stat(at(tt.prefix + "/lib/sysusers.d/mxout.conf")); err != nil {
-				t.Error(err)
+			for _, f := range []string{"/lib/sysusers.d/mxout.conf", "/share/bash-completion/completions/mxout", "/share/zsh/site-functions/_mxout", "/share/fish/vendor_completions.d/mxout.fish"} {
+				if fi, err := os.Stat(at(tt.prefix + f)); err != nil || fi.Size() == 0 {
+					t.Errorf("%s: %v", f, err)
+				}
 			}
 			conf := at(tt.sysconf + "/mxout/mxout.yaml")
 			c, err := configs.Load(conf)

@@ -9,7 +9,7 @@ import (
 )
 
 func newConfigCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration", Example: "  mxout config check --config /etc/mxout/mxout.yaml"}
 	var path string
 	check := &cobra.Command{
 		Use:   "check",

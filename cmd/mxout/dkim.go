@@ -27,6 +27,8 @@ func newDKIMCmd() *cobra.Command {
 		Use:   "dkim",
 		Short: "Make DKIM keys and check their DNS records",
 		Long:  "DKIM signing is configured in the dkim section; see docs/dkim.md.",
+		Example: "  mxout dkim keygen --domain example.com --selector mx2026 --out /etc/mxout/dkim/example.com.mx2026.pem\n" +
+			"  mxout dkim check --config /etc/mxout/mxout.yaml",
 	}
 	cmd.AddCommand(newDKIMKeygenCmd(), newDKIMCheckCmd())
 	return cmd

@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "mxout",
 		Short:         "mxout is an outbound-only SMTP relay with a durable queue",
+		Example:       rootExamples,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

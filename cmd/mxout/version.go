@@ -9,7 +9,7 @@ import (
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
+		Use:     "version",
 		Short:   "Print the version, commit, Go version and build date",
 		Example: "  mxout version",
 		Args:    cobra.NoArgs,

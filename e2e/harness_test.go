@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -217,8 +218,38 @@ func (r *relay) send(from string, to []string, body string) (string, error) {
 	return resp.StatusText, nil
 }
 
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // handed out by freePort in this test binary
+)
+
+// freePort returns a port free on 127.0.0.1 below the kernel's ephemeral
+// range. A relay restarted on its port (after SIGKILL) must find it free
+// again, and a port from the ephemeral range may meanwhile be taken as
+// the local end of some test's outgoing connection; ports below it are
+// never handed out by the kernel.
 func freePort(t *testing.T) int {
 	t.Helper()
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &lo)
+	}
+	if lo > 20000 {
+		for try := 0; try < 200; try++ {
+			p := 10000 + rand.IntN(lo-10000)
+			portsMu.Lock()
+			taken := ports[p]
+			ports[p] = true
+			portsMu.Unlock()
+			if taken {
+				continue
+			}
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+				l.Close()
+				return p
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

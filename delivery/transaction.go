@@ -53,11 +53,17 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 	}
 	c := s.client
 	s.uses++
-	if m.UTF8 {
-		if ok, _ := c.Extension("SMTPUTF8"); !ok {
+	utf8 := m.UTF8
+	if ok, _ := c.Extension("SMTPUTF8"); utf8 && !ok {
+		// Clients such as Go's net/smtp ask for SMTPUTF8 whenever it is
+		// offered. Like Postfix, require it of the next hop only when the
+		// envelope or the header really holds UTF-8; otherwise send the
+		// message as plain mail.
+		if needsSMTPUTF8(m, idxs, body) {
 			all(permanentLocal("5.6.7", "SMTPUTF8 is required, but was not offered by host %s", s.remoteMTA))
 			return res
 		}
+		utf8 = false
 	}
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(body) > limit {
 		all(permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA))
@@ -67,7 +73,7 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 	// go-smtp sends RET/ENVID and NOTIFY/ORCPT only when the server
 	// advertises DSN (RFC 3461 §4: pass them on to the next hop).
 	mailOpts := &smtp.MailOptions{
-		Size: int64(len(body)), UTF8: m.UTF8,
+		Size: int64(len(body)), UTF8: utf8,
 		Return: smtp.DSNReturn(m.DSN.Ret), EnvelopeID: m.DSN.EnvID,
 	}
 	defer func() {
@@ -188,4 +194,37 @@ func rcptOptions(p queue.RecipientParams) *smtp.RcptOptions {
 		o.OriginalRecipientType, o.OriginalRecipient = t, addr
 	}
 	return o
+}
+
+// needsSMTPUTF8 reports whether the sender, one of the recipients at idxs,
+// or the message header contains non-ASCII, so that the message cannot go
+// to a server without SMTPUTF8 unchanged.
+func needsSMTPUTF8(m *queue.Message, idxs []int, body []byte) bool {
+	if !isASCII(m.From) {
+		return true
+	}
+	for _, i := range idxs {
+		if !isASCII(m.Recipients[i].Addr) {
+			return true
+		}
+	}
+	header := body
+	if end := bytes.Index(body, []byte("\r\n\r\n")); end >= 0 {
+		header = body[:end]
+	}
+	for _, b := range header {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

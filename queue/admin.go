@@ -45,57 +45,21 @@ type ListOptions struct {
 	Domain string
 	// OlderThan keeps messages that arrived before now minus this.
 	OlderThan time.Duration
+	// MaxScan bounds how many message records one ListPage call reads, so
+	// that a filter matching little of a large queue still answers
+	// quickly; the page then ends early and Page.Next resumes the scan.
+	// 0 means no bound.
+	MaxScan int
 }
 
 // List returns messages in arrival order (their ID order) that match opts,
 // and whether more may follow. It reads message records, never bodies.
 func (q *Queue) List(opts ListOptions) ([]*Message, bool, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var cutoff time.Time
-	if opts.OlderThan > 0 {
-		cutoff = q.now().Add(-opts.OlderThan)
-	}
-	var out []*Message
-	more := false
-	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}, PrefetchValues: true, PrefetchSize: 100})
-		defer it.Close()
-		start := []byte{prefixMessage}
-		if opts.After != "" {
-			start = append(messageKey(opts.After), 0)
-		}
-		for it.Seek(start); it.Valid(); it.Next() {
-			if !cutoff.IsZero() && !ID(it.Item().Key()[1:]).Time().Before(cutoff) {
-				break // IDs sort by arrival: every later one is newer
-			}
-			var m *Message
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				m, err = decodeMessage(v)
-				return err
-			})
-			if err != nil {
-				q.log.Warn("queue: skipping unreadable message record", "key", string(it.Item().Key()), "err", err)
-				continue
-			}
-			if !q.matches(m, opts) {
-				continue
-			}
-			if len(out) == limit {
-				more = true
-				break
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
+	p, err := q.ListPage(opts)
 	if err != nil {
-		return nil, false, fmt.Errorf("list: %w", err)
+		return nil, false, err
 	}
-	return out, more, nil
+	return p.Messages, p.Next != "", nil
 }
 
 // StateOf names a message's state as the metrics and admin API do:
@@ -181,22 +145,26 @@ func (q *Queue) Release(id ID) error {
 func (q *Queue) Retry(id ID) error {
 	now := q.now()
 	return q.adminUpdate(id, "retry", func(txn *badger.Txn, m *Message, d *delta) error {
-		for i := range m.Recipients {
-			if m.Recipients[i].State == Pending {
-				m.Recipients[i].NextAttempt = now
-			}
-		}
-		if !m.Held {
-			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
-				return err
-			}
-			m.Due = now
-			if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
-				return err
-			}
-		}
-		return putMessage(txn, m)
+		return retryMessage(txn, m, now)
 	})
+}
+
+func retryMessage(txn *badger.Txn, m *Message, now time.Time) error {
+	for i := range m.Recipients {
+		if m.Recipients[i].State == Pending {
+			m.Recipients[i].NextAttempt = now
+		}
+	}
+	if !m.Held {
+		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+			return err
+		}
+		m.Due = now
+		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+			return err
+		}
+	}
+	return putMessage(txn, m)
 }
 
 // Delete removes a message and its body without a bounce.
@@ -218,35 +186,97 @@ func (q *Queue) Delete(id ID) error {
 	})
 }
 
+// flushBatch is how many messages Flush changes per transaction: one
+// synced commit per batch instead of one per message.
+const flushBatch = 256
+
 // Flush makes every deferred, unheld message due now (Postfix: postqueue -f)
-// and returns how many it touched.
+// and returns how many it touched. It walks the due index from now on in
+// batches, so its memory stays small on a large queue; messages being
+// delivered are skipped.
 func (q *Queue) Flush() (int, error) {
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	if q.readOnly {
+		return 0, ErrReadOnly
+	}
 	now := q.now()
+	start := dueKeyUpTo(now)
+	n := 0
+	for {
+		ids, next, err := q.dueFrom(start, flushBatch)
+		if err != nil {
+			return n, fmt.Errorf("flush: %w", err)
+		}
+		done, err := q.retryBatch(ids, now)
+		n += done
+		if err != nil {
+			return n, fmt.Errorf("flush: %w", err)
+		}
+		if next == nil {
+			return n, nil
+		}
+		start = next
+	}
+}
+
+// dueFrom lists up to max IDs of the due index from key start on, and the
+// key to continue from (nil at the end). Retried messages move to now,
+// before start, so a walk never meets them twice.
+func (q *Queue) dueFrom(start []byte, max int) ([]ID, []byte, error) {
 	var ids []ID
+	var next []byte
 	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}})
 		defer it.Close()
-		for it.Seek(dueKeyUpTo(now)); it.Valid(); it.Next() {
+		for it.Seek(start); it.Valid(); it.Next() {
+			if len(ids) == max {
+				next = it.Item().KeyCopy(nil)
+				return nil
+			}
 			if _, id, ok := parseDueKey(it.Item().Key()); ok {
 				ids = append(ids, id)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("flush: %w", err)
+	return ids, next, err
+}
+
+// retryBatch retries the given messages in one transaction, skipping those
+// being delivered or gone, and returns how many it changed.
+func (q *Queue) retryBatch(ids []ID, now time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	n := 0
-	for _, id := range ids {
-		err := q.Retry(id)
-		if errors.Is(err, ErrLeased) || errors.Is(err, ErrNotFound) {
-			continue
+	err := q.update(func(txn *badger.Txn) error {
+		n = 0
+		for _, id := range ids {
+			if _, busy := q.leased[id]; busy {
+				continue
+			}
+			m, err := getMessage(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := retryMessage(txn, m, now); err != nil {
+				return err
+			}
+			n++
 		}
-		if err != nil {
-			return n, fmt.Errorf("flush: %w", err)
-		}
-		n++
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	q.Notify()
 	return n, nil
 }
 
@@ -296,4 +326,5 @@ func (d delta) apply(q *Queue) {
 	q.deferred.Add(d.deferred)
 	q.held.Add(d.held)
 	q.bytes.Add(d.bytes)
+	q.freedBodies(-d.bytes)
 }

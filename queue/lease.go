@@ -207,6 +207,7 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 	q.counter(before).Add(-1)
 	if m.final() {
 		q.bytes.Add(-m.Size)
+		q.freedBodies(m.Size)
 	} else {
 		q.counter(after).Add(1)
 	}

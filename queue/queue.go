@@ -24,6 +24,8 @@ var (
 	ErrLeased = errors.New("queue: message is being delivered")
 	// ErrClosed means the queue was closed.
 	ErrClosed = errors.New("queue: closed")
+	// ErrReadOnly means the queue was opened with OpenReadOnly.
+	ErrReadOnly = errors.New("queue: opened read-only")
 )
 
 // Options configures a Queue. cmd/mxout fills every field from configs.
@@ -72,7 +74,14 @@ type Queue struct {
 
 	stopGC chan struct{}
 	gcDone chan struct{}
-	closed atomic.Bool
+	// gcKick asks the GC loop for an early run after large deletes;
+	// freed counts body bytes deleted since the last run.
+	gcKick chan struct{}
+	freed  atomic.Int64
+	gcRuns atomic.Int64
+
+	closed   atomic.Bool
+	readOnly bool
 }
 
 // Open opens (or creates) the queue in opts.Dir and rebuilds the in-memory
@@ -88,8 +97,22 @@ func Open(opts Options) (*Queue, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
 	}
-	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(true).
+	db, err := badger.Open(badgerOptions(opts).WithSyncWrites(true).WithCompactL0OnClose(true))
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
+	}
+	q := newQueue(db, opts)
+	if err := q.rebuild(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
+	}
+	go q.gcLoop()
+	return q, nil
+}
+
+// badgerOptions are the storage settings shared by Open and OpenReadOnly.
+func badgerOptions(opts Options) badger.Options {
+	return badger.DefaultOptions(opts.Dir).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
 		WithMemTableSize(opts.MemtableBytes).
 		WithNumMemtables(opts.NumMemtables).
@@ -99,12 +122,10 @@ func Open(opts Options) (*Queue, error) {
 		WithIndexCacheSize(opts.IndexCacheBytes).
 		WithValueLogFileSize(opts.ValueLogFileBytes).
 		WithValueThreshold(opts.ValueThreshold).
-		WithNumCompactors(2).
-		WithCompactL0OnClose(true)
-	db, err := badger.Open(bo)
-	if err != nil {
-		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
-	}
+		WithNumCompactors(2)
+}
+
+func newQueue(db *badger.DB, opts Options) *Queue {
 	q := &Queue{
 		db:     db,
 		opts:   opts,
@@ -115,6 +136,7 @@ func Open(opts Options) (*Queue, error) {
 		leased: make(map[ID]kind),
 		stopGC: make(chan struct{}),
 		gcDone: make(chan struct{}),
+		gcKick: make(chan struct{}, 1),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -122,12 +144,7 @@ func Open(opts Options) (*Queue, error) {
 	if q.free == nil {
 		q.free = statfsFree
 	}
-	if err := q.rebuild(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
-	}
-	go q.gcLoop()
-	return q, nil
+	return q
 }
 
 // rebuild recounts ready, deferred and held messages from the indexes.
@@ -196,6 +213,9 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	if q.closed.Load() {
 		return "", ErrClosed
 	}
+	if q.readOnly {
+		return "", ErrReadOnly
+	}
 	if len(env.To) == 0 {
 		return "", errors.New("enqueue: no recipients")
 	}
@@ -241,6 +261,9 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 // update runs fn in a read-write transaction and remembers whether the
 // last write failed, for Writable.
 func (q *Queue) update(fn func(*badger.Txn) error) error {
+	if q.readOnly {
+		return ErrReadOnly
+	}
 	err := q.db.Update(fn)
 	q.lastWriteFailed.Store(err != nil)
 	return err

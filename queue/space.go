@@ -37,6 +37,9 @@ func (q *Queue) Writable() error {
 	if q.closed.Load() {
 		return ErrClosed
 	}
+	if q.readOnly {
+		return ErrReadOnly
+	}
 	if err := q.checkSpace(q.opts.MaxMessageBytes); err != nil {
 		return err
 	}

@@ -1,0 +1,162 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mxout/mxout/queue"
+)
+
+// Queue is what the API needs from the queue.
+type Queue interface {
+	// Get returns a stored message, or an error wrapping queue.ErrNotFound.
+	Get(id queue.ID) (*queue.Message, error)
+	// ListPage returns one page of a listing, reading no bodies.
+	ListPage(opts queue.ListOptions) (queue.Page, error)
+	// StateOf names a message's state: held, inflight, deferred or ready.
+	StateOf(m *queue.Message) string
+	// Headers returns a message's header section.
+	Headers(id queue.ID) ([]byte, error)
+	// Body returns a message's body (for a bounce).
+	Body(id queue.ID) ([]byte, error)
+	// Stats counts the queue by state, exactly.
+	Stats() queue.Stats
+	// Hold, Release, Retry and Delete change one message durably, or fail
+	// with queue.ErrLeased while a delivery holds it.
+	Hold(id queue.ID) error
+	Release(id queue.ID) error
+	Retry(id queue.ID) error
+	Delete(id queue.ID) error
+	// Flush makes every deferred message due now and counts them.
+	Flush() (int, error)
+}
+
+// Bouncer sends the envelope sender a failure report (DSN) for a message
+// that an operator deletes. It must have queued the report durably before
+// it returns nil; it decides itself whether a message gets no report (a
+// null sender, NOTIFY=NEVER).
+type Bouncer interface {
+	BounceDeleted(ctx context.Context, m *queue.Message, body []byte) error
+}
+
+// Config configures a Server. cmd/mxout fills it from configs.
+type Config struct {
+	// Token, when set, is required on every request as "Authorization:
+	// Bearer <token>". Without it, Serve refuses a non-loopback listener.
+	Token string
+	// Bouncer sends reports for delete?bounce=true; nil answers 501.
+	Bouncer Bouncer
+	// MaxScan bounds the message records one listing request reads; 0
+	// means DefaultMaxScan.
+	MaxScan int
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultMaxScan keeps one listing request in the tens of milliseconds.
+const DefaultMaxScan = 10000
+
+// maxLimit caps a page; a script pages through more.
+const maxLimit = 1000
+
+// ErrNotLoopback is returned by Serve for a listener that is reachable
+// from other hosts when no token is configured.
+var ErrNotLoopback = errors.New("admin: refusing to serve on a non-loopback address without admin.token")
+
+// Server serves the API. Build it with New.
+type Server struct {
+	cfg  Config
+	q    Queue
+	log  *slog.Logger
+	http *http.Server
+}
+
+// New builds a Server over q.
+func New(cfg Config, q Queue) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxScan <= 0 {
+		cfg.MaxScan = DefaultMaxScan
+	}
+	s := &Server{cfg: cfg, q: q, log: cfg.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/stats", s.stats)
+	mux.HandleFunc("GET /v1/messages", s.list)
+	mux.HandleFunc("GET /v1/messages/{id}", s.show)
+	mux.HandleFunc("POST /v1/messages/{id}/hold", s.change("held", q.Hold))
+	mux.HandleFunc("POST /v1/messages/{id}/release", s.change("released", q.Release))
+	mux.HandleFunc("POST /v1/messages/{id}/retry", s.change("retried", q.Retry))
+	mux.HandleFunc("DELETE /v1/messages/{id}", s.delete)
+	mux.HandleFunc("POST /v1/flush", s.flush)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.http = &http.Server{
+		Handler:           s.authorize(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A flush of a large queue takes a while; the client waits for it.
+		WriteTimeout: 10 * time.Minute,
+	}
+	return s
+}
+
+// Serve answers requests on l until Shutdown; it returns nil after
+// Shutdown. Without a token it refuses (ErrNotLoopback) a listener that
+// is not on a loopback address.
+func (s *Server) Serve(l net.Listener) error {
+	if s.cfg.Token == "" && !IsLoopback(l.Addr()) {
+		l.Close()
+		return fmt.Errorf("%w (listening on %s)", ErrNotLoopback, l.Addr())
+	}
+	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin server: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops the server, waiting for open requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.Shutdown(ctx)
+}
+
+// IsLoopback reports whether a listening address is reachable only from
+// this host: a loopback IP (an unspecified one such as 0.0.0.0 is not).
+func IsLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// authorize checks the bearer token when one is configured. Both sides are
+// hashed first, so the comparison takes the same time whatever the length
+// of the guess.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(s.cfg.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			s.log.Warn("admin: request without a valid token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mxout admin"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token (admin.token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

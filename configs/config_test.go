@@ -148,6 +148,8 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"auth delay too long", "submission: {auth_throttle: {delay: 5m}}", "submission.auth_throttle.delay"},
 		{"tiny watch interval", "submission: {tls: {watch_interval: 10ms}}", "submission.tls.watch_interval"},
 		{"plaintext auth flag not a bool", "submission: {allow_plaintext_auth_from_trusted: maybe}", "allow_plaintext_auth_from_trusted"},
+		{"admin on every interface without a token", "admin: {listen: ':8025'}", "admin.listen"},
+		{"admin on a public address without a token", "admin: {listen: '192.0.2.1:8025'}", "admin.listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,6 +219,20 @@ func TestParseRate(t *testing.T) {
 		got, err := ParseRate(tt.in)
 		if tt.bad != (err != nil) || got != tt.want {
 			t.Errorf("ParseRate(%q) = %+v, %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestLoad_AdminListen(t *testing.T) {
+	for _, yaml := range []string{
+		"admin: {listen: '127.0.0.1:8025'}",
+		"admin: {listen: 'localhost:8025'}",
+		"admin: {listen: '[::1]:8025'}",
+		"admin: {listen: ''}",
+		"admin: {listen: '0.0.0.0:8025', token: s3cret}",
+	} {
+		if _, err := Load(writeConfig(t, yaml)); err != nil {
+			t.Errorf("%s: %v", yaml, err)
 		}
 	}
 }

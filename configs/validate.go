@@ -24,6 +24,8 @@ func (c *Config) Validate() error {
 	v.check(c.Resolver.Timeout > 0, "resolver.timeout", c.Resolver.Timeout, "must be positive")
 	c.Metrics.validate(v)
 	v.check(c.Admin.Listen == "" || isHostPort(c.Admin.Listen), "admin.listen", c.Admin.Listen, "must be host:port or empty")
+	v.check(c.Admin.Listen == "" || !isHostPort(c.Admin.Listen) || isLoopback(c.Admin.Listen) || c.Admin.Token != "",
+		"admin.listen", c.Admin.Listen, "is not a loopback address: set admin.token too, or the queue API would be open to the network")
 	v.check(c.DSN.Postmaster == "" || strings.Contains(c.DSN.Postmaster, "@") && !strings.ContainsAny(c.DSN.Postmaster, " \t<>"), "dsn.postmaster", c.DSN.Postmaster, "must be an address or empty")
 	v.check(c.DSN.MaxOriginalBytes >= 0, "dsn.max_original_bytes", c.DSN.MaxOriginalBytes, "must not be negative")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -202,6 +204,20 @@ func validSenderPattern(p string) bool {
 func isHostPort(s string) bool {
 	_, port, err := net.SplitHostPort(s)
 	return err == nil && port != ""
+}
+
+// isLoopback reports whether host:port can only be reached from this
+// host: "localhost" or a loopback IP (an empty host means every interface).
+func isLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 func isNetwork(s string) bool {

@@ -39,7 +39,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
+	root.AddCommand(newServeCmd(), newQueueCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
 	root.AddCommand(newSendmailCmd())
 	root.AddCommand(newImportCmd())
 	return root

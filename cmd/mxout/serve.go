@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mxout/mxout/admin"
 	"github.com/mxout/mxout/bounce"
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery"
@@ -67,6 +68,7 @@ type relay struct {
 	engine     *delivery.Engine
 	submission *submission.Server
 	metricsSrv *metrics.Server
+	adminSrv   *admin.Server
 	listeners  []net.Listener
 	serving    atomic.Int64 // submission listeners whose Serve is running
 	stopping   atomic.Bool
@@ -85,7 +87,7 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 		return err
 	}
 	log.Info("mxout started", "version", version, "hostname", c.Hostname, "data_dir", c.DataDir,
-		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen)
+		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen)
 	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error
 	select {
@@ -106,20 +108,7 @@ func (r *relay) start() error {
 	if err := r.startDKIM(); err != nil {
 		return err
 	}
-	q, err := queue.Open(queue.Options{
-		Dir:               c.DataDir,
-		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
-		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
-		LeaseDuration:     c.Queue.LeaseDuration,
-		GCInterval:        c.Queue.GCInterval,
-		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
-		NumMemtables:      c.Queue.Badger.NumMemtables,
-		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
-		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
-		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
-		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
-		Logger:            r.log,
-	})
+	q, err := queue.Open(queueOptions(c, r.log))
 	if err != nil {
 		return err
 	}
@@ -146,10 +135,19 @@ func (r *relay) start() error {
 		}
 		r.listeners = append(r.listeners, ln)
 	}
-	var metricsLn net.Listener
+	var metricsLn, adminLn net.Listener
 	if c.Metrics.Listen != "" {
 		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
 			return fmt.Errorf("metrics.listen: listen on %s: %w", c.Metrics.Listen, err)
+		}
+	}
+	if c.Admin.Listen != "" {
+		if adminLn, err = net.Listen("tcp", c.Admin.Listen); err != nil {
+			return fmt.Errorf("admin.listen: listen on %s: %w", c.Admin.Listen, err)
+		}
+		if c.Admin.Token == "" && !admin.IsLoopback(adminLn.Addr()) {
+			adminLn.Close()
+			return fmt.Errorf("admin.listen: %s is not a loopback address; set admin.token", adminLn.Addr())
 		}
 	}
 
@@ -178,7 +176,36 @@ func (r *relay) start() error {
 		r.metricsSrv = metrics.NewServer(reg, r.ready, metrics.ServerOptions{Pprof: c.Metrics.Pprof})
 		go func() { r.report(r.metricsSrv.Serve(metricsLn)) }()
 	}
+	if adminLn != nil {
+		r.adminSrv = admin.New(admin.Config{
+			Token: c.Admin.Token,
+			// The dsn package (issue 4) provides the Bouncer; until it is
+			// wired here, `mxout queue delete --bounce` answers 501.
+			Bouncer: nil,
+			Logger:  r.log,
+		}, q)
+		go func() { r.report(r.adminSrv.Serve(adminLn)) }()
+	}
 	return nil
+}
+
+// queueOptions maps the config to the queue's options; `mxout queue`
+// uses them too, to open the queue read-only.
+func queueOptions(c *configs.Config, log *slog.Logger) queue.Options {
+	return queue.Options{
+		Dir:               c.DataDir,
+		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
+		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
+		LeaseDuration:     c.Queue.LeaseDuration,
+		GCInterval:        c.Queue.GCInterval,
+		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
+		NumMemtables:      c.Queue.Badger.NumMemtables,
+		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
+		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
+		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
+		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
+		Logger:            log,
+	}
 }
 
 // report passes a part's unexpected exit to runRelay.
@@ -218,6 +245,13 @@ func (r *relay) stop() {
 		for _, ln := range r.listeners {
 			ln.Close()
 		}
+	}
+	if r.adminSrv != nil {
+		// Operator changes end before the queue closes; an open request
+		// gets a few seconds.
+		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.adminSrv.Shutdown(actx)
+		acancel()
 	}
 	if r.engine != nil {
 		if err := r.engine.Shutdown(ctx); err != nil {

@@ -66,16 +66,38 @@ func (q *Queue) freedBodies(n int64) {
 }
 
 // RunGC rewrites value-log files that are at least half garbage, until
-// none is left. It returns the number of files rewritten. Badger learns
-// what is garbage when compactions drop deleted keys, so space freed by a
-// delete comes back after the next memtable flush and compaction; the
-// scheduled runs catch what an early run finds not yet reclaimable.
+// none is left, and returns how many it rewrote.
+//
+// Badger learns what is garbage only when a compaction drops a deleted
+// key's older version; until then a file full of delivered bodies looks
+// live. On a queue that drains and goes idle, the deletions can sit one
+// level above the bodies for good (that level stays below its compaction
+// target), and nothing would ever be reclaimed. So when a pass rewrites
+// nothing while the value log is much larger than the bodies still queued,
+// RunGC first compacts every level down to the bottom (badger's Flatten),
+// which tells the value log what is garbage, and tries again. Deletions
+// still in the memtable count after its next flush (or a restart).
 func (q *Queue) RunGC() int {
 	if q.readOnly {
 		return 0
 	}
 	q.freed.Store(0)
 	q.gcRuns.Add(1)
+	n := q.rewriteValueLog()
+	if n == 0 && q.garbageHidden() {
+		start := time.Now()
+		if err := q.db.Flatten(1); err != nil {
+			q.log.Warn("queue: compacting before value log GC failed", "err", err)
+			return 0
+		}
+		n = q.rewriteValueLog()
+		q.log.Info("queue: compacted the index to find delivered bodies", "took", time.Since(start).Round(time.Millisecond), "value_log_files_rewritten", n)
+	}
+	return n
+}
+
+// rewriteValueLog runs badger's value-log GC until it finds nothing to do.
+func (q *Queue) rewriteValueLog() int {
 	n := 0
 	for {
 		select {
@@ -92,4 +114,12 @@ func (q *Queue) RunGC() int {
 		}
 		n++
 	}
+}
+
+// garbageHidden reports whether the value log holds much more than the
+// bodies still queued: more than three value-log files beyond them (the
+// file being written counts twice, as badger preallocates it).
+func (q *Queue) garbageHidden() bool {
+	_, vlog := q.db.Size()
+	return vlog > q.bytes.Load()+3*q.opts.ValueLogFileBytes
 }

@@ -1,0 +1,125 @@
+// Command queuegen measures mxout's queue at scale: it fills a data
+// directory with many messages through the real queue.Enqueue, measures
+// how `mxout serve` starts on it (time to listen, RSS), and drains it to
+// measure how much disk value-log GC gives back. docs/benchmarks.md
+// ("Queue at scale") records its numbers and the commands.
+//
+//	go run ./internal/queuegen fill    --dir /var/tmp/q1m --n 1000000
+//	go run ./internal/queuegen startup --dir /var/tmp/q1m --bin bin/mxout
+//	go run ./internal/queuegen drain   --dir /var/tmp/q1m
+//
+// The queue's settings are the embedded defaults (as `mxout serve` runs
+// without a config) with data_dir replaced by --dir.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/queue"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		printUsage()
+	}
+	fsFlags := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fsFlags.String("dir", "", "the queue's data directory (required)")
+	var run func() error
+	switch os.Args[1] {
+	case "fill":
+		n := fsFlags.Int("n", 100000, "messages to enqueue")
+		body := fsFlags.Int("body", 5000, "body size in bytes (above queue.badger.value_threshold: bodies go to the value log)")
+		domains := fsFlags.Int("domains", 1000, "distinct recipient domains")
+		workers := fsFlags.Int("workers", 256, "concurrent enqueuers (they share synced commits)")
+		run = func() error { return fill(*dir, *n, *body, *domains, *workers) }
+	case "startup":
+		bin := fsFlags.String("bin", "bin/mxout", "the mxout binary")
+		settle := fsFlags.Duration("settle", 0, "wait this long after start-up before sampling RSS again (0: 5s)")
+		run = func() error { return startup(*dir, *bin, *settle) }
+	case "drain":
+		workers := fsFlags.Int("workers", 64, "concurrent completers")
+		run = func() error { return drain(*dir, *workers) }
+	default:
+		printUsage()
+	}
+	fsFlags.Parse(os.Args[2:])
+	if *dir == "" {
+		printUsage()
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "queuegen:", err)
+		os.Exit(1)
+	}
+}
+
+func printUsage() {
+	fmt.Fprintln(os.Stderr, "usage: queuegen fill|startup|drain --dir DIR [flags]  (queuegen CMD -h lists the flags)")
+	os.Exit(2)
+}
+
+// options are the queue options of the embedded defaults with dir as
+// data_dir, mapped as cmd/mxout maps them.
+func options(dir string) (queue.Options, error) {
+	c, err := configs.Defaults()
+	if err != nil {
+		return queue.Options{}, err
+	}
+	return queue.Options{
+		Dir:               dir,
+		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
+		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
+		LeaseDuration:     c.Queue.LeaseDuration,
+		GCInterval:        c.Queue.GCInterval,
+		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
+		NumMemtables:      c.Queue.Badger.NumMemtables,
+		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
+		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
+		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
+		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}, nil
+}
+
+// diskUsage sums the sizes of the files under dir as allocated on disk
+// (sparse files count what they really use), by kind of badger file.
+func diskUsage(dir string) (usage, error) {
+	var u usage
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n, err := allocated(p)
+		if err != nil {
+			return err
+		}
+		switch filepath.Ext(p) {
+		case ".vlog":
+			u.vlog += n
+		case ".sst":
+			u.sst += n
+		case ".mem":
+			u.mem += n
+		default:
+			u.other += n
+		}
+		return nil
+	})
+	return u, err
+}
+
+type usage struct{ vlog, sst, mem, other int64 }
+
+func (u usage) total() int64 { return u.vlog + u.sst + u.mem + u.other }
+
+func (u usage) String() string {
+	return fmt.Sprintf("%s (value log %s, tables %s, memtables %s, other %s)",
+		mib(u.total()), mib(u.vlog), mib(u.sst), mib(u.mem), mib(u.other))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Errors a caller must tell apart.
@@ -112,6 +113,16 @@ func Open(opts Options) (*Queue, error) {
 
 // badgerOptions are the storage settings shared by Open and OpenReadOnly.
 func badgerOptions(opts Options) badger.Options {
+	bo := badgerDefaults(opts)
+	if opts.BlockCacheBytes <= 0 {
+		// Badger panics when compressed tables have no block cache to
+		// decompress into; without a cache, store tables uncompressed.
+		bo = bo.WithCompression(options.None)
+	}
+	return bo
+}
+
+func badgerDefaults(opts Options) badger.Options {
 	return badger.DefaultOptions(opts.Dir).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
 		WithMemTableSize(opts.MemtableBytes).

@@ -147,3 +147,24 @@ func copyDir(t *testing.T, from, to string) {
 		dst.Close()
 	}
 }
+
+func TestOpen_WithoutBlockCache(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	opts := testOptions(t.TempDir(), c)
+	opts.BlockCacheBytes = 0 // queue.badger.block_cache_bytes: 0 is valid config
+	q, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "body")
+	q.Close()
+	ro, err := OpenReadOnly(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.Get(id); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/delivery/smtptest"
+	"golang.org/x/sys/unix"
+)
+
+// mountTmpfs mounts a tmpfs of the given size for the test, or skips when
+// the test cannot mount (not root, or a container without the right).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		t.Skipf("skipping the disk-full test of the binary: cannot mount a tmpfs here (%v: %s); run the e2e suite as root to include it", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Logf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+func freeBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// TestServe_DiskFull runs the relay with its data directory on a small
+// tmpfs and fills the disk with a ballast file: new mail gets 452 4.3.1,
+// /readyz says not ready, the relay stays up and delivers what it holds,
+// and when the ballast goes it is ready and takes mail again.
+func TestServe_DiskFull(t *testing.T) {
+	t.Parallel()
+	const reserve = 24 << 20
+	mnt := mountTmpfs(t, "96m")
+	e := newEnv(t)
+	mx := e.mx("full.example", 10, smtptest.Options{})
+	mx.Down()
+	r := e.newRelay(map[string]any{
+		"data_dir":   filepath.Join(mnt, "data"),
+		"submission": map[string]any{"max_message_bytes": "1MiB"},
+		"queue": map[string]any{
+			"min_free_bytes": reserve,
+			"badger": map[string]any{
+				"memtable_bytes": "2MiB", "num_memtables": 2, "block_cache_bytes": "1MiB",
+				"index_cache_bytes": "1MiB", "value_log_file_bytes": "4MiB", "value_threshold": "1KiB",
+			},
+		},
+	}).start()
+
+	var held []string
+	for i := 0; i < 5; i++ {
+		marker := "before-full-" + string(rune('a'+i))
+		if _, err := r.send("app@sender.example", []string{"u@full.example"}, message(marker)); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, marker)
+	}
+	if code := r.readyz(t); code != 200 {
+		t.Fatalf("/readyz = %d before the disk filled", code)
+	}
+
+	// Leave less than the reserve: badger itself still has room to work
+	// (the reserve), but no new message may be taken.
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, freeBytes(t, mnt)-reserve+(64<<10)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.send("app@sender.example", []string{"u@full.example"}, message("while-full"))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Errorf("new mail on a full disk: %v, want 452 4.3.1", err)
+	}
+	if code := r.readyz(t); code != 503 {
+		t.Errorf("/readyz = %d on a full disk, want 503", code)
+	}
+
+	// Delivery goes on while full.
+	mx.Up()
+	waitFor(t, 30*time.Second, "the queued messages to be delivered on a full disk", func() bool {
+		return len(missing(mx, held)) == 0
+	})
+	if r.cmd.ProcessState != nil {
+		t.Fatalf("the relay died on a full disk:\n%s", r.logs())
+	}
+
+	os.Remove(ballast)
+	waitFor(t, 10*time.Second, "/readyz to recover", func() bool { return r.readyz(t) == 200 })
+	if _, err := r.send("app@sender.example", []string{"u@full.example"}, message("after-full")); err != nil {
+		t.Fatalf("new mail after space returned: %v", err)
+	}
+	waitFor(t, 15*time.Second, "the message taken after recovery to arrive", func() bool {
+		return len(missing(mx, []string{"after-full"})) == 0
+	})
+	if len(missing(mx, []string{"while-full"})) == 0 {
+		t.Error("a message refused with 452 was delivered")
+	}
+	if err := r.stop(); err != nil {
+		t.Errorf("clean stop: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,29 +51,6 @@ func (r *relay) steer(args ...string) (stdout, stderr string, err error) {
 
 // dataDir is the relay's queue directory.
 func (r *relay) dataDir() string { return filepath.Join(r.dir, "data") }
-
-// metric reads one sample of the relay's /metrics, such as
-// `mxout_queue_messages{state="held"}`.
-func (r *relay) metric(t *testing.T, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", r.metricsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in /metrics", series)
-	return 0
-}
 
 // readyz returns the status code of the relay's /readyz.
 func (r *relay) readyz(t *testing.T) int {

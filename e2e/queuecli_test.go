@@ -26,6 +26,7 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 	e := newEnv(t)
 	mx := e.mx("cli.example", 10, smtptest.Options{})
 	other := e.mx("other.example", 10, smtptest.Options{})
+	senderMX := e.mx("sender.example", 10, smtptest.Options{})
 	mx.Down()
 	other.Down()
 	_, over := adminOverrides(t)
@@ -83,11 +84,6 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 		t.Fatal("a held message was delivered") // ... but not the held a@
 	}
 
-	// delete --bounce needs the dsn package; until it is wired, a clear 501.
-	_, errOut, err = r.cli(nil, "delete", "--bounce", ids[0])
-	if err == nil || !strings.Contains(errOut, "bounces not available in this build") {
-		t.Errorf("delete --bounce: %v %q", err, errOut)
-	}
 	// Retry while held (once released, delivery may hold it and answer 409).
 	if out, _, err := r.steer("retry", ids[0]); err != nil || !strings.Contains(out, "retried") {
 		t.Errorf("retry: %v %q", err, out)
@@ -99,8 +95,14 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 	if _, errOut, err := r.cli(nil, "show", ids[0]); err == nil || !strings.Contains(errOut, "not in the queue") {
 		t.Errorf("show of a delivered message: %v %q", err, errOut)
 	}
-	if out, _, err := r.steer("delete", ids[2]); err != nil || !strings.Contains(out, "deleted") {
-		t.Errorf("delete: %v %q", err, out)
+	// delete --bounce: gone from the queue, and the sender gets a failure report.
+	if out, _, err := r.steer("delete", "--bounce", ids[2]); err != nil || !strings.Contains(out, "bounced") {
+		t.Fatalf("delete --bounce: %v %q", err, out)
+	}
+	reports := senderMX.WaitMessages(t, 1, 15*time.Second)
+	if rep := string(reports[0].Data); reports[0].From != "" || !strings.Contains(rep, "Final-Recipient: rfc822; c@other.example") ||
+		!strings.Contains(rep, "Action: failed") || !strings.Contains(rep, "Status: 5.0.0") || !strings.Contains(rep, "deleted from the queue") {
+		t.Errorf("report of the deleted message (from %q):\n%s", reports[0].From, rep)
 	}
 	out, _, err = r.cli(nil, "stats", "--json")
 	var stats struct {
@@ -114,6 +116,9 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 	}
 	if len(other.Messages()) != 0 {
 		t.Error("a deleted message was delivered")
+	}
+	if n := senderMX.MessageCount(); n != 1 {
+		t.Errorf("%d reports reached the sender, want only the one about the deleted message", n)
 	}
 }
 

@@ -178,10 +178,8 @@ func (r *relay) start() error {
 	}
 	if adminLn != nil {
 		r.adminSrv = admin.New(admin.Config{
-			Token: c.Admin.Token,
-			// The dsn package (issue 4) provides the Bouncer; until it is
-			// wired here, `mxout queue delete --bounce` answers 501.
-			Bouncer: nil,
+			Token:   c.Admin.Token,
+			Bouncer: deletedBouncer{n: notifier, now: time.Now},
 			Logger:  r.log,
 		}, q)
 		go func() { r.report(r.adminSrv.Serve(adminLn)) }()

@@ -17,6 +17,16 @@
 //   - Due work is found by a range scan of a time-ordered index, never a
 //     full scan; Open rebuilds its counters from that index without reading
 //     bodies.
+//   - A message's record, body and index entry change together, in one
+//     badger transaction, so no crash leaves a message half-written;
+//     Verify checks it.
+//   - Listings (ListPage) seek to a cursor and read a bounded number of
+//     envelopes, never bodies. OpenReadOnly inspects a stopped relay's
+//     queue with badger's shared lock.
+//   - Disk space of delivered and deleted bodies comes back through
+//     value-log GC: on a schedule, early after large deletes, and with a
+//     compaction to the bottom level when badger cannot yet see the
+//     garbage (RunGC).
 //
 // The queue knows nothing of SMTP: responses are opaque strings that the
 // delivery side hands in.

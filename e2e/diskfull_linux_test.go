@@ -54,6 +54,8 @@ func TestServe_DiskFull(t *testing.T) {
 	r := e.newRelay(map[string]any{
 		"data_dir":   filepath.Join(mnt, "data"),
 		"submission": map[string]any{"max_message_bytes": "1MiB"},
+		// The destination comes back within the test: probe it again soon.
+		"delivery": map[string]any{"dead_destination": map[string]any{"hold": "200ms"}},
 		"queue": map[string]any{
 			"min_free_bytes": reserve,
 			"badger": map[string]any{

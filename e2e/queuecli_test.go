@@ -30,6 +30,8 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 	mx.Down()
 	other.Down()
 	_, over := adminOverrides(t)
+	// The destination comes back within the test: probe it again soon.
+	over["delivery"] = map[string]any{"dead_destination": map[string]any{"hold": "200ms"}}
 	r := e.newRelay(over).start()
 	var ids []string
 	for i, to := range []string{"a@cli.example", "b@cli.example", "c@other.example"} {

@@ -36,9 +36,7 @@ func TestServe_SIGTERMFinishesInFlightNoDuplicates(t *testing.T) {
 	adminAddr, over := adminOverrides(t)
 	over["delivery"] = map[string]any{"workers": 4, "shutdown_timeout": "20s"}
 	r := e.newRelay(over).start()
-	mx.Down() // queue everything first, then let the first four start
-	markers := sendMarkers(t, r, "term", 12)
-	mx.Up()
+	markers := sendMarkers(t, r, "term", 12) // four start at once, eight wait
 	waitFor(t, 15*time.Second, "four deliveries in DATA", func() bool { return mx.Active() == 4 })
 	if err := r.stop(); err != nil {
 		t.Fatalf("SIGTERM exit: %v\n%s", err, r.logs())

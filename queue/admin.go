@@ -123,6 +123,12 @@ func (q *Queue) Hold(id ID) error {
 // Release makes a held message deliverable again at its recipients' next
 // attempt times.
 func (q *Queue) Release(id ID) error {
+	var dueDone func()
+	defer func() {
+		if dueDone != nil {
+			dueDone()
+		}
+	}()
 	return q.adminUpdate(id, "release", func(txn *badger.Txn, m *Message, d *delta) error {
 		if !m.Held {
 			return nil
@@ -133,6 +139,7 @@ func (q *Queue) Release(id ID) error {
 		d.held--
 		d.add(kindOf(m), 1)
 		m.Held, m.Due = false, m.nextDue()
+		dueDone = q.due.note(m.Due)
 		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
 			return err
 		}
@@ -144,6 +151,8 @@ func (q *Queue) Release(id ID) error {
 // stays held, with its recipients due as soon as it is released.
 func (q *Queue) Retry(id ID) error {
 	now := q.now()
+	done := q.due.note(now)
+	defer done()
 	return q.adminUpdate(id, "retry", func(txn *badger.Txn, m *Message, d *delta) error {
 		return retryMessage(txn, m, now)
 	})
@@ -250,6 +259,8 @@ func (q *Queue) retryBatch(ids []ID, now time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	done := q.due.note(now)
+	defer done()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0

@@ -40,6 +40,14 @@ func parseDueKey(k []byte) (due time.Time, id ID, ok bool) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(k[1:9]))), ID(k[9:]), true
 }
 
+// dueKeyAt is the first due key of every entry due at or after t.
+func dueKeyAt(t time.Time) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixDue
+	binary.BigEndian.PutUint64(k[1:9], uint64(max(t.UnixNano(), 0)))
+	return k
+}
+
 // dueKeyUpTo is the first due key after every entry due at or before t.
 func dueKeyUpTo(t time.Time) []byte {
 	k := make([]byte, 9)

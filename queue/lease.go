@@ -25,6 +25,7 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 		return nil, err
 	}
 	var jobs []*Message
+	done := q.due.note(now.Add(q.opts.LeaseDuration))
 	err = q.update(func(txn *badger.Txn) error {
 		jobs = jobs[:0]
 		for _, id := range claimed {
@@ -49,6 +50,7 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 		}
 		return nil
 	})
+	done()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil {
@@ -70,8 +72,14 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 }
 
 // claimDue scans the due index up to now and marks up to max unleased
-// messages as leased in memory.
+// messages as leased in memory. It starts where the live entries begin
+// (dueFloor), not at the deletions that delivered messages left before
+// them.
 func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
+	q.scanMu.Lock()
+	defer q.scanMu.Unlock()
+	start, bound := q.due.begin()
+	var first time.Time
 	var claimed []ID
 	end := dueKeyUpTo(now)
 	err := q.db.View(func(txn *badger.Txn) error {
@@ -79,14 +87,17 @@ func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
 		defer it.Close()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		for it.Rewind(); it.Valid() && len(claimed) < max; it.Next() {
+		for it.Seek(dueKeyAt(start)); it.Valid() && len(claimed) < max; it.Next() {
 			key := it.Item().Key()
-			if string(key) >= string(end) {
-				break
-			}
-			_, id, ok := parseDueKey(key)
+			due, id, ok := parseDueKey(key)
 			if !ok {
 				continue
+			}
+			if first.IsZero() {
+				first = due
+			}
+			if string(key) >= string(end) {
+				break
 			}
 			if _, busy := q.leased[id]; busy {
 				continue
@@ -106,6 +117,7 @@ func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan due index: %w", err)
 	}
+	q.due.end(first, bound)
 	return claimed, nil
 }
 
@@ -119,7 +131,7 @@ func (q *Queue) NextDue() (time.Time, bool) {
 		defer it.Close()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		for it.Rewind(); it.Valid(); it.Next() {
+		for it.Seek(dueKeyAt(q.due.start())); it.Valid(); it.Next() {
 			d, id, ok := parseDueKey(it.Item().Key())
 			if !ok {
 				continue
@@ -173,6 +185,7 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 	var (
 		before, after kind
 		m             *Message
+		dueDone       func()
 	)
 	err := q.update(func(txn *badger.Txn) error {
 		var err error
@@ -196,8 +209,12 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 		if err := putMessage(txn, m); err != nil {
 			return err
 		}
+		dueDone = q.due.note(m.Due)
 		return txn.Set(dueKey(m.Due, m.ID), dueValue(after, m.Size))
 	})
+	if dueDone != nil {
+		dueDone()
+	}
 	q.mu.Lock()
 	delete(q.leased, id)
 	q.mu.Unlock()
@@ -247,6 +264,7 @@ func applyResults(m *Message, u Update) error {
 // ReturnLease ends a lease without an attempt: the message is due again now.
 // Used on shutdown for work that was leased but not started.
 func (q *Queue) ReturnLease(id ID) error {
+	var dueDone func()
 	err := q.update(func(txn *badger.Txn) error {
 		m, err := getMessage(txn, id)
 		if err != nil {
@@ -259,8 +277,12 @@ func (q *Queue) ReturnLease(id ID) error {
 		if err := putMessage(txn, m); err != nil {
 			return err
 		}
+		dueDone = q.due.note(m.Due)
 		return txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size))
 	})
+	if dueDone != nil {
+		dueDone()
+	}
 	q.mu.Lock()
 	delete(q.leased, id)
 	q.mu.Unlock()

@@ -70,6 +70,11 @@ type Queue struct {
 	mu     sync.Mutex
 	leased map[ID]kind // messages owned by a delivery or an admin operation
 
+	// due tells scans of the due index where its live entries begin;
+	// scanMu keeps the scans that move it from overlapping.
+	due    *dueFloor
+	scanMu sync.Mutex
+
 	ready, deferred, held, bytes atomic.Int64
 	lastWriteFailed              atomic.Bool
 
@@ -145,6 +150,7 @@ func newQueue(db *badger.DB, opts Options) *Queue {
 		free:   opts.FreeSpace,
 		wake:   make(chan struct{}, 1),
 		leased: make(map[ID]kind),
+		due:    newDueFloor(),
 		stopGC: make(chan struct{}),
 		gcDone: make(chan struct{}),
 		gcKick: make(chan struct{}, 1),
@@ -251,6 +257,8 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	if err != nil {
 		return "", err
 	}
+	done := q.due.note(m.Due)
+	defer done()
 	err = q.update(func(txn *badger.Txn) error {
 		if err := txn.Set(messageKey(m.ID), rec); err != nil {
 			return err

@@ -75,8 +75,10 @@ func (q *Queue) freedBodies(n int64) {
 // target), and nothing would ever be reclaimed. So when a pass rewrites
 // nothing while the value log is much larger than the bodies still queued,
 // RunGC first compacts every level down to the bottom (badger's Flatten),
-// which tells the value log what is garbage, and tries again. Deletions
-// still in the memtable count after its next flush (or a restart).
+// which tells the value log what is garbage (and drops the deletions
+// themselves), and tries again; at most once per GC interval, since it
+// rewrites the whole index. Deletions still in the memtable count after
+// its next flush (or a restart).
 func (q *Queue) RunGC() int {
 	if q.readOnly {
 		return 0
@@ -84,7 +86,7 @@ func (q *Queue) RunGC() int {
 	q.freed.Store(0)
 	q.gcRuns.Add(1)
 	n := q.rewriteValueLog()
-	if n == 0 && q.garbageHidden() {
+	if n == 0 && q.garbageHidden() && q.flattenDue() {
 		start := time.Now()
 		if err := q.db.Flatten(1); err != nil {
 			q.log.Warn("queue: compacting before value log GC failed", "err", err)
@@ -94,6 +96,21 @@ func (q *Queue) RunGC() int {
 		q.log.Info("queue: compacted the index to find delivered bodies", "took", time.Since(start).Round(time.Millisecond), "value_log_files_rewritten", n)
 	}
 	return n
+}
+
+// flattenDue limits the compaction to the bottom level, which rewrites the
+// whole index, to once per GC interval: runs kicked by deletes come much
+// more often during a drain. Without a schedule (GCInterval 0) only
+// explicit runs happen, and each may compact.
+func (q *Queue) flattenDue() bool {
+	now := time.Now()
+	q.gcMu.Lock()
+	defer q.gcMu.Unlock()
+	if q.opts.GCInterval > 0 && !q.lastFlatten.IsZero() && now.Sub(q.lastFlatten) < q.opts.GCInterval {
+		return false
+	}
+	q.lastFlatten = now
+	return true
 }
 
 // rewriteValueLog runs badger's value-log GC until it finds nothing to do.

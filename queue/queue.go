@@ -85,6 +85,9 @@ type Queue struct {
 	gcKick chan struct{}
 	freed  atomic.Int64
 	gcRuns atomic.Int64
+	// gcMu guards lastFlatten, the last compaction to the bottom level.
+	gcMu        sync.Mutex
+	lastFlatten time.Time
 
 	closed   atomic.Bool
 	readOnly bool

@@ -36,7 +36,7 @@ func (q *Queue) ListPage(opts ListOptions) (Page, error) {
 	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}, PrefetchValues: true, PrefetchSize: min(limit, 100)})
 		defer it.Close()
-		start := []byte{prefixMessage}
+		start := messageKeyAt(q.arrivals.start()) // past the records of delivered mail
 		if opts.After != "" {
 			start = append(messageKey(opts.After), 0)
 		}

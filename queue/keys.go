@@ -24,6 +24,14 @@ func messageKey(id ID) []byte { return append([]byte{prefixMessage}, id...) }
 func bodyKey(id ID) []byte    { return append([]byte{prefixBody}, id...) }
 func heldKey(id ID) []byte    { return append([]byte{prefixHeld}, id...) }
 
+// messageKeyAt is the first message key of every message that arrived at
+// or after t: IDs start with their time and sort by it.
+func messageKeyAt(t time.Time) []byte {
+	var b [idBytes]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(max(t.UnixNano(), 0)))
+	return append([]byte{prefixMessage}, idEncoding.EncodeToString(b[:])...)
+}
+
 func dueKey(due time.Time, id ID) []byte {
 	k := make([]byte, 1+8+len(id))
 	k[0] = prefixDue

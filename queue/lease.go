@@ -73,7 +73,7 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 
 // claimDue scans the due index up to now and marks up to max unleased
 // messages as leased in memory. It starts where the live entries begin
-// (dueFloor), not at the deletions that delivered messages left before
+// (indexFloor), not at the deletions that delivered messages left before
 // them.
 func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
 	q.scanMu.Lock()

@@ -70,10 +70,13 @@ type Queue struct {
 	mu     sync.Mutex
 	leased map[ID]kind // messages owned by a delivery or an admin operation
 
-	// due tells scans of the due index where its live entries begin;
-	// scanMu keeps the scans that move it from overlapping.
-	due    *dueFloor
-	scanMu sync.Mutex
+	// due and arrivals tell scans of the due index and of the message
+	// records where their live entries begin; scanMu and oldestMu keep the
+	// scans that move them from overlapping.
+	due      *indexFloor
+	scanMu   sync.Mutex
+	arrivals *indexFloor
+	oldestMu sync.Mutex
 
 	ready, deferred, held, bytes atomic.Int64
 	lastWriteFailed              atomic.Bool
@@ -146,17 +149,18 @@ func badgerDefaults(opts Options) badger.Options {
 
 func newQueue(db *badger.DB, opts Options) *Queue {
 	q := &Queue{
-		db:     db,
-		opts:   opts,
-		log:    opts.Logger,
-		now:    opts.Now,
-		free:   opts.FreeSpace,
-		wake:   make(chan struct{}, 1),
-		leased: make(map[ID]kind),
-		due:    newDueFloor(),
-		stopGC: make(chan struct{}),
-		gcDone: make(chan struct{}),
-		gcKick: make(chan struct{}, 1),
+		db:       db,
+		opts:     opts,
+		log:      opts.Logger,
+		now:      opts.Now,
+		free:     opts.FreeSpace,
+		wake:     make(chan struct{}, 1),
+		leased:   make(map[ID]kind),
+		due:      newIndexFloor(),
+		arrivals: newIndexFloor(),
+		stopGC:   make(chan struct{}),
+		gcDone:   make(chan struct{}),
+		gcKick:   make(chan struct{}, 1),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -260,8 +264,9 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	if err != nil {
 		return "", err
 	}
-	done := q.due.note(m.Due)
-	defer done()
+	dueDone, arrivalDone := q.due.note(m.Due), q.arrivals.note(m.ID.Time())
+	defer dueDone()
+	defer arrivalDone()
 	err = q.update(func(txn *badger.Txn) error {
 		if err := txn.Set(messageKey(m.ID), rec); err != nil {
 			return err
@@ -357,17 +362,29 @@ func (q *Queue) Stats() Stats {
 	return s
 }
 
-// oldest seeks to the first message record: IDs sort by arrival time.
+// oldest seeks to the first message record (IDs sort by arrival time),
+// starting where the live records begin.
 func (q *Queue) oldest() time.Time {
+	q.oldestMu.Lock()
+	defer q.oldestMu.Unlock()
+	start, bound := q.arrivals.begin()
 	var t time.Time
-	_ = q.db.View(func(txn *badger.Txn) error {
+	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}})
 		defer it.Close()
-		it.Rewind()
+		it.Seek(messageKeyAt(start))
 		if it.Valid() {
 			t = ID(it.Item().Key()[1:]).Time()
+			if t.IsZero() {
+				t = start // a malformed key: do not move the floor past it
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		q.arrivals.end(start, bound)
+		return time.Time{}
+	}
+	q.arrivals.end(t, bound)
 	return t
 }

@@ -69,6 +69,12 @@ func drain(dir string, workers int) error {
 	elapsed := time.Since(start)
 	fmt.Printf("drain: %d messages completed in %s (%.0f/s), %d failed; %d left\n",
 		done.Load(), elapsed.Round(time.Millisecond), float64(done.Load())/elapsed.Seconds(), failed.Load(), total(q.Stats()))
+	statsStart := time.Now()
+	q.Stats()
+	pageStart := time.Now()
+	_, _, err = q.List(queue.ListOptions{Limit: 100})
+	fmt.Printf("on the drained queue: Stats %s, first List page %s (%v)\n",
+		pageStart.Sub(statsStart).Round(time.Microsecond), time.Since(pageStart).Round(time.Microsecond), err)
 	drained, err := diskUsage(dir)
 	if err != nil {
 		return err

@@ -14,39 +14,39 @@ func TestDueFloor_RaiseIsBoundedByWriters(t *testing.T) {
 	at := func(n int64) time.Time { return time.Unix(0, n) }
 	tests := []struct {
 		name string
-		run  func(f *dueFloor)
+		run  func(f *indexFloor)
 		want int64
 	}{
-		{"raised to the first entry seen", func(f *dueFloor) {
+		{"raised to the first entry seen", func(f *indexFloor) {
 			_, b := f.begin()
 			f.end(at(50), b)
 		}, 50},
-		{"nothing seen: raised past everything", func(f *dueFloor) {
+		{"nothing seen: raised past everything", func(f *indexFloor) {
 			_, b := f.begin()
 			f.end(time.Time{}, b)
 		}, 1<<63 - 1},
-		{"a writer pending at the start bounds the raise", func(f *dueFloor) {
+		{"a writer pending at the start bounds the raise", func(f *indexFloor) {
 			done := f.note(at(30))
 			_, b := f.begin()
 			f.end(at(50), b)
 			done()
 		}, 30},
-		{"a writer noting during the scan bounds the raise", func(f *dueFloor) {
+		{"a writer noting during the scan bounds the raise", func(f *indexFloor) {
 			_, b := f.begin()
 			f.note(at(20))()
 			f.end(at(50), b)
 		}, 20},
-		{"a note lowers the floor", func(f *dueFloor) {
+		{"a note lowers the floor", func(f *indexFloor) {
 			_, b := f.begin()
 			f.end(at(50), b)
 			f.note(at(10))()
 		}, 10},
-		{"a finished writer does not bound the next scan", func(f *dueFloor) {
+		{"a finished writer does not bound the next scan", func(f *indexFloor) {
 			f.note(at(30))()
 			_, b := f.begin()
 			f.end(at(50), b)
 		}, 50},
-		{"the floor never goes back from a raise", func(f *dueFloor) {
+		{"the floor never goes back from a raise", func(f *indexFloor) {
 			_, b := f.begin()
 			f.end(at(50), b)
 			_, b = f.begin()
@@ -54,7 +54,7 @@ func TestDueFloor_RaiseIsBoundedByWriters(t *testing.T) {
 		}, 50},
 	}
 	for _, tt := range tests {
-		f := newDueFloor()
+		f := newIndexFloor()
 		tt.run(f)
 		if got := f.start().UnixNano(); got != tt.want {
 			t.Errorf("%s: floor %d, want %d", tt.name, got, tt.want)
@@ -104,9 +104,10 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // TestLease_NothingStrandedUnderConcurrentWrites races every writer of
-// the due index against the scans that move the floor: if a scan ever
-// raised the floor past a live entry, that message would never be leased
-// again and the test would time out.
+// the due index and the message records against the scans that move their
+// floors: if a scan ever raised the due floor past a live entry, that
+// message would never be leased again and the test would time out; if it
+// raised the record floor past one, the oldest message would be wrong.
 func TestLease_NothingStrandedUnderConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	opts := testOptions(t.TempDir(), newClock())
@@ -165,6 +166,10 @@ func TestLease_NothingStrandedUnderConcurrentWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range jobs {
+			// m is queued, so the oldest message is no younger than it.
+			if o := q.Stats().Oldest; o.IsZero() || o.After(m.ID.Time()) {
+				t.Fatalf("oldest = %v while %s (arrived %v) is queued", o, m.ID, m.ID.Time())
+			}
 			switch rand.IntN(4) {
 			case 0: // deferred a little
 				q.Complete(m.ID, Update{Results: []Result{{Index: 0, State: Pending, NextAttempt: time.Now().Add(time.Duration(rand.IntN(5)) * time.Millisecond), Attempted: time.Now()}}})
@@ -181,4 +186,39 @@ func TestLease_NothingStrandedUnderConcurrentWrites(t *testing.T) {
 	}
 	close(stopOps)
 	wg.Wait()
+	if o := q.Stats().Oldest; !o.IsZero() {
+		t.Errorf("oldest = %v on an empty queue", o)
+	}
+}
+
+func TestOldest_PastDeliveredAndBelowTheFloor(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	early := NewID(c.Now().Add(-time.Hour)) // chosen by a slow submitter an hour ago
+	var ids []ID
+	for i := 0; i < 3; i++ {
+		ids = append(ids, mustEnqueue(t, q, env("a@x.example", "b@y.example"), "body"))
+		c.Advance(time.Minute)
+	}
+	jobs, _ := q.Lease(c.Now(), 2)
+	for _, m := range jobs {
+		q.Complete(m.ID, Update{Results: []Result{{Index: 0, State: Delivered, Attempted: c.Now()}}})
+	}
+	if got := q.Stats().Oldest; !got.Equal(ids[2].Time()) {
+		t.Fatalf("oldest = %v, want the third message's arrival %v", got, ids[2].Time())
+	}
+	if got := q.arrivals.start(); !got.Equal(ids[2].Time()) {
+		t.Errorf("record scans start at %v, want %v (past the two delivered)", got, ids[2].Time())
+	}
+	if _, err := q.Enqueue(context.Background(), early, env("a@x.example", "b@y.example"), []byte("late body")); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Stats().Oldest; !got.Equal(early.Time()) {
+		t.Errorf("oldest = %v after a message with an older ID arrived, want %v", got, early.Time())
+	}
+	page, _, _ := q.List(ListOptions{})
+	if len(page) != 2 || page[0].ID != early || page[1].ID != ids[2] {
+		t.Errorf("list = %v, want [%s %s]", page, early, ids[2])
+	}
 }

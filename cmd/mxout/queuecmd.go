@@ -65,6 +65,8 @@ func (qc *queueCmd) listCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List queued messages, oldest first",
+		Example: "  mxout queue list\n  mxout queue list --state deferred --domain example.com --older-than 2h\n" +
+			"  mxout queue list --json | jq '.messages[].id'\n  mxout queue list -q --sender '<>'",
 		Long: "Lists queued messages in arrival order, a page at a time, so it works\n" +
 			"on queues of millions of messages. Filters combine.",
 		Args: cobra.NoArgs,
@@ -112,9 +114,10 @@ func (qc *queueCmd) listCmd() *cobra.Command {
 func (qc *queueCmd) showCmd() *cobra.Command {
 	var headers bool
 	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one message: envelope, per-recipient state, attempts, last reply, headers",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show ID",
+		Short:   "Show one message: envelope, per-recipient state, attempts, last reply, headers",
+		Example: "  mxout queue show 33lkhdd1ms5jqu1equig\n  mxout queue show 33lkhdd1ms5jqu1equig --json --headers=false",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := queue.ParseID(args[0])
 			if err != nil {
@@ -136,9 +139,10 @@ func (qc *queueCmd) showCmd() *cobra.Command {
 
 func (qc *queueCmd) statsCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "stats",
-		Short: "Count the queue by state, with its size and oldest message",
-		Args:  cobra.NoArgs,
+		Use:     "stats",
+		Short:   "Count the queue by state, with its size and oldest message",
+		Example: "  mxout queue stats\n  mxout queue stats --json --config /etc/mxout/mxout.yaml",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return qc.withSource(cmd, func(ctx context.Context, src *source) error {
 				s, err := src.Stats(ctx)
@@ -173,9 +177,10 @@ type idAction func(c *admin.Client, ctx context.Context, id queue.ID) (admin.Don
 
 func (qc *queueCmd) actionCmd(verb, short string, do idAction) *cobra.Command {
 	return &cobra.Command{
-		Use:   verb + " ID...",
-		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Use:     verb + " ID...",
+		Short:   short,
+		Example: fmt.Sprintf("  mxout queue %s 33lkhdd1ms5jqu1equig 33lkhdd2n1hi93955s4g\n  mxout queue list -q --domain example.com | mxout queue %s -", verb, verb),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return qc.eachID(cmd, verb, args, do)
 		},
@@ -185,8 +190,9 @@ func (qc *queueCmd) actionCmd(verb, short string, do idAction) *cobra.Command {
 func (qc *queueCmd) retryCmd() *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
-		Use:   "retry ID...|--all",
-		Short: "Make messages due now (--all: every deferred message, as flush)",
+		Use:     "retry ID...|--all",
+		Short:   "Make messages due now (--all: every deferred message, as flush)",
+		Example: "  mxout queue retry 33lkhdd1ms5jqu1equig\n  mxout queue retry --all",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return errors.New("retry takes IDs or --all, not both or neither")
@@ -208,7 +214,9 @@ func (qc *queueCmd) deleteCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Remove messages from the queue (--bounce: and tell their senders)",
-		Args:  cobra.MinimumNArgs(1),
+		Example: "  mxout queue delete 33lkhdd1ms5jqu1equig\n  mxout queue delete --bounce 33lkhdd1ms5jqu1equig\n" +
+			"  mxout queue list -q --domain spam.example | mxout queue delete -",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return qc.eachID(cmd, "delete", args, func(c *admin.Client, ctx context.Context, id queue.ID) (admin.Done, error) {
 				return c.Delete(ctx, id, bounce)
@@ -221,10 +229,11 @@ func (qc *queueCmd) deleteCmd() *cobra.Command {
 
 func (qc *queueCmd) flushCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "flush",
-		Short: "Make every deferred message due now (postqueue -f)",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return qc.flush(cmd) },
+		Use:     "flush",
+		Short:   "Make every deferred message due now (postqueue -f)",
+		Example: "  mxout queue flush",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return qc.flush(cmd) },
 	}
 }
 

@@ -167,13 +167,17 @@ func (s *Server) bounceAndDelete(w http.ResponseWriter, r *http.Request, id queu
 }
 
 func (s *Server) flush(w http.ResponseWriter, r *http.Request) {
+	revived := 0
+	if s.cfg.Destinations != nil {
+		revived = s.cfg.Destinations.ReviveDestinations()
+	}
 	n, err := s.q.Flush()
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.log.Info("queue: operator flush", "messages", n, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, Flushed{Messages: n})
+	s.log.Info("queue: operator flush", "messages", n, "destinations_revived", revived, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, Flushed{Messages: n, DestinationsRevived: revived})
 }
 
 // pathID reads and checks the {id} of the path, answering 400 if bad.

@@ -47,6 +47,12 @@ type Bouncer interface {
 	BounceDeleted(ctx context.Context, m *queue.Message, body []byte) error
 }
 
+// Destinations is the delivery side's memory of failing destinations; a
+// flush clears it so that dead destinations are tried again at once.
+type Destinations interface {
+	ReviveDestinations() int
+}
+
 // Config configures a Server. cmd/mxout fills it from configs.
 type Config struct {
 	// Token, when set, is required on every request as "Authorization:
@@ -54,6 +60,8 @@ type Config struct {
 	Token string
 	// Bouncer sends reports for delete?bounce=true; nil answers 501.
 	Bouncer Bouncer
+	// Destinations, when set, is revived by every flush.
+	Destinations Destinations
 	// MaxScan bounds the message records one listing request reads; 0
 	// means DefaultMaxScan.
 	MaxScan int

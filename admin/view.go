@@ -106,6 +106,9 @@ type Done struct {
 type Flushed struct {
 	// Messages is how many deferred messages were made due now.
 	Messages int `json:"messages"`
+	// DestinationsRevived is how many dead or failing destinations the
+	// flush made deliverable again at once.
+	DestinationsRevived int `json:"destinations_revived"`
 }
 
 // apiError is the body of every error answer.

@@ -58,3 +58,23 @@ func (p *pool) report(dest string, failed bool, o Outcome, now time.Time, after 
 	}
 	return true
 }
+
+// revive forgets every destination's failures, as an operator's flush
+// asks (Postfix's postqueue -f does the same): dead destinations are tried
+// again at once, at their full connection cap. It returns how many
+// destinations were dead or failing.
+func (p *pool) revive() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for dest, st := range p.dests {
+		if st.failures == 0 && st.dead.IsZero() {
+			continue
+		}
+		n++
+		st.failures, st.dead = 0, time.Time{}
+		st.signal()
+		p.forget(dest, st)
+	}
+	return n
+}

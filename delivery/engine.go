@@ -294,6 +294,18 @@ func (e *Engine) idleFor(haveFreeWorkers bool) time.Duration {
 	return min(max(next.Sub(e.now()), time.Millisecond), maxIdle)
 }
 
+// ReviveDestinations forgets the failures of every destination, so that
+// dead ones are tried again at once at their full connection cap. An
+// operator's flush calls it, as Postfix's postqueue -f revives dead
+// destinations. It returns how many destinations were dead or failing.
+func (e *Engine) ReviveDestinations() int {
+	n := e.pool.revive()
+	if n > 0 {
+		e.log.Info("delivery: destinations revived by an operator flush", "destinations", n)
+	}
+	return n
+}
+
 // Shutdown stops leasing new work and waits for deliveries in flight until
 // ctx ends; then it aborts them, and their leases are returned to the queue.
 func (e *Engine) Shutdown(ctx context.Context) error {

@@ -307,3 +307,41 @@ func TestDeliver_FinalDotTimeout(t *testing.T) {
 		t.Errorf("the attempt took %v: not ended by the 200ms final-dot timeout", took)
 	}
 }
+
+// TestDeliver_ReviveDestinationsEndsTheHold: an operator's flush revives a
+// dead destination at once, without waiting out dead_destination.hold.
+func TestDeliver_ReviveDestinationsEndsTheHold(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	mx := w.mx("revive.example", 10, smtptest.Options{})
+	mx.SetGreeting(&smtptest.Reply{Code: 421, Message: "too busy"})
+	w.cfg.DeadAfter, w.cfg.DeadHold = 2, time.Hour
+	w.cfg.Retry.MaxLifetime = 24 * time.Hour
+	w.start()
+	ids, rcpts := w.enqueueEach(3, "revive.example")
+	suspended := func() bool {
+		for i, id := range ids {
+			for _, r := range w.notes.all(id, rcpts[i]) {
+				if strings.HasPrefix(r.Response, "delivery temporarily suspended: ") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !suspended() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := w.e.ReviveDestinations(); n != 1 {
+		t.Errorf("ReviveDestinations = %d, want 1 dead destination", n)
+	}
+	if n := w.e.ReviveDestinations(); n != 0 {
+		t.Errorf("second ReviveDestinations = %d, want 0", n)
+	}
+	mx.SetGreeting(nil)
+	if _, err := w.q.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitAllFinal(ids, rcpts) // well before the hour-long hold
+}

@@ -178,9 +178,10 @@ func (r *relay) start() error {
 	}
 	if adminLn != nil {
 		r.adminSrv = admin.New(admin.Config{
-			Token:   c.Admin.Token,
-			Bouncer: deletedBouncer{n: notifier, now: time.Now},
-			Logger:  r.log,
+			Token:        c.Admin.Token,
+			Bouncer:      deletedBouncer{n: notifier, now: time.Now},
+			Destinations: r.engine,
+			Logger:       r.log,
 		}, q)
 		go func() { r.report(r.adminSrv.Serve(adminLn)) }()
 	}

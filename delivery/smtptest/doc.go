@@ -7,5 +7,6 @@
 // SetData and Down/Up, and checks what arrived with Messages or
 // WaitMessages. Every method is safe to call from any goroutine while the
 // server runs. Benchmarks set Options.Discard and count arrivals with
-// OnMessage so that the sink stays cheap at thousands of messages a second.
+// OnMessage so that the sink stays cheap at thousands of messages a second;
+// load tools outside tests start one with Start and Close it themselves.
 package smtptest

@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -67,7 +68,7 @@ type Options struct {
 // Server is a scripted destination SMTP server listening on loopback.
 // Its methods are safe for concurrent use.
 type Server struct {
-	t       testing.TB
+	t       testing.TB // nil for a server from Start
 	opts    Options
 	srv     *smtp.Server
 	ln      *listener
@@ -107,6 +108,19 @@ type Server struct {
 // ends. It fails the test if it cannot listen.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatalf("smtptest: %v", err)
+	}
+	s.t = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer outside a test, for load tools such as
+// cmd/mxout-bench: it returns an error instead of failing a test, and the
+// caller must Close the server.
+func Start(opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
 	}
@@ -118,14 +132,13 @@ func NewServer(t testing.TB, opts Options) *Server {
 	}
 	host, _, err := net.SplitHostPort(opts.Addr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		t.Fatalf("smtptest: address %q is not a loopback ip:port", opts.Addr)
+		return nil, fmt.Errorf("address %q is not a loopback ip:port", opts.Addr)
 	}
 	inner, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
-		t.Fatalf("smtptest: listen %s: %v", opts.Addr, err)
+		return nil, fmt.Errorf("listen %s: %w", opts.Addr, err)
 	}
 	s := &Server{
-		t:        t,
 		opts:     opts,
 		done:     make(chan struct{}),
 		served:   make(chan struct{}),
@@ -137,7 +150,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		cert, pemBytes, err := newCertificate(addr.IP, opts.Hostname)
 		if err != nil {
 			inner.Close()
-			t.Fatalf("smtptest: %v", err)
+			return nil, err
 		}
 		s.certPEM = pemBytes
 		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -151,8 +164,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		defer close(s.served)
 		_ = s.srv.Serve(s.ln) // returns nil once Close has run
 	}()
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 func (s *Server) newSMTPServer() *smtp.Server {
@@ -195,12 +207,17 @@ func (s *Server) CertPEM() []byte { return append([]byte(nil), s.certPEM...) }
 // the same address and port.
 func (s *Server) Down() { s.ln.down() }
 
-// Up undoes Down. It fails the test if the port cannot be bound again
-// within a few seconds.
-func (s *Server) Up() {
+// Up undoes Down. It returns an error, and fails the test of a server
+// from NewServer, if the port cannot be bound again within a few seconds.
+func (s *Server) Up() error {
 	if err := s.ln.up(); err != nil {
-		s.t.Errorf("smtptest: up %s: %v", s.Addr(), err)
+		err = fmt.Errorf("smtptest: up %s: %w", s.Addr(), err)
+		if s.t != nil {
+			s.t.Errorf("%v", err)
+		}
+		return err
 	}
+	return nil
 }
 
 // Close stops the server, drops every connection and waits for running

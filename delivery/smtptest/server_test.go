@@ -359,3 +359,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestStart_OutsideATest(t *testing.T) {
+	t.Parallel()
+	if _, err := smtptest.Start(smtptest.Options{Addr: "192.0.2.1:0"}); err == nil {
+		t.Fatal("Start on a non-loopback address succeeded")
+	}
+	s, err := smtptest.Start(smtptest.Options{Discard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Down()
+	if err := s.Up(); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if _, err := send(dial(t, s.Addr()), "a@example.org", []string{"b@example.net"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.MessageCount(); n != 1 {
+		t.Errorf("MessageCount = %d, want 1", n)
+	}
+	s.Close()
+	if _, err := net.DialTimeout("tcp", s.Addr(), 2*time.Second); err == nil {
+		t.Error("dial after Close succeeded")
+	}
+}

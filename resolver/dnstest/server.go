@@ -37,9 +37,10 @@ type Server struct {
 	// Addr is "127.0.0.1:port", the same port for UDP and TCP.
 	Addr string
 
-	t        testing.TB
-	udp, tcp *dns.Server
-	done     chan struct{} // closed at cleanup, cuts Delay short
+	t         testing.TB // nil for a server from Start
+	udp, tcp  *dns.Server
+	done      chan struct{} // closed by Close, cuts Delay short
+	closeOnce sync.Once
 
 	mu      sync.Mutex
 	zone    map[string][]dns.RR
@@ -50,7 +51,7 @@ type Server struct {
 
 // NewServer starts a server for zone, which maps lowercase names without
 // the trailing dot ("mx.ok1.example") to their records. The server is
-// closed by t.Cleanup.
+// closed by t.Cleanup; a malformed record fails the test.
 //
 // Answers: a name not in the zone gets NXDOMAIN; a name without records of
 // the asked type gets an empty NOERROR (NODATA). A name with a CNAME is
@@ -61,16 +62,35 @@ type Server struct {
 // with the TC bit set.
 func NewServer(t testing.TB, zone map[string][]Record) *Server {
 	t.Helper()
+	s, err := Start(zone)
+	if err != nil {
+		t.Fatalf("dnstest: %v", err)
+	}
+	s.t = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer outside a test, for load tools such as
+// cmd/mxout-bench: it returns an error instead of failing a test, and the
+// caller must Close the server.
+func Start(zone map[string][]Record) (*Server, error) {
 	s := &Server{
-		t:     t,
 		done:  make(chan struct{}),
 		zone:  make(map[string][]dns.RR),
 		fails: make(map[Query]int),
 	}
 	for name, recs := range zone {
-		s.Set(name, recs...)
+		rrs, err := parseRecords(name, recs)
+		if err != nil {
+			return nil, err
+		}
+		s.setRRs(normalize(name), rrs)
 	}
-	pc, l := listen(t)
+	pc, l, err := listen()
+	if err != nil {
+		return nil, err
+	}
 	s.Addr = pc.LocalAddr().String()
 	started := make(chan struct{}, 2)
 	notify := func() { started <- struct{}{} }
@@ -85,41 +105,69 @@ func NewServer(t testing.TB, zone map[string][]Record) *Server {
 		select {
 		case <-started:
 		case err := <-errc:
-			t.Fatalf("dnstest: serve on %s: %v", s.Addr, err)
+			s.Close()
+			return nil, fmt.Errorf("serve on %s: %w", s.Addr, err)
 		case <-time.After(5 * time.Second):
-			t.Fatalf("dnstest: server on %s did not start", s.Addr)
+			s.Close()
+			return nil, fmt.Errorf("server on %s did not start", s.Addr)
 		}
 	}
-	t.Cleanup(func() {
+	return s, nil
+}
+
+// Close stops the server; calling it more than once is fine.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
 		close(s.done)
 		_ = s.udp.Shutdown()
 		_ = s.tcp.Shutdown()
 	})
-	return s
 }
 
 // listen binds UDP and TCP on the same free loopback port.
-func listen(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func listen() (net.PacketConn, net.Listener, error) {
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("dnstest: listen udp: %v", err)
+			return nil, nil, fmt.Errorf("listen udp: %w", err)
 		}
 		l, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
-			return pc, l
+			return pc, l, nil
 		}
 		pc.Close() // the TCP port is taken; try another
 	}
-	t.Fatalf("dnstest: no loopback port free for both UDP and TCP")
-	return nil, nil
+	return nil, nil, fmt.Errorf("no loopback port free for both UDP and TCP")
 }
 
 // Set replaces the records of name; no records removes the name, so that
-// it answers NXDOMAIN. It is safe to call while the server runs.
+// it answers NXDOMAIN. It is safe to call while the server runs. A
+// malformed record fails the test; on a server from Start, such a Set
+// changes nothing.
 func (s *Server) Set(name string, recs ...Record) {
-	s.t.Helper()
+	rrs, err := parseRecords(name, recs)
+	if err != nil {
+		if s.t != nil {
+			s.t.Helper()
+			s.t.Fatalf("dnstest: %v", err)
+		}
+		return
+	}
+	s.setRRs(normalize(name), rrs)
+}
+
+func (s *Server) setRRs(name string, rrs []dns.RR) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(rrs) == 0 {
+		delete(s.zone, name)
+		return
+	}
+	s.zone[name] = rrs
+}
+
+// parseRecords turns recs of name into resource records.
+func parseRecords(name string, recs []Record) ([]dns.RR, error) {
 	name = normalize(name)
 	rrs := make([]dns.RR, 0, len(recs))
 	for _, rec := range recs {
@@ -130,17 +178,11 @@ func (s *Server) Set(name string, recs ...Record) {
 		text := fmt.Sprintf("%s. %d IN %s %s", name, ttl, strings.ToUpper(rec.Type), rec.Value)
 		rr, err := dns.NewRR(text)
 		if err != nil || rr == nil {
-			s.t.Fatalf("dnstest: record %q: %v", text, err)
+			return nil, fmt.Errorf("record %q: %v", text, err)
 		}
 		rrs = append(rrs, rr)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(rrs) == 0 {
-		delete(s.zone, name)
-		return
-	}
-	s.zone[name] = rrs
+	return rrs, nil
 }
 
 // Fail makes queries for name and qtype ("MX", "A", ...) answer rcode, such

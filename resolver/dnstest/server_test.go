@@ -135,3 +135,21 @@ func TestFailSetDelayQueries(t *testing.T) {
 		t.Errorf("Queries() = %v, want %v", got, want)
 	}
 }
+
+func TestStart_OutsideATest(t *testing.T) {
+	t.Parallel()
+	if _, err := Start(map[string][]Record{"bad.example": {{Type: "MX", Value: "not a preference"}}}); err == nil {
+		t.Fatal("Start with a malformed record succeeded")
+	}
+	s, err := Start(map[string][]Record{"mx.example": {{Type: "MX", Value: "10 mx1.example."}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Set("mx.example", Record{Type: "MX", Value: "bad"}) // ignored: no test to fail
+	if resp := exchange(t, s, "udp", "mx.example", dns.TypeMX, 0); len(resp.Answer) != 1 {
+		t.Errorf("answer = %v, want the MX record kept", resp.Answer)
+	}
+	s.Close()
+	s.Close()
+}

@@ -5,6 +5,7 @@
 package testnet
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -21,9 +22,19 @@ type Net struct {
 	next byte
 }
 
-// New picks a random 127.a.b.0/24 and a port free on it.
+// New picks a random 127.a.b.0/24 and a port free on it; it fails the
+// test if it finds none.
 func New(t testing.TB) *Net {
 	t.Helper()
+	n, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Pick is New outside a test, for load tools such as cmd/mxout-bench.
+func Pick() (*Net, error) {
 	for try := 0; try < 20; try++ {
 		n := &Net{a: byte(1 + rand.IntN(250)), b: byte(1 + rand.IntN(250)), next: 10}
 		l, err := net.Listen("tcp", n.IP(1)+":0")
@@ -32,10 +43,9 @@ func New(t testing.TB) *Net {
 		}
 		n.Port = l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		return n
+		return n, nil
 	}
-	t.Fatal("testnet: no free loopback port found")
-	return nil
+	return nil, errors.New("testnet: no free loopback port found")
 }
 
 // IP returns 127.a.b.last.

@@ -19,8 +19,10 @@ STATEDIR    ?= /var/lib/mxout
 DATADIR     ?= $(PREFIX)/share
 # SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail to mxout.
 SENDMAIL_LINK ?=
+# Extra flags for `make bench`, e.g. BENCH_FLAGS='--runs 3 --drain-messages 100000'.
+BENCH_FLAGS ?=
 
-.PHONY: help build run test unit fuzz-short fuzz lint check clean install uninstall
+.PHONY: help build run test unit fuzz-short fuzz lint check clean install uninstall bench bench-micro
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,6 +79,14 @@ uninstall: ## remove what install put in place, but the config and the queue
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/mxout $(DESTDIR)$(DATADIR)/zsh/site-functions/_mxout \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
+
+bench: build ## mxout beside Postfix through the whole relay (installs Postfix; minutes; not in `make test`)
+	@./scripts/postfix-bench.sh install
+	$(GO) build -o bin/mxout-bench ./cmd/mxout-bench
+	./bin/mxout-bench --mxout $(BIN) $(BENCH_FLAGS)
+
+bench-micro: ## go test -bench with -benchmem for the queue and the DATA path
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./queue/ ./submission/
 
 clean: ## remove build output
 	rm -rf bin

@@ -1,0 +1,207 @@
+// Command mxout-bench measures mxout through the whole relay, side by side
+// with Postfix: it starts sink MX servers and a DNS server in process, runs
+// the real mxout binary and a private Postfix instance (one after the
+// other, each with an empty queue on the real disk), drives each with
+// concurrent pipelining SMTP clients, and prints per workload the accept
+// and end-to-end throughput, accept and end-to-end latency, CPU per 1000
+// messages and peak memory, with the ratio mxout/Postfix.
+//
+//	make bench                                    # the default workloads, one run each
+//	go run ./cmd/mxout-bench --runs 3 --json      # medians of three runs, as JSON
+//	go run ./cmd/mxout-bench --workloads drain --drain-messages 100000
+//	go run ./cmd/mxout-bench --relays mxout --workloads small --messages 50000 --profile prof/
+//
+// docs/benchmarks.md explains the figures and records today's numbers.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// options are the command-line settings a run needs.
+type options struct {
+	mxout, script  string
+	dir            string
+	relays         []string
+	workloads      []string
+	runs           int
+	messages       int
+	drainMessages  int
+	domains        int
+	timeout        time.Duration
+	json, keep     bool
+	profileDir     string
+	profileSeconds int
+}
+
+func main() {
+	var o options
+	var relays, workloads string
+	flag.StringVar(&o.mxout, "mxout", "bin/mxout", "the mxout binary")
+	flag.StringVar(&o.script, "postfix-script", "scripts/postfix-bench.sh", "sets up and runs the private Postfix instance")
+	flag.StringVar(&o.dir, "dir", "/var/tmp", "where the queues go: a directory on the disk under test (not tmpfs)")
+	flag.StringVar(&relays, "relays", "mxout,postfix", "relays to measure, in order")
+	flag.StringVar(&workloads, "workloads", "small,multi,large,drain", "workloads to run: small, multi, large, drain")
+	flag.IntVar(&o.runs, "runs", 1, "runs of each workload per relay; the table shows medians")
+	flag.IntVar(&o.messages, "messages", 0, "messages per workload other than drain (0: each workload's default)")
+	flag.IntVar(&o.drainMessages, "drain-messages", 20000, "messages queued for the backlog drain (the issue's figure is 100000)")
+	flag.IntVar(&o.domains, "domains", 10, "destination domains, one sink MX each")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for deliveries after the load, per run")
+	flag.BoolVar(&o.json, "json", false, "print JSON instead of tables")
+	flag.BoolVar(&o.keep, "keep", false, "keep the queues and logs of every run")
+	flag.StringVar(&o.profileDir, "profile", "", "fetch pprof CPU, allocation and heap profiles of mxout's first run of each workload into this directory (needs metrics.pprof)")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of the load")
+	flag.Parse()
+	o.relays = strings.Split(relays, ",")
+	o.workloads = strings.Split(workloads, ",")
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "mxout-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// report is everything a run prints; --json prints it whole.
+type report struct {
+	Machine   machine   `json:"machine"`
+	Outcomes  []outcome `json:"workloads"`
+	StartedAt time.Time `json:"started_at"`
+	Took      string    `json:"took"`
+}
+
+func run(o options) error {
+	wls, err := pickWorkloads(o)
+	if err != nil {
+		return err
+	}
+	relays, err := pickRelays(o)
+	if err != nil {
+		return err
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	base, err := os.MkdirTemp(o.dir, "mxout-bench-")
+	if err != nil {
+		return err
+	}
+	// Postfix's daemons run as the postfix user and must reach their queue.
+	if err := os.Chmod(base, 0o755); err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(base)
+	}
+	w, err := newWorld(o.domains)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	rep := report{Machine: describeMachine(base, o.mxout, relays), StartedAt: time.Now()}
+	names := make([]string, len(relays))
+	for i, rl := range relays {
+		names[i] = rl.Name()
+	}
+	fmt.Fprintf(os.Stderr, "mxout-bench: %s; queues under %s (%s)\n", rep.Machine.CPU, base, rep.Machine.Filesystem)
+	for _, wl := range wls {
+		oc := outcome{Workload: wl, Runs: map[string][]result{}}
+		for i := range o.runs {
+			order := slices.Clone(relays)
+			if i%2 == 1 { // alternate, so that a drift in the machine's load hits both
+				slices.Reverse(order)
+			}
+			for _, rl := range order {
+				dir := filepath.Join(base, fmt.Sprintf("%s-%d-%s", wl.Name, i+1, rl.Name()))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				tag := fmt.Sprintf("%s%d%s", wl.Name, i+1, rl.Name())
+				fmt.Fprintf(os.Stderr, "mxout-bench: %s, run %d/%d, %s ... ", wl.Name, i+1, o.runs, rl.Name())
+				res, err := runOnce(rl, wl, w, dir, tag, o)
+				if err != nil {
+					return fmt.Errorf("%s against %s: %w", wl.Name, rl.Name(), err)
+				}
+				fmt.Fprintf(os.Stderr, "%.0f msgs/s accepted, %.0f msgs/s end to end\n", res.AcceptRate, res.E2ERate)
+				oc.Runs[rl.Name()] = append(oc.Runs[rl.Name()], res)
+				if !o.keep {
+					os.RemoveAll(dir)
+				}
+			}
+		}
+		oc.summarize(names)
+		if !o.json {
+			oc.writeTable(os.Stdout, names)
+		}
+		rep.Outcomes = append(rep.Outcomes, oc)
+	}
+	rep.Took = time.Since(rep.StartedAt).Round(time.Second).String()
+	if o.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Printf("\n%s; queues on %s\n%s; Postfix %s; took %s\n", rep.Machine.CPU, rep.Machine.Filesystem, rep.Machine.Mxout, rep.Machine.Postfix, rep.Took)
+	return nil
+}
+
+func pickWorkloads(o options) ([]workload, error) {
+	all := defaultWorkloads()
+	var out []workload
+	for _, name := range o.workloads {
+		i := slices.IndexFunc(all, func(wl workload) bool { return wl.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown workload %q (small, multi, large, drain)", name)
+		}
+		wl := all[i]
+		switch {
+		case wl.Backlog:
+			wl.Messages = o.drainMessages
+		case o.messages > 0:
+			wl.Messages = o.messages
+		}
+		out = append(out, wl)
+	}
+	return out, nil
+}
+
+func pickRelays(o options) ([]relay, error) {
+	var out []relay
+	for _, name := range o.relays {
+		switch name {
+		case "mxout":
+			bin, err := filepath.Abs(o.mxout)
+			if err == nil {
+				_, err = os.Stat(bin)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mxout binary: %w (make build)", err)
+			}
+			out = append(out, &mxoutRelay{bin: bin, profile: o.profileDir != ""})
+		case "postfix":
+			if os.Geteuid() != 0 {
+				fmt.Fprintln(os.Stderr, "mxout-bench: Postfix needs root to start its master; measuring without it")
+				continue
+			}
+			script, err := filepath.Abs(o.script)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &postfixRelay{script: script})
+		default:
+			return nil, fmt.Errorf("unknown relay %q (mxout, postfix)", name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no relay to measure")
+	}
+	return out, nil
+}

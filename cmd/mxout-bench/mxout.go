@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// relay is a mail relay under test, started fresh (empty queue, new
+// processes) for every run.
+type relay interface {
+	Name() string
+	// Start runs the relay with its queue under dir, delivering into w.
+	Start(w *world, dir string) error
+	// Addr is the SMTP address the clients submit to.
+	Addr() string
+	// Usage reads the relay's CPU time and memory now.
+	Usage() (usage, error)
+	// Deferred counts the messages waiting for a retry.
+	Deferred() (int, error)
+	// Flush makes every deferred message due now, as an operator does
+	// when a destination is back.
+	Flush() error
+	// Stop ends the relay and waits for it.
+	Stop() error
+}
+
+// mxoutRelay runs the real mxout binary on its embedded defaults, except
+// for what the benchmark must set: addresses and ports, the data
+// directory, the DNS server, and a short dead-destination hold (see
+// Flush).
+type mxoutRelay struct {
+	bin     string
+	profile bool // serve /debug/pprof on the metrics listener
+	dir     string
+	port    int
+	metrics int
+	admin   int
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logFile *os.File
+}
+
+func (m *mxoutRelay) Name() string { return "mxout" }
+
+func (m *mxoutRelay) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.port) }
+
+// MetricsURL is where the metrics (and, with profile, pprof) are served.
+func (m *mxoutRelay) MetricsURL() string { return fmt.Sprintf("http://127.0.0.1:%d", m.metrics) }
+
+func (m *mxoutRelay) Start(w *world, dir string) error {
+	m.dir = dir
+	var err error
+	for _, p := range []*int{&m.port, &m.metrics, &m.admin} {
+		if *p, err = freePort(); err != nil {
+			return err
+		}
+	}
+	metrics := map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.metrics)}
+	if m.profile {
+		metrics["pprof"] = true
+	}
+	cfg := map[string]any{
+		"hostname": "mxout.bench.invalid",
+		"data_dir": filepath.Join(dir, "data"),
+		"submission": map[string]any{
+			"listeners": []any{map[string]any{"address": m.Addr(), "tls": "none"}},
+		},
+		"delivery": map[string]any{
+			"port": w.Port,
+			// A flush makes deferred mail due, but a destination that was
+			// declared dead stays suspended for its hold (default 5m);
+			// Postfix's postqueue -f revives dead destinations.
+			"dead_destination": map[string]any{"hold": "1s"},
+		},
+		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
+		"metrics":  metrics,
+		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "mxout.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	// The log goes to the same disk, as a real deployment's would.
+	if m.logFile, err = os.Create(filepath.Join(dir, "mxout.log")); err != nil {
+		return err
+	}
+	m.cmd = exec.Command(m.bin, "serve", "--config", path)
+	m.cmd.Dir = dir
+	m.cmd.Stdout, m.cmd.Stderr = m.logFile, m.logFile
+	if err := m.cmd.Start(); err != nil {
+		m.logFile.Close()
+		return fmt.Errorf("start %s: %w", m.bin, err)
+	}
+	m.exited = make(chan struct{})
+	go func() {
+		_ = m.cmd.Wait()
+		close(m.exited)
+	}()
+	return waitListening(m.Addr(), m.exited, filepath.Join(dir, "mxout.log"))
+}
+
+func (m *mxoutRelay) Usage() (usage, error) { return processUsage(m.cmd.Process.Pid) }
+
+func (m *mxoutRelay) Deferred() (int, error) {
+	resp, err := http.Get(m.MetricsURL() + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), `mxout_queue_messages{state="deferred"} `); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return int(f), err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no mxout_queue_messages{state=\"deferred\"} in /metrics")
+}
+
+// Flush asks the admin API to make every deferred message due now.
+func (m *mxoutRelay) Flush() error {
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/flush", m.admin), "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("flush: %w (does this mxout serve admin.listen?)", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("flush: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Stop sends SIGTERM and waits for the graceful shutdown.
+func (m *mxoutRelay) Stop() error {
+	defer m.logFile.Close()
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+		return nil
+	case <-time.After(45 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+		return fmt.Errorf("mxout did not stop within 45s after SIGTERM")
+	}
+}
+
+// waitListening waits until addr accepts connections, the process exits
+// (its log tells why) or a minute passes.
+func waitListening(addr string, exited <-chan struct{}, logPath string) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logPath)
+			return fmt.Errorf("the relay exited at start; %s:\n%s", logPath, tail(b, 2000))
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the relay did not listen on %s within a minute", addr)
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// freePort returns a TCP port free on 127.0.0.1 right now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startProfile fetches a CPU profile of the next seconds in the
+// background; the returned stop waits for it, then fetches the allocation
+// and heap profiles. The files are DIR/<name>-{cpu,allocs,heap}.pprof, for
+// `go tool pprof bin/mxout FILE`.
+func (m *mxoutRelay) startProfile(dir, name string, seconds int) func() error {
+	cpu := make(chan error, 1)
+	go func() {
+		cpu <- fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.MetricsURL(), seconds), filepath.Join(dir, name+"-cpu.pprof"))
+	}()
+	return func() error {
+		err := <-cpu
+		for _, p := range []string{"allocs", "heap"} {
+			if e := fetch(m.MetricsURL()+"/debug/pprof/"+p, filepath.Join(dir, name+"-"+p+".pprof")); err == nil {
+				err = e
+			}
+		}
+		return err
+	}
+}
+
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s (is metrics.pprof supported?)", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// figure is one row of the table: a name, how to read it from a result,
+// and which way is better.
+type figure struct {
+	Label  string
+	Higher bool // higher is better
+	// Backlog: shown only for backlog runs; Steady: only for the others.
+	Backlog, Steady bool
+	Get             func(result) float64
+}
+
+func figures() []figure {
+	return []figure{
+		{Label: "accepted msgs/s", Higher: true, Get: func(r result) float64 { return r.AcceptRate }},
+		{Label: "end-to-end msgs/s", Higher: true, Steady: true, Get: func(r result) float64 { return r.E2ERate }},
+		{Label: "drain msgs/s", Higher: true, Backlog: true, Get: func(r result) float64 { return r.E2ERate }},
+		{Label: "drain time s", Backlog: true, Get: func(r result) float64 { return r.DrainSecond }},
+		{Label: "accept latency p50 ms", Get: func(r result) float64 { return r.AcceptP50 }},
+		{Label: "accept latency p99 ms", Get: func(r result) float64 { return r.AcceptP99 }},
+		{Label: "end-to-end latency p50 ms", Steady: true, Get: func(r result) float64 { return r.E2EP50 }},
+		{Label: "end-to-end latency p99 ms", Steady: true, Get: func(r result) float64 { return r.E2EP99 }},
+		{Label: "CPU s per 1000 msgs", Get: func(r result) float64 { return r.CPUPer1000 }},
+		{Label: "peak RSS MiB", Get: func(r result) float64 { return r.PeakMiB }},
+		{Label: "RSS with backlog queued MiB", Backlog: true, Get: func(r result) float64 { return r.QueuedMiB }},
+	}
+}
+
+// outcome is every run of one workload, by relay.
+type outcome struct {
+	Workload workload            `json:"workload"`
+	Runs     map[string][]result `json:"runs"`
+	// Median is each figure's median over the runs, by relay and label.
+	Median map[string]map[string]float64 `json:"median"`
+	// Ratio is mxout's median over Postfix's, by label.
+	Ratio map[string]float64 `json:"ratio_mxout_over_postfix,omitempty"`
+}
+
+// summarize fills Median and Ratio from Runs.
+func (o *outcome) summarize(relays []string) {
+	o.Median = map[string]map[string]float64{}
+	for _, name := range relays {
+		runs := o.Runs[name]
+		if len(runs) == 0 {
+			continue
+		}
+		m := map[string]float64{}
+		for _, f := range o.shown() {
+			vals := make([]float64, len(runs))
+			for i, r := range runs {
+				vals[i] = f.Get(r)
+			}
+			m[f.Label] = median(vals)
+		}
+		o.Median[name] = m
+	}
+	mx, pf := o.Median["mxout"], o.Median["postfix"]
+	if mx == nil || pf == nil {
+		return
+	}
+	o.Ratio = map[string]float64{}
+	for label, v := range mx {
+		if pf[label] != 0 {
+			o.Ratio[label] = v / pf[label]
+		}
+	}
+}
+
+// shown are the figures that apply to the workload.
+func (o *outcome) shown() []figure {
+	var out []figure
+	for _, f := range figures() {
+		if (f.Backlog && !o.Workload.Backlog) || (f.Steady && o.Workload.Backlog) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// median of vals; vals is reordered.
+func median(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	slices.Sort(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// writeTable prints one workload's medians side by side.
+func (o *outcome) writeTable(out io.Writer, relays []string) {
+	runs := 0
+	var loads []string
+	for _, name := range relays {
+		runs = max(runs, len(o.Runs[name]))
+		for _, r := range o.Runs[name] {
+			loads = append(loads, fmt.Sprintf("%.1f", r.LoadBefore))
+		}
+	}
+	fmt.Fprintf(out, "\n%s — median of %d run(s); 1-min load average before each run: %s\n",
+		o.Workload, runs, strings.Join(loads, " "))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "figure\t"
+	for _, name := range relays {
+		header += name + "\t"
+	}
+	if o.Ratio != nil {
+		header += "mxout/postfix\tbetter\t"
+	}
+	fmt.Fprintln(tw, header)
+	for _, f := range o.shown() {
+		row := f.Label + "\t"
+		for _, name := range relays {
+			if m, ok := o.Median[name]; ok {
+				row += format(m[f.Label]) + "\t"
+			} else {
+				row += "-\t"
+			}
+		}
+		if o.Ratio != nil {
+			ratio := "-"
+			if v, ok := o.Ratio[f.Label]; ok {
+				ratio = fmt.Sprintf("%.2f×", v)
+			}
+			better := "lower"
+			if f.Higher {
+				better = "higher"
+			}
+			row += ratio + "\t" + better + "\t"
+		}
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
+	for _, name := range relays {
+		for i, r := range o.Runs[name] {
+			if r.Refused > 0 || r.Incomplete != "" {
+				fmt.Fprintf(out, "  %s run %d: %d refused %v %s\n", name, i+1, r.Refused, r.Errors, r.Incomplete)
+			}
+		}
+	}
+}
+
+func format(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}

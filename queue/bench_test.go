@@ -1,0 +1,143 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/queue"
+)
+
+// The queue's micro-benchmarks run with the embedded defaults' badger
+// settings and SyncWrites, in a directory under $TMPDIR: put TMPDIR on a
+// real disk (not tmpfs), or the syncs cost nothing. docs/benchmarks.md
+// records their numbers.
+//
+//	go test -run '^$' -bench . -benchmem ./queue/
+
+// benchBody is a 2 KiB transactional message, below the value threshold:
+// it is stored in the LSM tree beside its envelope.
+var benchBody = []byte("From: app@sender.example\r\nTo: u@bench.example\r\nSubject: Your receipt\r\n\r\n" +
+	strings.Repeat("Thank you for your order. This line pads the body to a realistic size.\r\n", 28))
+
+func openBench(b *testing.B) *queue.Queue {
+	b.Helper()
+	c, err := configs.Defaults()
+	if err != nil {
+		b.Fatal(err)
+	}
+	q, err := queue.Open(queue.Options{
+		Dir:               b.TempDir(),
+		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
+		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
+		LeaseDuration:     c.Queue.LeaseDuration,
+		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
+		NumMemtables:      c.Queue.Badger.NumMemtables,
+		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
+		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
+		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
+		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { q.Close() })
+	return q
+}
+
+func benchEnvelope(i int) queue.Envelope {
+	return queue.Envelope{From: "app@sender.example", To: []queue.RecipientParams{{Addr: fmt.Sprintf("u%d@d%d.example", i, i%10)}}}
+}
+
+// parallel calls fn(0) … fn(n-1) from workers goroutines.
+func parallel(b *testing.B, workers, n int, fn func(i int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := fn(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func enqueue(q *queue.Queue, i int) error {
+	_, err := q.Enqueue(context.Background(), "", benchEnvelope(i), benchBody)
+	return err
+}
+
+// BenchmarkEnqueue stores 2 KiB messages, each synced before Enqueue
+// returns, from 1 and from 64 concurrent submitters: one submitter pays a
+// whole sync per message; many share each sync (group commit).
+func BenchmarkEnqueue(b *testing.B) {
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			q := openBench(b)
+			b.SetBytes(int64(len(benchBody)))
+			b.ResetTimer()
+			parallel(b, writers, b.N, func(i int) error { return enqueue(q, i) })
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkLease leases queued messages in batches of 64, as the delivery
+// scheduler does with 64 free workers: a scan of the due index and one
+// synced write that pushes each message's due time forward.
+func BenchmarkLease(b *testing.B) {
+	q := openBench(b)
+	parallel(b, 64, b.N, func(i int) error { return enqueue(q, i) })
+	now := time.Now().Add(time.Second)
+	b.ResetTimer()
+	for leased := 0; leased < b.N; {
+		jobs, err := q.Lease(now, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(jobs) == 0 {
+			b.Fatalf("leased %d of %d", leased, b.N)
+		}
+		leased += len(jobs)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkComplete records delivered messages (the record and the body
+// are deleted in one synced transaction each) from 64 concurrent workers.
+func BenchmarkComplete(b *testing.B) {
+	q := openBench(b)
+	parallel(b, 64, b.N, func(i int) error { return enqueue(q, i) })
+	var ids []queue.ID
+	for len(ids) < b.N {
+		jobs, err := q.Lease(time.Now().Add(time.Second), 256)
+		if err != nil || len(jobs) == 0 {
+			b.Fatalf("lease: %v (%d of %d)", err, len(ids), b.N)
+		}
+		for _, m := range jobs {
+			ids = append(ids, m.ID)
+		}
+	}
+	b.ResetTimer()
+	parallel(b, 64, len(ids), func(i int) error {
+		u := queue.Update{Results: []queue.Result{{Index: 0, State: queue.Delivered, Attempted: time.Now(), Response: "250 ok"}}}
+		_, err := q.Complete(ids[i], u)
+		return err
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

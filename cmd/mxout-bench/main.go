@@ -39,10 +39,27 @@ type options struct {
 	json, keep     bool
 	profileDir     string
 	profileSeconds int
+	// set overrides mxout config keys ("queue.badger.memtable_bytes=8MiB"),
+	// to measure a setting.
+	set settings
+}
+
+// settings collects repeated --set key=value flags.
+type settings map[string]string
+
+func (s settings) String() string { return fmt.Sprint(map[string]string(s)) }
+
+func (s settings) Set(v string) error {
+	key, val, ok := strings.Cut(v, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	s[key] = val
+	return nil
 }
 
 func main() {
-	var o options
+	o := options{set: settings{}}
 	var relays, workloads string
 	flag.StringVar(&o.mxout, "mxout", "bin/mxout", "the mxout binary")
 	flag.StringVar(&o.script, "postfix-script", "scripts/postfix-bench.sh", "sets up and runs the private Postfix instance")
@@ -58,6 +75,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the queues and logs of every run")
 	flag.StringVar(&o.profileDir, "profile", "", "fetch pprof CPU, allocation and heap profiles of mxout's first run of each workload into this directory (needs metrics.pprof)")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of the load")
+	flag.Var(o.set, "set", "override an mxout config key for every run, e.g. --set queue.badger.memtable_bytes=8MiB (repeatable)")
 	flag.Parse()
 	o.relays = strings.Split(relays, ",")
 	o.workloads = strings.Split(workloads, ",")
@@ -185,7 +203,7 @@ func pickRelays(o options) ([]relay, error) {
 			if err != nil {
 				return nil, fmt.Errorf("mxout binary: %w (make build)", err)
 			}
-			out = append(out, &mxoutRelay{bin: bin, profile: o.profileDir != ""})
+			out = append(out, &mxoutRelay{bin: bin, profile: o.profileDir != "", set: o.set})
 		case "postfix":
 			if os.Geteuid() != 0 {
 				fmt.Fprintln(os.Stderr, "mxout-bench: Postfix needs root to start its master; measuring without it")

@@ -42,7 +42,8 @@ type relay interface {
 // Flush).
 type mxoutRelay struct {
 	bin     string
-	profile bool // serve /debug/pprof on the metrics listener
+	profile bool              // serve /debug/pprof on the metrics listener
+	set     map[string]string // config overrides: dotted key → YAML value
 	dir     string
 	port    int
 	metrics int
@@ -87,6 +88,11 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
 		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},
+	}
+	for key, val := range m.set {
+		if err := setKey(cfg, key, val); err != nil {
+			return err
+		}
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -162,6 +168,25 @@ func (m *mxoutRelay) Stop() error {
 		<-m.exited
 		return fmt.Errorf("mxout did not stop within 45s after SIGTERM")
 	}
+}
+
+// setKey sets the dotted key in cfg to val, parsed as YAML.
+func setKey(cfg map[string]any, key, val string) error {
+	var v any
+	if err := yaml.Unmarshal([]byte(val), &v); err != nil {
+		return fmt.Errorf("--set %s: %w", key, err)
+	}
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := cfg[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cfg[p] = next
+		}
+		cfg = next
+	}
+	cfg[parts[len(parts)-1]] = v
+	return nil
 }
 
 // waitListening waits until addr accepts connections, the process exits

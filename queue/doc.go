@@ -2,8 +2,10 @@
 //
 // Guarantees:
 //   - Enqueue returns only after the envelope and body are synced to disk
-//     (badger SyncWrites: concurrent commits share one sync, a group commit).
-//     A crash after Enqueue returns loses nothing.
+//     (badger SyncWrites). Badger syncs once per transaction, so the queue
+//     gathers concurrent enqueues, leases and completions into one
+//     transaction and one sync (a group commit, commit.go). A crash after
+//     Enqueue returns loses nothing.
 //   - Enqueue refuses (ErrNoSpace) while free disk space is below the
 //     reserve, so badger never discovers a full disk itself: it would die
 //     with SIGBUS on an mmapped page it cannot back.

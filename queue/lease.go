@@ -24,10 +24,11 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 	if err != nil || len(claimed) == 0 {
 		return nil, err
 	}
+	// The claim makes this caller the only writer of these messages, so
+	// they are read first and their new due times written through the
+	// group commit, sharing a sync with concurrent enqueues and completions.
 	var jobs []*Message
-	done := q.due.note(now.Add(q.opts.LeaseDuration))
-	err = q.update(func(txn *badger.Txn) error {
-		jobs = jobs[:0]
+	err = q.db.View(func(txn *badger.Txn) error {
 		for _, id := range claimed {
 			m, err := getMessage(txn, id)
 			if errors.Is(err, ErrNotFound) {
@@ -36,21 +37,16 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 			if err != nil {
 				return err
 			}
-			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
-				return err
-			}
-			m.Due = now.Add(q.opts.LeaseDuration)
-			if err := putMessage(txn, m); err != nil {
-				return err
-			}
-			if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
-				return err
-			}
 			jobs = append(jobs, m)
 		}
 		return nil
 	})
-	done()
+	if err == nil && len(jobs) > 0 {
+		due := now.Add(q.opts.LeaseDuration)
+		done := q.due.note(due)
+		err = q.commit(leaseWrites(jobs, due))
+		done()
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil {
@@ -182,37 +178,29 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 	if !owned {
 		return nil, fmt.Errorf("complete %s: not leased", id)
 	}
+	// The lease makes this caller the message's only writer (Lease skips
+	// leased messages, operators get ErrLeased), so the record can be read
+	// first and the new state written through the group commit.
 	var (
-		before, after kind
-		m             *Message
-		dueDone       func()
+		before kind
+		m      *Message
 	)
-	err := q.update(func(txn *badger.Txn) error {
+	err := q.db.View(func(txn *badger.Txn) error {
 		var err error
 		m, err = getMessage(txn, id)
-		if err != nil {
-			return err
-		}
-		before = kindOf(m)
-		if err := applyResults(m, u); err != nil {
-			return err
-		}
-		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
-			return err
-		}
-		if m.final() {
-			m.Due = time.Time{}
-			return deleteMessage(txn, m.ID)
-		}
-		after = kindOf(m)
-		m.Due = m.nextDue()
-		if err := putMessage(txn, m); err != nil {
-			return err
-		}
-		dueDone = q.due.note(m.Due)
-		return txn.Set(dueKey(m.Due, m.ID), dueValue(after, m.Size))
+		return err
 	})
-	if dueDone != nil {
+	if err == nil {
+		before = kindOf(m)
+		err = applyResults(m, u)
+	}
+	if err == nil {
+		writes := completeWrites(m)
+		dueDone := func() {}
+		if !m.final() {
+			dueDone = q.due.note(m.Due)
+		}
+		err = q.commit(writes)
 		dueDone()
 	}
 	q.mu.Lock()
@@ -226,10 +214,74 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 		q.bytes.Add(-m.Size)
 		q.freedBodies(m.Size)
 	} else {
-		q.counter(after).Add(1)
+		q.counter(kindOf(m)).Add(1)
 	}
 	q.Notify()
 	return m, nil
+}
+
+// completeWrites moves m from its due key to its next one, or deletes it
+// when every recipient is final; m already holds the round's results.
+func completeWrites(m *Message) func(*badger.Txn) error {
+	was := m.Due
+	if m.final() {
+		m.Due = time.Time{}
+		return func(txn *badger.Txn) error {
+			if err := txn.Delete(dueKey(was, m.ID)); err != nil {
+				return err
+			}
+			return deleteMessage(txn, m.ID)
+		}
+	}
+	m.Due = m.nextDue()
+	rec, recErr := encodeMessage(m)
+	due := dueValue(kindOf(m), m.Size)
+	return func(txn *badger.Txn) error {
+		if recErr != nil {
+			return recErr
+		}
+		if err := txn.Delete(dueKey(was, m.ID)); err != nil {
+			return err
+		}
+		if err := txn.Set(messageKey(m.ID), rec); err != nil {
+			return err
+		}
+		return txn.Set(dueKey(m.Due, m.ID), due)
+	}
+}
+
+// leaseWrites moves each job from its due key to due, which it sets.
+func leaseWrites(jobs []*Message, due time.Time) func(*badger.Txn) error {
+	type move struct {
+		from, to, kind, rec []byte
+		id                  ID
+	}
+	moves := make([]move, len(jobs))
+	var encErr error
+	for i, m := range jobs {
+		moves[i] = move{from: dueKey(m.Due, m.ID), to: dueKey(due, m.ID), kind: dueValue(kindOf(m), m.Size), id: m.ID}
+		m.Due = due
+		if moves[i].rec, encErr = encodeMessage(m); encErr != nil {
+			break
+		}
+	}
+	return func(txn *badger.Txn) error {
+		if encErr != nil {
+			return encErr
+		}
+		for _, mv := range moves {
+			if err := txn.Delete(mv.from); err != nil {
+				return err
+			}
+			if err := txn.Set(messageKey(mv.id), mv.rec); err != nil {
+				return err
+			}
+			if err := txn.Set(mv.to, mv.kind); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func applyResults(m *Message, u Update) error {

@@ -94,6 +94,12 @@ type Queue struct {
 
 	closed   atomic.Bool
 	readOnly bool
+
+	// Group commit (commit.go): callers hand their writes to commitLoop.
+	commits       chan *group
+	commitsDone   chan struct{}
+	commitMu      sync.RWMutex // held to send on commits; Close takes it to close commits
+	commitsClosed bool
 }
 
 // Open opens (or creates) the queue in opts.Dir and rebuilds the in-memory
@@ -119,6 +125,7 @@ func Open(opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
 	}
 	go q.gcLoop()
+	go q.commitLoop()
 	return q, nil
 }
 
@@ -161,6 +168,9 @@ func newQueue(db *badger.DB, opts Options) *Queue {
 		stopGC:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 		gcKick:   make(chan struct{}, 1),
+
+		commits:     make(chan *group, maxGroup),
+		commitsDone: make(chan struct{}),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -222,6 +232,7 @@ func (q *Queue) Close() error {
 	}
 	close(q.stopGC)
 	<-q.gcDone
+	q.stopCommits()
 	if err := q.db.Close(); err != nil {
 		return fmt.Errorf("close queue: %w", err)
 	}
@@ -267,7 +278,7 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	dueDone, arrivalDone := q.due.note(m.Due), q.arrivals.note(m.ID.Time())
 	defer dueDone()
 	defer arrivalDone()
-	err = q.update(func(txn *badger.Txn) error {
+	err = q.commit(func(txn *badger.Txn) error {
 		if err := txn.Set(messageKey(m.ID), rec); err != nil {
 			return err
 		}

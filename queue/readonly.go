@@ -54,7 +54,8 @@ func OpenReadOnly(opts Options) (*Queue, error) {
 	}
 	q := newQueue(db, opts)
 	q.readOnly = true
-	close(q.gcDone) // no GC loop in read-only mode
+	close(q.gcDone)      // no GC loop in read-only mode
+	close(q.commitsDone) // nor commit loop
 	if err := q.rebuild(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s read-only: %w", opts.Dir, err)

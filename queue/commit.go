@@ -1,0 +1,124 @@
+package queue
+
+import (
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Group commit. Badger's SyncWrites syncs the write-ahead log once per
+// transaction, not once per batch of concurrent transactions: its writer
+// goroutine takes every pending transaction at once but still calls
+// memTable.SyncWAL (an msync of the whole log) after each one, in turn.
+// Under load every Enqueue and every Complete would then wait for the
+// syncs of all the transactions ahead of it, and a second of mail would
+// cost as many syncs as messages.
+//
+// So the writes that need no reads inside their transaction (a new
+// message; the result of a delivery on a message its caller has leased)
+// go through one goroutine that gathers every caller waiting at that
+// moment into a single transaction: one commit, one sync, every caller
+// answered with its result. Nothing returns before the sync that covers
+// it, so the durability promise is unchanged.
+
+// maxGroup bounds the callers in one transaction; badger refuses a
+// transaction above 15% of a memtable anyway (ErrTxnTooBig), and the group
+// is then split.
+const maxGroup = 256
+
+// group is one caller's writes, applied all together or not at all.
+type group struct {
+	// writes only Sets and Deletes; it may run more than once (when a
+	// group has to be rebuilt smaller) and must do the same each time.
+	writes func(*badger.Txn) error
+	done   chan error
+}
+
+// commit applies writes in a transaction shared with concurrent callers
+// and returns once it is committed and synced.
+func (q *Queue) commit(writes func(*badger.Txn) error) error {
+	if q.readOnly {
+		return ErrReadOnly
+	}
+	g := &group{writes: writes, done: make(chan error, 1)}
+	q.commitMu.RLock()
+	if q.commitsClosed {
+		q.commitMu.RUnlock()
+		return ErrClosed
+	}
+	q.commits <- g
+	q.commitMu.RUnlock()
+	return <-g.done
+}
+
+// stopCommits lets the groups already handed in be committed, refuses new
+// ones, and waits for the commit loop to end.
+func (q *Queue) stopCommits() {
+	q.commitMu.Lock()
+	q.commitsClosed = true
+	q.commitMu.Unlock()
+	close(q.commits) // no sender is left: they hold commitMu while sending
+	<-q.commitsDone
+}
+
+// commitLoop gathers the groups waiting at each moment into transactions,
+// until the channel is closed and drained.
+func (q *Queue) commitLoop() {
+	defer close(q.commitsDone)
+	batch := make([]*group, 0, maxGroup)
+	for first := range q.commits {
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < maxGroup {
+			select {
+			case g, ok := <-q.commits:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, g)
+			default:
+				break gather
+			}
+		}
+		q.commitGroups(batch)
+	}
+}
+
+// commitGroups commits batch in as few transactions as fit, answering
+// every group.
+func (q *Queue) commitGroups(batch []*group) {
+	for len(batch) > 0 {
+		batch = batch[q.commitSome(batch):]
+	}
+}
+
+// commitSome commits the longest prefix of batch that applies in one
+// transaction, answers those callers and returns how many it took (at
+// least one). A group that does not apply even alone (too big, or bad) is
+// answered with its error alone.
+func (q *Queue) commitSome(batch []*group) int {
+	txn := q.db.NewTransaction(true)
+	defer txn.Discard()
+	for i, g := range batch {
+		err := g.writes(txn)
+		if err == nil {
+			continue
+		}
+		if i == 0 {
+			q.answer(batch[:1], err)
+			return 1
+		}
+		// g left some of its writes in txn: commit the groups before it
+		// in a fresh transaction (they applied once, so they will again),
+		// and let g try next, first in its own.
+		txn.Discard()
+		return q.commitSome(batch[:i])
+	}
+	q.answer(batch, txn.Commit())
+	return len(batch)
+}
+
+func (q *Queue) answer(groups []*group, err error) {
+	q.lastWriteFailed.Store(err != nil)
+	for _, g := range groups {
+		g.done <- err
+	}
+}

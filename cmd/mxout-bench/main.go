@@ -37,6 +37,7 @@ type options struct {
 	domains        int
 	timeout        time.Duration
 	json, keep     bool
+	jsonFile       string
 	profileDir     string
 	profileSeconds int
 	// set overrides mxout config keys ("queue.badger.memtable_bytes=8MiB"),
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.domains, "domains", 10, "destination domains, one sink MX each")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for deliveries after the load, per run")
 	flag.BoolVar(&o.json, "json", false, "print JSON instead of tables")
+	flag.StringVar(&o.jsonFile, "json-file", "", "also write the JSON report to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the queues and logs of every run")
 	flag.StringVar(&o.profileDir, "profile", "", "fetch pprof CPU, allocation and heap profiles of mxout's first run of each workload into this directory (needs metrics.pprof)")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 10, "length of the CPU profile, from the start of the load")
@@ -162,10 +164,19 @@ func run(o options) error {
 		rep.Outcomes = append(rep.Outcomes, oc)
 	}
 	rep.Took = time.Since(rep.StartedAt).Round(time.Second).String()
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if o.jsonFile != "" {
+		if err := os.WriteFile(o.jsonFile, b, 0o644); err != nil {
+			return err
+		}
+	}
 	if o.json {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		_, err := os.Stdout.Write(b)
+		return err
 	}
 	fmt.Printf("\n%s; queues on %s\n%s; Postfix %s; took %s\n", rep.Machine.CPU, rep.Machine.Filesystem, rep.Machine.Mxout, rep.Machine.Postfix, rep.Took)
 	return nil

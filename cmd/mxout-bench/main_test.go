@@ -166,3 +166,25 @@ func TestTable_RatiosAndFigures(t *testing.T) {
 		t.Errorf("backlog table shows end-to-end latency:\n%s", out)
 	}
 }
+
+// TestTable_IncompleteRunsHaveNoDrainFigures: a relay whose backlog was
+// never delivered shows "-" for the drain, not a ratio of zero.
+func TestTable_IncompleteRunsHaveNoDrainFigures(t *testing.T) {
+	t.Parallel()
+	o := outcome{Workload: workload{Name: "drain", Title: "backlog drain", Messages: 10, Size: 2048, Recipients: 1, Clients: 1, Backlog: true}, Runs: map[string][]result{
+		"mxout":   {{AcceptRate: 300, Incomplete: "flush: refused"}},
+		"postfix": {{AcceptRate: 100, DrainSecond: 6}},
+	}}
+	o.summarize([]string{"mxout", "postfix"})
+	if _, ok := o.Ratio["drain time s"]; ok {
+		t.Errorf("drain ratio %v for a relay that never drained", o.Ratio["drain time s"])
+	}
+	if got := o.Ratio["accepted msgs/s"]; got != 3 {
+		t.Errorf("accept ratio = %v, want 3", got)
+	}
+	var buf bytes.Buffer
+	o.writeTable(&buf, []string{"mxout", "postfix"})
+	if !strings.Contains(buf.String(), "flush: refused") {
+		t.Errorf("table does not say why:\n%s", buf.String())
+	}
+}

@@ -117,6 +117,10 @@ type usage struct {
 	// Peak is the high-water mark of Mem as the kernel recorded it (VmHWM)
 	// where there is one, else 0.
 	Peak int64
+	// Anon is the part of Mem that is not file pages: the heap and stacks.
+	// The rest is files mapped into memory (badger maps its value log and
+	// tables), page cache that the kernel can take back.
+	Anon int64
 }
 
 // processUsage reads one process: CPU, VmRSS and VmHWM.
@@ -125,11 +129,11 @@ func processUsage(pid int) (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	kb, err := readKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS", "VmHWM")
+	kb, err := readKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS", "VmHWM", "RssAnon")
 	if err != nil {
 		return usage{}, err
 	}
-	return usage{CPU: st.CPU, Mem: kb[0], Peak: kb[1]}, nil
+	return usage{CPU: st.CPU, Mem: kb[0], Peak: kb[1], Anon: kb[2]}, nil
 }
 
 // treeUsage reads a parent that forks short-lived workers (Postfix's
@@ -151,8 +155,9 @@ func treeUsage(pid int) (usage, error) {
 			}
 			u.CPU += c.CPU
 		}
-		if kb, err := readKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss"); err == nil {
+		if kb, err := readKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss", "Pss_Anon"); err == nil {
 			u.Mem += kb[0]
+			u.Anon += kb[1]
 		}
 	}
 	return u, nil

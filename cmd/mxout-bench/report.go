@@ -15,22 +15,27 @@ type figure struct {
 	Higher bool // higher is better
 	// Backlog: shown only for backlog runs; Steady: only for the others.
 	Backlog, Steady bool
-	Get             func(result) float64
+	// Arrivals: the figure needs the deliveries, so runs whose deliveries
+	// did not all arrive are left out of its median.
+	Arrivals bool
+	Get      func(result) float64
 }
 
 func figures() []figure {
 	return []figure{
 		{Label: "accepted msgs/s", Higher: true, Get: func(r result) float64 { return r.AcceptRate }},
-		{Label: "end-to-end msgs/s", Higher: true, Steady: true, Get: func(r result) float64 { return r.E2ERate }},
-		{Label: "drain msgs/s", Higher: true, Backlog: true, Get: func(r result) float64 { return r.E2ERate }},
-		{Label: "drain time s", Backlog: true, Get: func(r result) float64 { return r.DrainSecond }},
+		{Label: "end-to-end msgs/s", Higher: true, Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2ERate }},
+		{Label: "drain msgs/s", Higher: true, Backlog: true, Arrivals: true, Get: func(r result) float64 { return r.E2ERate }},
+		{Label: "drain time s", Backlog: true, Arrivals: true, Get: func(r result) float64 { return r.DrainSecond }},
 		{Label: "accept latency p50 ms", Get: func(r result) float64 { return r.AcceptP50 }},
 		{Label: "accept latency p99 ms", Get: func(r result) float64 { return r.AcceptP99 }},
-		{Label: "end-to-end latency p50 ms", Steady: true, Get: func(r result) float64 { return r.E2EP50 }},
-		{Label: "end-to-end latency p99 ms", Steady: true, Get: func(r result) float64 { return r.E2EP99 }},
+		{Label: "end-to-end latency p50 ms", Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2EP50 }},
+		{Label: "end-to-end latency p99 ms", Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2EP99 }},
 		{Label: "CPU s per 1000 msgs", Get: func(r result) float64 { return r.CPUPer1000 }},
 		{Label: "peak RSS MiB", Get: func(r result) float64 { return r.PeakMiB }},
+		{Label: "peak anonymous MiB", Get: func(r result) float64 { return r.PeakAnonMiB }},
 		{Label: "RSS with backlog queued MiB", Backlog: true, Get: func(r result) float64 { return r.QueuedMiB }},
+		{Label: "anonymous with backlog queued MiB", Backlog: true, Get: func(r result) float64 { return r.QueuedAnon }},
 	}
 }
 
@@ -54,11 +59,15 @@ func (o *outcome) summarize(relays []string) {
 		}
 		m := map[string]float64{}
 		for _, f := range o.shown() {
-			vals := make([]float64, len(runs))
-			for i, r := range runs {
-				vals[i] = f.Get(r)
+			var vals []float64
+			for _, r := range runs {
+				if !f.Arrivals || r.Incomplete == "" {
+					vals = append(vals, f.Get(r))
+				}
 			}
-			m[f.Label] = median(vals)
+			if len(vals) > 0 {
+				m[f.Label] = median(vals)
+			}
 		}
 		o.Median[name] = m
 	}
@@ -68,8 +77,8 @@ func (o *outcome) summarize(relays []string) {
 	}
 	o.Ratio = map[string]float64{}
 	for label, v := range mx {
-		if pf[label] != 0 {
-			o.Ratio[label] = v / pf[label]
+		if p, ok := pf[label]; ok && p != 0 {
+			o.Ratio[label] = v / p
 		}
 	}
 }
@@ -105,12 +114,14 @@ func (o *outcome) writeTable(out io.Writer, relays []string) {
 	var loads []string
 	for _, name := range relays {
 		runs = max(runs, len(o.Runs[name]))
+		l := name
 		for _, r := range o.Runs[name] {
-			loads = append(loads, fmt.Sprintf("%.1f", r.LoadBefore))
+			l += fmt.Sprintf(" %.1f", r.LoadBefore)
 		}
+		loads = append(loads, l)
 	}
 	fmt.Fprintf(out, "\n%s — median of %d run(s); 1-min load average before each run: %s\n",
-		o.Workload, runs, strings.Join(loads, " "))
+		o.Workload, runs, strings.Join(loads, "; "))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "figure\t"
 	for _, name := range relays {
@@ -123,8 +134,8 @@ func (o *outcome) writeTable(out io.Writer, relays []string) {
 	for _, f := range o.shown() {
 		row := f.Label + "\t"
 		for _, name := range relays {
-			if m, ok := o.Median[name]; ok {
-				row += format(m[f.Label]) + "\t"
+			if v, ok := o.Median[name][f.Label]; ok {
+				row += format(v) + "\t"
 			} else {
 				row += "-\t"
 			}

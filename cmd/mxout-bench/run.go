@@ -26,7 +26,9 @@ type result struct {
 	E2EP99      float64 `json:"end_to_end_p99_ms"`
 	CPUPer1000  float64 `json:"cpu_s_per_1000_msgs"`
 	PeakMiB     float64 `json:"peak_rss_mib"`
+	PeakAnonMiB float64 `json:"peak_anon_mib"`
 	QueuedMiB   float64 `json:"rss_queued_mib,omitempty"`
+	QueuedAnon  float64 `json:"anon_queued_mib,omitempty"`
 	DrainSecond float64 `json:"drain_s,omitempty"`
 	// Errors counts refusals and connection errors by their text.
 	Errors map[string]int `json:"errors,omitempty"`
@@ -90,7 +92,9 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 	if err != nil {
 		return res, err
 	}
-	res.PeakMiB = mib(max(sampler.stop(), after.Peak))
+	peak, peakAnon := sampler.stop()
+	res.PeakMiB = mib(max(peak, after.Peak))
+	res.PeakAnonMiB = mib(max(peakAnon, after.Anon))
 	if stopProfile != nil {
 		if err := stopProfile(); err != nil {
 			fmt.Fprintln(os.Stderr, "mxout-bench: profile:", err)
@@ -138,7 +142,7 @@ func drainBacklog(rl relay, w *world, accepted int, timeout time.Duration, res *
 	if err != nil {
 		return 0, err
 	}
-	res.QueuedMiB = mib(u.Mem)
+	res.QueuedMiB, res.QueuedAnon = mib(u.Mem), mib(u.Anon)
 	if err := w.Up(); err != nil {
 		return 0, err
 	}
@@ -189,11 +193,12 @@ func arrivals(rec *recorder, backlog bool) (int64, []time.Duration) {
 }
 
 // memorySampler polls a relay's memory, for relays (several processes)
-// without a kernel-kept high-water mark.
+// without a kernel-kept high-water mark, and for the anonymous part,
+// which has none.
 type memorySampler struct {
-	stopc chan struct{}
-	wg    sync.WaitGroup
-	peak  int64
+	stopc      chan struct{}
+	wg         sync.WaitGroup
+	peak, anon int64
 }
 
 func sampleMemory(rl relay) *memorySampler {
@@ -203,7 +208,7 @@ func sampleMemory(rl relay) *memorySampler {
 		defer t.Stop()
 		for {
 			if u, err := rl.Usage(); err == nil {
-				s.peak = max(s.peak, u.Mem)
+				s.peak, s.anon = max(s.peak, u.Mem), max(s.anon, u.Anon)
 			}
 			select {
 			case <-s.stopc:
@@ -215,10 +220,11 @@ func sampleMemory(rl relay) *memorySampler {
 	return s
 }
 
-func (s *memorySampler) stop() int64 {
+// stop ends the polling and returns the peaks of Mem and Anon.
+func (s *memorySampler) stop() (int64, int64) {
 	close(s.stopc)
 	s.wg.Wait()
-	return s.peak
+	return s.peak, s.anon
 }
 
 // loadAvg is the 1-minute load average.

@@ -19,9 +19,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -125,6 +128,13 @@ func run(o options) error {
 		return err
 	}
 	defer w.Close()
+	g := &interruptGuard{}
+	defer g.watch(func() {
+		w.Close()
+		if !o.keep {
+			os.RemoveAll(base)
+		}
+	})()
 
 	rep := report{Machine: describeMachine(base, o.mxout, relays), StartedAt: time.Now()}
 	names := make([]string, len(relays))
@@ -146,7 +156,9 @@ func run(o options) error {
 				}
 				tag := fmt.Sprintf("%s%d%s", wl.Name, i+1, rl.Name())
 				fmt.Fprintf(os.Stderr, "mxout-bench: %s, run %d/%d, %s ... ", wl.Name, i+1, o.runs, rl.Name())
+				g.running(rl)
 				res, err := runOnce(rl, wl, w, dir, tag, o)
+				g.running(nil)
 				if err != nil {
 					return fmt.Errorf("%s against %s: %w", wl.Name, rl.Name(), err)
 				}
@@ -233,4 +245,43 @@ func pickRelays(o options) ([]relay, error) {
 		return nil, fmt.Errorf("no relay to measure")
 	}
 	return out, nil
+}
+
+// interruptGuard stops the relay under test when the benchmark is
+// interrupted (SIGINT, SIGTERM): Postfix's master runs detached and
+// mxout would outlive us, each holding its port and queue.
+type interruptGuard struct {
+	mu      sync.Mutex
+	current relay
+}
+
+func (g *interruptGuard) running(rl relay) {
+	g.mu.Lock()
+	g.current = rl
+	g.mu.Unlock()
+}
+
+// watch starts watching for signals until the returned func is called; on
+// one it stops the current relay, runs cleanup and exits.
+func (g *interruptGuard) watch(cleanup func()) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "\nmxout-bench: %v: stopping the relay under test\n", sig)
+			g.mu.Lock()
+			if g.current != nil {
+				_ = g.current.Stop()
+			}
+			cleanup()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }

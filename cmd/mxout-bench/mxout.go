@@ -36,10 +36,16 @@ type relay interface {
 	Stop() error
 }
 
+// deadHold is the bench's delivery.dead_destination.hold (default 5m): a
+// flush makes deferred mail due, but mail to a destination still in its
+// dead hold is deferred again at once for a whole retry interval
+// (postqueue -f, unlike mxout's flush, revives dead destinations).
+const deadHold = time.Second
+
 // mxoutRelay runs the real mxout binary on its embedded defaults, except
 // for what the benchmark must set: addresses and ports, the data
 // directory, the DNS server, and a short dead-destination hold (see
-// Flush).
+// deadHold).
 type mxoutRelay struct {
 	bin     string
 	profile bool              // serve /debug/pprof on the metrics listener
@@ -79,11 +85,8 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 			"listeners": []any{map[string]any{"address": m.Addr(), "tls": "none"}},
 		},
 		"delivery": map[string]any{
-			"port": w.Port,
-			// A flush makes deferred mail due, but a destination that was
-			// declared dead stays suspended for its hold (default 5m);
-			// Postfix's postqueue -f revives dead destinations.
-			"dead_destination": map[string]any{"hold": "1s"},
+			"port":             w.Port,
+			"dead_destination": map[string]any{"hold": deadHold.String()},
 		},
 		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
@@ -109,6 +112,8 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 	m.cmd = exec.Command(m.bin, "serve", "--config", path)
 	m.cmd.Dir = dir
 	m.cmd.Stdout, m.cmd.Stderr = m.logFile, m.logFile
+	// Should the benchmark die without stopping it, the relay dies too.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
 		m.logFile.Close()
 		return fmt.Errorf("start %s: %w", m.bin, err)
@@ -142,8 +147,10 @@ func (m *mxoutRelay) Deferred() (int, error) {
 	return 0, fmt.Errorf("no mxout_queue_messages{state=\"deferred\"} in /metrics")
 }
 
-// Flush asks the admin API to make every deferred message due now.
+// Flush waits out the dead-destination hold (the sinks are up by now),
+// then asks the admin API to make every deferred message due now.
 func (m *mxoutRelay) Flush() error {
+	time.Sleep(2 * deadHold)
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/flush", m.admin), "application/json", nil)
 	if err != nil {
 		return fmt.Errorf("flush: %w (does this mxout serve admin.listen?)", err)

@@ -39,6 +39,7 @@ type options struct {
 	drainMessages  int
 	domains        int
 	timeout        time.Duration
+	backlogIdle    time.Duration
 	json, keep     bool
 	jsonFile       string
 	profileDir     string
@@ -75,6 +76,7 @@ func main() {
 	flag.IntVar(&o.drainMessages, "drain-messages", 20000, "messages queued for the backlog drain (the issue's figure is 100000)")
 	flag.IntVar(&o.domains, "domains", 10, "destination domains, one sink MX each")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for deliveries after the load, per run")
+	flag.DurationVar(&o.backlogIdle, "backlog-idle", 0, "backlog drain: wait this long with the backlog queued before reading memory (a relay's memory right after a burst is not its memory at rest)")
 	flag.BoolVar(&o.json, "json", false, "print JSON instead of tables")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write the JSON report to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the queues and logs of every run")

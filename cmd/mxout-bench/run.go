@@ -78,7 +78,7 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 	if wl.Backlog {
 		// A relay that cannot be flushed gets no drain figures; the
 		// other workloads still count.
-		if from, err = drainBacklog(rl, w, lr.Accepted, opts.timeout, &res); err != nil {
+		if from, err = drainBacklog(rl, w, lr.Accepted, opts, &res); err != nil {
 			res.Incomplete = err.Error()
 			rec.finish()
 		}
@@ -123,7 +123,8 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 // drainBacklog waits until every accepted message is deferred, records
 // the relay's memory with the backlog queued, brings the sinks up and
 // flushes the queue. It returns when the flush was asked for.
-func drainBacklog(rl relay, w *world, accepted int, timeout time.Duration, res *result) (int64, error) {
+func drainBacklog(rl relay, w *world, accepted int, opts options, res *result) (int64, error) {
+	timeout := opts.timeout
 	deadline := time.Now().Add(timeout)
 	for {
 		n, err := rl.Deferred()
@@ -138,6 +139,7 @@ func drainBacklog(rl relay, w *world, accepted int, timeout time.Duration, res *
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	time.Sleep(opts.backlogIdle)
 	u, err := rl.Usage()
 	if err != nil {
 		return 0, err

@@ -36,16 +36,9 @@ type relay interface {
 	Stop() error
 }
 
-// deadHold is the bench's delivery.dead_destination.hold (default 5m): a
-// flush makes deferred mail due, but mail to a destination still in its
-// dead hold is deferred again at once for a whole retry interval
-// (postqueue -f, unlike mxout's flush, revives dead destinations).
-const deadHold = time.Second
-
 // mxoutRelay runs the real mxout binary on its embedded defaults, except
 // for what the benchmark must set: addresses and ports, the data
-// directory, the DNS server, and a short dead-destination hold (see
-// deadHold).
+// directory and the DNS server.
 type mxoutRelay struct {
 	bin     string
 	profile bool              // serve /debug/pprof on the metrics listener
@@ -84,10 +77,7 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 		"submission": map[string]any{
 			"listeners": []any{map[string]any{"address": m.Addr(), "tls": "none"}},
 		},
-		"delivery": map[string]any{
-			"port":             w.Port,
-			"dead_destination": map[string]any{"hold": deadHold.String()},
-		},
+		"delivery": map[string]any{"port": w.Port},
 		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
 		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},
@@ -147,10 +137,9 @@ func (m *mxoutRelay) Deferred() (int, error) {
 	return 0, fmt.Errorf("no mxout_queue_messages{state=\"deferred\"} in /metrics")
 }
 
-// Flush waits out the dead-destination hold (the sinks are up by now),
-// then asks the admin API to make every deferred message due now.
+// Flush asks the admin API to make every deferred message due now and to
+// revive dead destinations, as postqueue -f does.
 func (m *mxoutRelay) Flush() error {
-	time.Sleep(2 * deadHold)
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/flush", m.admin), "application/json", nil)
 	if err != nil {
 		return fmt.Errorf("flush: %w (does this mxout serve admin.listen?)", err)

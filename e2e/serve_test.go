@@ -275,3 +275,40 @@ func TestConfigCheck_NamesTheBadKey(t *testing.T) {
 		t.Errorf("config check of a good config: %v\n%s", err, out)
 	}
 }
+
+// config check reads the submission certificate as serve does: a config
+// it passes must not fail at start for a missing or broken key pair.
+func TestConfigCheck_LoadsTheSubmissionCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSignedCert(t, dir)
+	tests := []struct {
+		name, cert, key string
+		wantErr         bool
+	}{
+		{"loadable pair", certFile, keyFile, false},
+		{"missing certificate", filepath.Join(dir, "nonexistent.pem"), keyFile, true},
+		{"key and certificate swapped", keyFile, certFile, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conf := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
+			yaml := fmt.Sprintf("submission:\n  listeners:\n    - {address: \"127.0.0.1:%d\", tls: starttls}\n"+
+				"  tls: {cert_file: %q, key_file: %q}\n", freePort(t), tc.cert, tc.key)
+			if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(binary(t), "config", "check", "--config", conf).CombinedOutput()
+			if tc.wantErr {
+				if err == nil || !strings.Contains(string(out), "submission.tls") {
+					t.Errorf("config check: want an error naming submission.tls, got %v:\n%s", err, out)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(out), "(valid)") {
+				t.Errorf("config check of a loadable pair: %v\n%s", err, out)
+			}
+		})
+	}
+}

@@ -167,12 +167,15 @@ func TestQuickstart_MsmtpSendsThroughMxout(t *testing.T) {
 	}
 }
 
-// The config examples pass `mxout config check` (users file included).
+// The config examples pass `mxout config check` (users file and
+// certificate included: the check reads them, as serve does).
 func TestQuickstart_ConfigExamplesCheck(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	users, _ := filepath.Abs(examples + "users.yaml")
-	conf := strings.NewReplacer("/etc/mxout/users.yaml", users, "/var/lib/mxout", filepath.Join(dir, "data")).Replace(example(t, "mxout-submission.yaml", 587))
+	certFile, keyFile := writeSelfSignedCert(t, dir)
+	conf := strings.NewReplacer("/etc/mxout/users.yaml", users, "/var/lib/mxout", filepath.Join(dir, "data"),
+		"/etc/mxout/tls/fullchain.pem", certFile, "/etc/mxout/tls/privkey.pem", keyFile).Replace(example(t, "mxout-submission.yaml", 587))
 	writeFile(t, filepath.Join(dir, "submission.yaml"), []byte(conf))
 	writeFile(t, filepath.Join(dir, "metrics.yaml"), []byte(example(t, "sre/metrics.yaml", 0)))
 	for _, f := range []string{"submission.yaml", "metrics.yaml"} {

@@ -251,8 +251,8 @@ func (qc *queueCmd) flush(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), "flushed: %d deferred messages due now, %d dead destinations revived (%s, via the admin API at %s)\n",
-		f.Messages, f.DestinationsRevived, time.Since(start).Round(time.Millisecond), client.Addr())
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "flushed: %s due now, %s revived (%s, via the admin API at %s)\n",
+		count(f.Messages, "deferred message"), count(f.DestinationsRevived, "dead destination"), time.Since(start).Round(time.Millisecond), client.Addr())
 	return err
 }
 

@@ -78,7 +78,7 @@ func (p *listPrinter) end(more bool) error {
 		if more {
 			cut = ", stopped at --max"
 		}
-		_, err = fmt.Fprintf(p.w, "-- %d messages, %s (%s%s)\n", p.count, humanBytes(p.bytes), p.src.Describe(), cut)
+		_, err = fmt.Fprintf(p.w, "-- %s, %s (%s%s)\n", count(p.count, "message"), humanBytes(p.bytes), p.src.Describe(), cut)
 	}
 	return err
 }
@@ -183,6 +183,14 @@ func relative(t, now time.Time) string {
 		return d.String() + " ago"
 	}
 	return "in " + (-d).String()
+}
+
+// count is n and the noun, in the plural unless n is 1: "1 message".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func humanBytes(n int64) string {

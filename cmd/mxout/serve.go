@@ -86,7 +86,8 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 		r.stop()
 		return err
 	}
-	log.Info("mxout started", "version", version, "hostname", c.Hostname, "data_dir", c.DataDir,
+	b := currentBuild()
+	log.Info("mxout started", "version", b.version, "commit", b.commit, "hostname", c.Hostname, "data_dir", c.DataDir,
 		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen)
 	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error

@@ -339,3 +339,49 @@ func TestDocs_ConfigurationReferenceNamesEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// A bad hostname is one error, not one more per key that inherits it
+// (delivery.helo_name, sendmail.domain); a bad value set on such a key
+// itself is still reported under its own name.
+func TestLoad_BadHostnameIsOneError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		yaml     string
+		wantKeys []string
+	}{
+		{`hostname: "bad host!"`, []string{"hostname"}},
+		{`{hostname: "bad host!", delivery: {helo_name: "other bad"}}`, []string{"hostname", "delivery.helo_name"}},
+		{`delivery: {helo_name: "bad helo"}`, []string{"delivery.helo_name"}},
+	}
+	for _, tt := range tests {
+		_, err := Load(writeConfig(t, tt.yaml))
+		if err == nil {
+			t.Fatalf("config %q accepted", tt.yaml)
+		}
+		lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+		if len(lines) != len(tt.wantKeys) {
+			t.Errorf("config %q: %d errors, want %d (%v):\n%v", tt.yaml, len(lines), len(tt.wantKeys), tt.wantKeys, err)
+			continue
+		}
+		for i, key := range tt.wantKeys {
+			if !strings.Contains(lines[i], key+":") {
+				t.Errorf("config %q: error %d %q does not name %s", tt.yaml, i, lines[i], key)
+			}
+		}
+	}
+}
+
+// A bad value from the environment names its variable, not only the file.
+func TestLoad_BadEnvValueNamesTheVariable(t *testing.T) {
+	t.Setenv("MXOUT_LOG_LEVEL", "loud")
+	path := writeConfig(t, "log: {format: json}")
+	_, err := Load(path)
+	if err == nil {
+		t.Fatal("MXOUT_LOG_LEVEL=loud accepted")
+	}
+	for _, want := range []string{path, "MXOUT_LOG_LEVEL", "log.level"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

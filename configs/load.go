@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,11 +73,26 @@ func Load(path string) (*Config, error) {
 // without --config runs it.
 func Defaults() (*Config, error) { return Load("") }
 
+// describe names where the config came from, for errors: the file (or
+// the embedded defaults) and the MXOUT_* variables set, so that a bad
+// value from the environment is not blamed on the file.
 func describe(path string) string {
+	where := path
 	if path == "" {
-		return "(embedded defaults)"
+		where = "(embedded defaults)"
 	}
-	return path
+	var vars []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") && name != EnvPrefix+"_CONFIG" {
+			vars = append(vars, name)
+		}
+	}
+	if len(vars) == 0 {
+		return where
+	}
+	slices.Sort(vars)
+	return where + " with environment " + strings.Join(vars, ", ")
 }
 
 // fillDerived sets the values whose default depends on another key.

@@ -32,6 +32,8 @@ func (c *Config) Validate() error {
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	c.DKIM.validate(v)
 	c.Sendmail.validate(v)
+	// Left empty, these take hostname's value: one error for it is enough.
+	v.dropInherited("hostname", c.Hostname, "delivery.helo_name", "sendmail.domain")
 	return v.err()
 }
 
@@ -229,12 +231,34 @@ func isNetwork(s string) bool {
 }
 
 // validator collects one error per failed check.
-type validator struct{ errs []error }
+type validator struct{ errs []fieldError }
+
+// fieldError is one key whose value breaks a rule.
+type fieldError struct {
+	key   string
+	value any
+	rule  string
+}
+
+func (e fieldError) Error() string {
+	return fmt.Sprintf("%s: %s (got %v)", e.key, e.rule, printable(e.value))
+}
 
 func (v *validator) check(ok bool, key string, value any, rule string) {
 	if !ok {
-		v.errs = append(v.errs, fmt.Errorf("%s: %s (got %v)", key, rule, printable(value)))
+		v.errs = append(v.errs, fieldError{key, value, rule})
 	}
+}
+
+// dropInherited forgets the errors of keys that merely inherited a bad
+// value from the key source (fillDerived), which is reported itself.
+func (v *validator) dropInherited(source string, value any, keys ...string) {
+	if !slices.ContainsFunc(v.errs, func(e fieldError) bool { return e.key == source }) {
+		return
+	}
+	v.errs = slices.DeleteFunc(v.errs, func(e fieldError) bool {
+		return slices.Contains(keys, e.key) && e.value == value
+	})
 }
 
 func (v *validator) oneOf(key, value string, allowed ...string) {
@@ -252,7 +276,13 @@ func (v *validator) each(key string, values []string, ok func(string) bool, rule
 	}
 }
 
-func (v *validator) err() error { return errors.Join(v.errs...) }
+func (v *validator) err() error {
+	errs := make([]error, len(v.errs))
+	for i, e := range v.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
 
 func printable(value any) any {
 	if s, ok := value.(string); ok {

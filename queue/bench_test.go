@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/queueconfig"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -27,22 +27,12 @@ var benchBody = []byte("From: app@sender.example\r\nTo: u@bench.example\r\nSubje
 
 func openBench(b *testing.B) *queue.Queue {
 	b.Helper()
-	c, err := configs.Defaults()
+	opts, err := queueconfig.Defaults(b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := queue.Open(queue.Options{
-		Dir:               b.TempDir(),
-		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
-		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
-		LeaseDuration:     c.Queue.LeaseDuration,
-		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
-		NumMemtables:      c.Queue.Badger.NumMemtables,
-		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
-		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
-		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
-		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
-	})
+	opts.GCInterval = 0 // no value-log GC in the middle of a measurement
+	q, err := queue.Open(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

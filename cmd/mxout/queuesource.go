@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"time"
 
 	"github.com/mxout/mxout/admin"
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/queueconfig"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -60,7 +60,7 @@ func openSource(ctx context.Context, c *configs.Config, direct bool) (*source, e
 			return nil, err
 		}
 	}
-	q, err := queue.OpenReadOnly(queueOptions(c, slog.New(slog.DiscardHandler)))
+	q, err := queue.OpenReadOnly(queueconfig.Options(c, nil))
 	if err != nil {
 		return nil, explainReadOnly(c, direct, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery"
 	"github.com/mxout/mxout/dkim"
+	"github.com/mxout/mxout/internal/queueconfig"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
@@ -109,7 +110,7 @@ func (r *relay) start() error {
 	if err := r.startDKIM(); err != nil {
 		return err
 	}
-	q, err := queue.Open(queueOptions(c, r.log))
+	q, err := queue.Open(queueconfig.Options(c, r.log))
 	if err != nil {
 		return err
 	}
@@ -187,25 +188,6 @@ func (r *relay) start() error {
 		go func() { r.report(r.adminSrv.Serve(adminLn)) }()
 	}
 	return nil
-}
-
-// queueOptions maps the config to the queue's options; `mxout queue`
-// uses them too, to open the queue read-only.
-func queueOptions(c *configs.Config, log *slog.Logger) queue.Options {
-	return queue.Options{
-		Dir:               c.DataDir,
-		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
-		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
-		LeaseDuration:     c.Queue.LeaseDuration,
-		GCInterval:        c.Queue.GCInterval,
-		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
-		NumMemtables:      c.Queue.Badger.NumMemtables,
-		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
-		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
-		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
-		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
-		Logger:            log,
-	}
 }
 
 // report passes a part's unexpected exit to runRelay.

@@ -20,7 +20,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/queueconfig"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -64,26 +64,9 @@ func printUsage() {
 }
 
 // options are the queue options of the embedded defaults with dir as
-// data_dir, mapped as cmd/mxout maps them.
+// data_dir, as mxout serve would open it; badger logs warnings to stderr.
 func options(dir string) (queue.Options, error) {
-	c, err := configs.Defaults()
-	if err != nil {
-		return queue.Options{}, err
-	}
-	return queue.Options{
-		Dir:               dir,
-		MinFreeBytes:      int64(c.Queue.MinFreeBytes),
-		MaxMessageBytes:   int64(c.Submission.MaxMessageBytes),
-		LeaseDuration:     c.Queue.LeaseDuration,
-		GCInterval:        c.Queue.GCInterval,
-		MemtableBytes:     int64(c.Queue.Badger.MemtableBytes),
-		NumMemtables:      c.Queue.Badger.NumMemtables,
-		BlockCacheBytes:   int64(c.Queue.Badger.BlockCacheBytes),
-		IndexCacheBytes:   int64(c.Queue.Badger.IndexCacheBytes),
-		ValueLogFileBytes: int64(c.Queue.Badger.ValueLogFileBytes),
-		ValueThreshold:    int64(c.Queue.Badger.ValueThreshold),
-		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, nil
+	return queueconfig.Defaults(dir, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // diskUsage sums the sizes of the files under dir as allocated on disk

@@ -1,35 +1,17 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testfs"
 	"golang.org/x/sys/unix"
 )
-
-// mountTmpfs mounts a tmpfs of the given size for the test, or skips when
-// the test cannot mount (not root, or a container without the right).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("skipping the disk-full test of the binary: cannot mount a tmpfs here (%v: %s); run the e2e suite as root to include it", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Logf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 func freeBytes(t *testing.T, dir string) int64 {
 	t.Helper()
@@ -47,7 +29,7 @@ func freeBytes(t *testing.T, dir string) int64 {
 func TestServe_DiskFull(t *testing.T) {
 	t.Parallel()
 	const reserve = 24 << 20
-	mnt := mountTmpfs(t, "96m")
+	mnt := testfs.MountTmpfs(t, "96m", "run the e2e suite as root to include the disk-full test of the binary")
 	e := newEnv(t)
 	mx := e.mx("full.example", 10, smtptest.Options{})
 	mx.Down()

@@ -5,35 +5,19 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// mountTmpfs mounts a tmpfs of the given size for the test, or skips when
-// the test cannot mount (not root, or no mount permission in a container).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("skipping the real disk-full test: cannot mount a tmpfs here (%v: %s); the injected-space test still covers the logic", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Logf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/mxout/mxout/internal/testfs"
+)
 
 // TestEnqueue_RealDiskFull fills a small tmpfs through the queue. Badger
 // must never be the one to find the disk full (it would die of SIGBUS):
 // the queue answers ErrNoSpace first, keeps what it accepted readable, and
 // accepts again once space returns.
 func TestEnqueue_RealDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "48m")
+	dir := testfs.MountTmpfs(t, "48m", "the injected-space test still covers the logic")
 	c := newClock()
 	opts := testOptions(filepath.Join(dir, "q"), c)
 	opts.MemtableBytes = 2 << 20

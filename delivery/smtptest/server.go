@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/internal/testcert"
 )
 
 // Defaults for the zero Options.
@@ -147,13 +148,18 @@ func Start(opts Options) (*Server, error) {
 	}
 	addr := inner.Addr().(*net.TCPAddr)
 	if opts.TLS {
-		cert, pemBytes, err := newCertificate(addr.IP, opts.Hostname)
+		// "localhost", the listening address and the MX host name.
+		hosts := []string{"localhost", addr.IP.String()}
+		if opts.Hostname != "localhost" {
+			hosts = append(hosts, opts.Hostname)
+		}
+		pair, err := testcert.New("localhost", hosts...)
 		if err != nil {
 			inner.Close()
 			return nil, err
 		}
-		s.certPEM = pemBytes
-		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.certPEM = pair.CertPEM
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{pair.TLS}}
 		if opts.BrokenTLS {
 			s.tlsConf.MinVersion, s.tlsConf.MaxVersion = tls.VersionTLS10, tls.VersionTLS10
 		}

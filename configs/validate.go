@@ -293,7 +293,7 @@ func printable(value any) any {
 
 func (s *Sendmail) validate(v *validator) {
 	v.check((s.Username == "") == (s.Password == ""), "sendmail.username", s.Username, "and sendmail.password must be set together")
-	v.check(isDNSName(s.Domain), "sendmail.domain", s.Domain, "must be a domain name")
+	v.check(IsDNSName(s.Domain), "sendmail.domain", s.Domain, "must be a domain name")
 	for _, name := range slices.Sorted(maps.Keys(s.Aliases)) {
 		addr := s.Aliases[name]
 		v.check(name != "" && !strings.ContainsAny(name, "@ \t<>"), "sendmail.aliases."+name, name, "must be a local name such as root")

@@ -17,7 +17,7 @@ func (d *DKIM) validate(v *validator) {
 	for _, name := range domains {
 		dom := d.Domains[name]
 		key := "dkim.domains." + name
-		v.check(isDNSName(name), key, name, "must be a domain name (IDNs as A-labels)")
+		v.check(IsDNSName(name), key, name, "must be a domain name (IDNs as A-labels)")
 		validHeaders(v, key+".headers", dom.Headers, true)
 		if dom.Selector != "" || dom.PrivateKeyFile != "" {
 			validDKIMKey(v, key, DKIMKey{Selector: dom.Selector, PrivateKeyFile: dom.PrivateKeyFile, Algorithm: dom.Algorithm})
@@ -39,7 +39,7 @@ func (d *DKIM) validate(v *validator) {
 }
 
 func validDKIMKey(v *validator, key string, k DKIMKey) {
-	v.check(isDNSName(k.Selector), key+".selector", k.Selector, "must be a DNS name (letters, digits, '-', '_', dots)")
+	v.check(IsDNSName(k.Selector), key+".selector", k.Selector, "must be a DNS name (letters, digits, '-', '_', dots)")
 	v.check(k.PrivateKeyFile != "", key+".private_key_file", k.PrivateKeyFile, "must name a PEM file (make one with `mxout dkim keygen`)")
 	if k.Algorithm != "" {
 		v.oneOf(key+".algorithm", k.Algorithm, DKIMAlgorithmRSA, DKIMAlgorithmEd25519)
@@ -76,9 +76,11 @@ func isFieldName(s string) bool {
 	return true
 }
 
-// isDNSName reports whether s is a domain name in ASCII: dot-separated
-// labels of letters, digits, '-' and '_', each 1-63 octets.
-func isDNSName(s string) bool {
+// IsDNSName reports whether s is a domain name as the config accepts it,
+// in ASCII: dot-separated labels of letters, digits, '-' and '_', each
+// 1-63 octets, with an optional final dot. mxout import checks names with
+// it, so that what it writes loads.
+func IsDNSName(s string) bool {
 	s = strings.TrimSuffix(s, ".")
 	if s == "" || len(s) > 253 {
 		return false

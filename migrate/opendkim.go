@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mxout/mxout/configs"
 )
 
 // OpenDKIM turns an opendkim.conf, with the KeyTable and SigningTable it
@@ -212,7 +214,7 @@ func signingDomain(pattern string, regex bool) (string, string) {
 	switch {
 	case strings.Contains(dom, "*"):
 		return "", "mxout has no wildcard domains: list each domain"
-	case !isHostName(dom):
+	case !configs.IsDNSName(dom):
 		return "", "not a domain"
 	case local != "*" && !(regex && local == ".*"):
 		return dom, " mxout signs all mail of the domain"
@@ -248,13 +250,13 @@ func (o *dkimImport) emit() {
 		o.d.skip(o.origin("signaturealgorithm"), "mxout signs with rsa-sha256 or ed25519-sha256")
 	}
 	for _, dom := range o.domains {
-		if !isHostName(dom) {
+		if !configs.IsDNSName(dom) {
 			o.d.skip("domain "+dom, "not a domain name")
 			continue
 		}
 		var keys []dkimKey
 		for _, k := range o.signing[dom] {
-			if isHostName(k.selector) && k.file != "" {
+			if configs.IsDNSName(k.selector) && k.file != "" {
 				keys = append(keys, k)
 			} else {
 				o.d.skip(dom+" key "+k.name, "the selector must be a DNS name and the key file set")

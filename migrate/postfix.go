@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/configs"
 )
 
 // Postfix turns a main.cf (or `postconf -n` output) into mxout YAML.
@@ -91,7 +93,7 @@ func (p *postfixImport) skip(name, why string) {
 
 func (p *postfixImport) hostname() {
 	if v, ok := p.value("myhostname"); ok {
-		if isHostName(v) {
+		if configs.IsDNSName(v) {
 			p.d.set(key("hostname"), str(v), p.origin("myhostname"))
 		} else {
 			p.skip("myhostname", "not a host name")
@@ -109,7 +111,7 @@ func (p *postfixImport) hostname() {
 		}
 		v = strings.TrimSpace(strings.SplitN(string(text), "\n", 2)[0])
 	}
-	if isHostName(v) {
+	if configs.IsDNSName(v) {
 		p.d.set(key("sendmail.domain"), str(v), p.origin("myorigin")+" (for `mxout sendmail`)")
 	} else {
 		p.skip("myorigin", "not a domain name")
@@ -301,7 +303,7 @@ func (p *postfixImport) backoff() {
 
 // misc maps the HELO name, the source address and the IP families.
 func (p *postfixImport) misc() {
-	if v, ok := p.value("smtp_helo_name"); ok && isHostName(v) {
+	if v, ok := p.value("smtp_helo_name"); ok && configs.IsDNSName(v) {
 		p.d.set(key("delivery.helo_name"), str(v), p.origin("smtp_helo_name"))
 	} else if ok {
 		p.skip("smtp_helo_name", "not a host name")

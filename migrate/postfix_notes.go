@@ -52,23 +52,3 @@ func (p *postfixImport) leftovers() {
 		p.d.skip(b, "ignored")
 	}
 }
-
-// isHostName reports whether s is a DNS host name (letters, digits, '-',
-// '_', dots).
-func isHostName(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !isAlnum(c) && c != '-' && c != '_' {
-				return false
-			}
-		}
-	}
-	return true
-}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/mxout/mxout/configs"
 )
 
 // tlsLevels maps smtp_tls_security_level to delivery.tls, with what
@@ -116,7 +118,7 @@ func parseRelayhost(s string) (addr string, mx bool, err error) {
 	if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
 		return "", false, fmt.Errorf("%q: port %q is not a number or a known service", s, port)
 	}
-	if !isHostName(host) && net.ParseIP(host) == nil {
+	if !configs.IsDNSName(host) && net.ParseIP(host) == nil {
 		return "", false, fmt.Errorf("%q: %q is not a host name", s, host)
 	}
 	return net.JoinHostPort(host, port), mx, nil

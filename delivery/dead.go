@@ -32,7 +32,7 @@ func (p *pool) suspended(dest string, now time.Time) (Outcome, bool) {
 
 // report records the end of a delivery round to dest: failed means a site
 // failure (see above), o is its outcome. It returns true when the
-// destination has just been declared dead.
+// destination has just been declared dead, not when it was dead already.
 func (p *pool) report(dest string, failed bool, o Outcome, now time.Time, after int, hold time.Duration) bool {
 	if after <= 0 {
 		return false
@@ -51,12 +51,15 @@ func (p *pool) report(dest string, failed bool, o Outcome, now time.Time, after 
 	if st.failures < after {
 		return false
 	}
+	// Rounds in flight when it died report their failures too: only the
+	// first declares it dead (and logs it); the others extend the hold.
+	already := now.Before(st.dead)
 	st.dead = now.Add(hold)
 	st.last = o
 	if st.last.State != queue.Pending {
 		st.last = deferInstead(st.last)
 	}
-	return true
+	return !already
 }
 
 // revive forgets every destination's failures, as an operator's flush

@@ -111,6 +111,7 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) Round
 			r.State = queue.Failed
 			r.Status = "5.4.7"
 			r.Response = "delivery time expired; last error: " + o.Response
+			e.logExpired(m, i, r.Result, now)
 		}
 		r.NextAttempt = next
 	}

@@ -2,6 +2,9 @@ package delivery
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -69,6 +72,8 @@ func TestDeliver_MixedRecipientResults(t *testing.T) {
 	mx.SetRcpt("gone@mixed.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
 	mx.SetRcpt("busy@mixed.example", &smtptest.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Message: "mailbox full"})
 	w.cfg.Retry.MaxLifetime = 200 * time.Millisecond
+	logs := &syncBuffer{}
+	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	w.start()
 	id := w.enqueue("app@sender.example", "ok@mixed.example", "gone@mixed.example", "busy@mixed.example")
 	final := w.waitFinal(id, 3, 10*time.Second)
@@ -86,6 +91,23 @@ func TestDeliver_MixedRecipientResults(t *testing.T) {
 	}
 	if n := mx.RcptAttempts("busy@mixed.example"); n < 2 {
 		t.Errorf("a 4xx recipient was not retried: %d RCPTs", n)
+	}
+	// Its last attempt line says "deferred"; one more line says that the
+	// lifetime ended it, as Postfix's "status=expired".
+	var expired []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l["msg"] == "delivery expired" {
+			expired = append(expired, l)
+		}
+	}
+	if len(expired) != 1 || expired[0]["to"] != "busy@mixed.example" || expired[0]["dsn"] != "5.4.7" ||
+		expired[0]["status"] != "expired" || expired[0]["queue_id"] != string(id) ||
+		!strings.Contains(fmt.Sprint(expired[0]["response"]), "delivery time expired; last error: 452 4.2.2 mailbox full") {
+		t.Errorf(`"delivery expired" lines: %v; want one for busy@mixed.example with dsn 5.4.7`, expired)
 	}
 	if msgs := mx.Messages(); len(msgs) < 1 || strings.Join(msgs[0].To, ",") != "ok@mixed.example" {
 		t.Errorf("messages = %+v", msgs)

@@ -55,6 +55,21 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 	}
 }
 
+// logExpired writes the line that ends a recipient whose lifetime ran out
+// at its last temporary failure (its attempt line says "deferred"), like
+// Postfix's "status=expired, returned to sender".
+func (e *Engine) logExpired(m *queue.Message, i int, r queue.Result, now time.Time) {
+	e.log.LogAttrs(e.workCtx, slog.LevelWarn, "delivery expired",
+		slog.String("queue_id", string(m.ID)),
+		slog.String("to", m.Recipients[i].Addr),
+		slog.String("delay", seconds(now.Sub(m.Arrival))),
+		slog.Int("attempts", m.Recipients[i].Attempts+1),
+		slog.String("dsn", r.Status),
+		slog.String("status", "expired"),
+		slog.String("response", r.Response),
+	)
+}
+
 func (a attemptInfo) tlsOrNone() string {
 	if a.tls == "" {
 		return "none"

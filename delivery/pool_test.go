@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,18 @@ func TestPool_DeadDestination(t *testing.T) {
 			}
 		})
 	}
+	// Failures of rounds in flight when it died do not declare it dead
+	// again (one log line); a failure on probation, after the hold, does.
+	dying := newPool(time.Hour, time.Second)
+	var declared []bool
+	for range 5 {
+		declared = append(declared, dying.report("a.example", true, fail, now, 3, time.Minute))
+	}
+	declared = append(declared, dying.report("a.example", true, fail, now.Add(2*time.Minute), 3, time.Minute))
+	if want := []bool{false, false, true, false, false, true}; !slices.Equal(declared, want) {
+		t.Errorf("declared dead by each report: %v, want %v", declared, want)
+	}
+
 	// On probation (hold over, not yet a success) one connection at a time.
 	p := newPool(time.Hour, time.Second)
 	for range 3 {

@@ -80,7 +80,7 @@ func (e *Engine) health(ctx context.Context, r route, failed bool, o Outcome) {
 	}
 	if e.pool.report(r.dest, failed, o, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
 		e.log.Warn("delivery: destination is dead; its mail is deferred without connecting",
-			"dest", r.dest, "for", e.cfg.DeadHold, "reason", o.Response)
+			"dest", r.dest, "for", e.cfg.DeadHold.String(), "reason", o.Response)
 	}
 }
 

@@ -14,11 +14,12 @@ import (
 //
 //   - other: how long a message for another destination, queued once the
 //     backlog's delivery has begun, takes to be delivered (s-to-other);
+//
 //   - drain: the backlog's delivery rate (msgs/s, against the 200 the
 //     destination allows) and how often a message was postponed because
 //     the destination's line was full (postponed/msg; overflow.go).
 //
-//	go test -run '^$' -bench Backlog -benchtime 1x -count 3 ./delivery/
+//     go test -run '^$' -bench Backlog -benchtime 1x -count 3 ./delivery/
 func BenchmarkBacklog(b *testing.B) {
 	const n = 3000
 	b.Run(fmt.Sprintf("other/backlog=%d", n), func(b *testing.B) {

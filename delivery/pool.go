@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/mxout/mxout/queue"
 )
 
 // connKey says which sessions are interchangeable: the same address and
@@ -47,10 +45,6 @@ type destState struct {
 	failures int           // consecutive site failures (dead.go)
 	dead     time.Time     // suspended until then (dead.go)
 	last     Outcome       // the failure that made it dead
-
-	avgTransaction time.Duration         // recent transaction time (overflow.go)
-	overflowNext   time.Time             // the next free overflow turn (overflow.go)
-	overflowed     map[queue.ID]struct{} // postponed to a turn, back in line next time (overflow.go)
 }
 
 func newPool(idleTimeout, quitTimeout time.Duration) *pool {

@@ -30,13 +30,6 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 			return e.failGroup(m, g, Classify(err, "")), time.Time{}
 		}
 	}
-	if !r.smarthost { // all mail waits for the smarthost alike: nothing to let pass
-		if turn, full := e.pool.overflowTurn(r.dest, m.ID, r.policy.MaxConnections, e.cfg.DeadAfter, e.now()); full {
-			e.log.Debug("delivery postponed: the destination's connections and line are full",
-				"queue_id", m.ID, "dest", r.dest, "until", turn)
-			return nil, turn
-		}
-	}
 	hops, err := e.hops(ctx, r)
 	if err != nil {
 		return e.failGroup(m, g, Classify(err, "")), time.Time{}
@@ -56,11 +49,7 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	}
 	// From here this worker holds one slot of r.dest: the session's while
 	// it has one, else a reservation for opening one.
-	started := e.now()
 	outs, tried, last := e.walk(ctx, m, body, g, r, hops, cached)
-	if outs != nil || tried {
-		e.pool.observe(r.dest, e.now().Sub(started))
-	}
 	if outs == nil {
 		if tried {
 			e.health(ctx, r, true, last)

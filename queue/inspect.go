@@ -2,7 +2,6 @@ package queue
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"time"
 
@@ -90,14 +89,7 @@ const maxHeaderBytes = 64 << 10
 func (q *Queue) Headers(id ID) ([]byte, error) {
 	var h []byte
 	err := q.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(bodyKey(id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
+		return readValue(txn, bodyKey(id), func(v []byte) error {
 			if i := bytes.Index(v, []byte("\r\n\r\n")); i >= 0 {
 				v = v[:i+2]
 			}

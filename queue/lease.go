@@ -346,19 +346,25 @@ func (q *Queue) ReturnLease(id ID) error {
 }
 
 func getMessage(txn *badger.Txn, id ID) (*Message, error) {
-	item, err := txn.Get(messageKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
 	var m *Message
-	err = item.Value(func(v []byte) error {
+	err := readValue(txn, messageKey(id), func(v []byte) (err error) {
 		m, err = decodeMessage(v)
 		return err
 	})
 	return m, err
+}
+
+// readValue hands the value stored at key to fn, which must not keep it
+// past its return; a missing key is ErrNotFound.
+func readValue(txn *badger.Txn, key []byte, fn func(v []byte) error) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(fn)
 }
 
 func putMessage(txn *badger.Txn, m *Message) error {

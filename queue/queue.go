@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -311,15 +312,10 @@ func (q *Queue) update(fn func(*badger.Txn) error) error {
 func (q *Queue) Body(id ID) ([]byte, error) {
 	var body []byte
 	err := q.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(bodyKey(id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		body, err = item.ValueCopy(nil)
-		return err
+		return readValue(txn, bodyKey(id), func(v []byte) error {
+			body = bytes.Clone(v)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("body of %s: %w", id, err)

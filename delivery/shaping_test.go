@@ -140,8 +140,14 @@ func TestDeliver_IdleSessionsClosedAfterTimeout(t *testing.T) {
 	w.start()
 	id := w.enqueue("app@sender.example", "a@idle.example")
 	w.waitFinal(id, 1, 10*time.Second)
+	// The pool gives the slot back once the session's QUIT is done, just
+	// after the server has seen the connection close: wait for both.
+	slots := func() int {
+		open, idle := w.e.pool.stats("idle.example")
+		return open + idle
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for mx.Active() > 0 && time.Now().Before(deadline) {
+	for (mx.Active() > 0 || slots() > 0) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if mx.Active() != 0 {

@@ -165,8 +165,12 @@ func (o *dkimImport) tables() {
 	}
 	for _, l := range kt {
 		f := strings.Fields(l)
+		if len(f) < 2 {
+			o.d.skip("KeyTable line "+l, `not "name domain:selector:/path/to/key"`)
+			continue
+		}
 		parts := strings.SplitN(strings.Join(f[1:], " "), ":", 3)
-		if len(f) < 2 || len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") {
 			o.d.skip("KeyTable line "+l, `not "name domain:selector:/path/to/key"`)
 			continue
 		}

@@ -59,6 +59,10 @@ func (p *postfixImport) relayhost() {
 		return
 	}
 	hosts := words(v)
+	if len(hosts) == 0 {
+		p.skip("relayhost", "no relay host in the value")
+		return
+	}
 	first := hosts[0]
 	addr, mx, err := parseRelayhost(first)
 	if err != nil {
@@ -137,7 +141,10 @@ func (p *postfixImport) credentials(relay string) {
 		return
 	}
 	how := "copy the user and password for " + relay + " from " + maps + " into delivery.smarthost.username and password"
-	_, path, ok := strings.Cut(words(maps)[0], ":")
+	var path string
+	if ws := words(maps); len(ws) > 0 {
+		_, path, ok = strings.Cut(ws[0], ":")
+	}
 	if !ok || !strings.HasPrefix(path, "/") {
 		p.d.note("smtp_sasl_password_maps: %s.", how)
 		p.used["smtp_sasl_password_maps"] = true

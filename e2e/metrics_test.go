@@ -221,6 +221,11 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 	if users != 1 {
 		t.Errorf("%d accepted lines for the user app over TLS, want 1", users)
 	}
+	// The relay's stderr reaches the test through a pipe: give the last
+	// lines a moment to arrive before comparing them with the scrape.
+	waitFor(t, 5*time.Second, "a delivery attempt line per counted delivery", func() bool {
+		return float64(len(logLines(t, r, "delivery attempt"))) >= after.sum("mxout_deliveries_total")
+	})
 	attempts := logLines(t, r, "delivery attempt")
 	if got := float64(len(attempts)); got != after.sum("mxout_deliveries_total") {
 		t.Errorf("%v delivery attempt lines, mxout_deliveries_total sums to %v", got, after.sum("mxout_deliveries_total"))

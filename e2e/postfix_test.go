@@ -187,9 +187,17 @@ func TestPostfix_RelayhostThroughMxout(t *testing.T) {
 	if got.From != "app@sender.example" || got.To[0] != "someone@dest.example" || !strings.Contains(string(got.Data), "marker postfix-relayhost") {
 		t.Errorf("MX got %s -> %v:\n%s", got.From, got.To, got.Data)
 	}
-	plog := pf.log()
-	if !strings.Contains(plog, "relay=127.0.0.1[127.0.0.1]:"+strconv.Itoa(r.port)) || !strings.Contains(plog, "status=sent (250 2.0.0 Ok: queued as") {
-		t.Errorf("Postfix did not log the hand-over to mxout:\n%s", plog)
+	// Postfix's smtp client logs status=sent after mxout's 250, through
+	// postlogd, so the line can come after mxout has already delivered.
+	handedOver := func() bool {
+		plog := pf.log()
+		return strings.Contains(plog, "relay=127.0.0.1[127.0.0.1]:"+strconv.Itoa(r.port)) && strings.Contains(plog, "status=sent (250 2.0.0 Ok: queued as")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !handedOver() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !handedOver() {
+		t.Errorf("Postfix did not log the hand-over to mxout:\n%s", pf.log())
 	}
 	if !strings.Contains(r.logs(), `"user":"app1"`) || !strings.Contains(r.logs(), `"tls":true`) {
 		t.Errorf("mxout did not log an authenticated TLS submission from app1:\n%s", r.logs())

@@ -40,8 +40,9 @@ func parseStat(b []byte) (procStat, error) {
 	}
 	var n [5]int64
 	for k, idx := range []int{1, 11, 12, 13, 14} { // ppid, utime, stime, cutime, cstime
-		// 40 bits of ticks is 348 years of CPU: the sums below cannot overflow.
-		v, err := strconv.ParseUint(f[idx], 10, 40)
+		// 36 bits of 10 ms ticks is 21 years of CPU: the sums of two below
+		// stay far inside a time.Duration (292 years).
+		v, err := strconv.ParseUint(f[idx], 10, 36)
 		if err != nil {
 			return procStat{}, fmt.Errorf("stat field %d: %w", idx+3, err)
 		}

@@ -81,3 +81,17 @@ func (p *pool) revive() int {
 	}
 	return n
 }
+
+// limit is how many connections dest may have at now: max, or one while it
+// is on probation after a dead hold (as acquire allows).
+func (p *pool) limit(dest string, max, deadAfter int, now time.Time) int {
+	if deadAfter <= 0 {
+		return max
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.dests[dest]; st != nil && st.failures >= deadAfter && !now.Before(st.dead) {
+		return 1
+	}
+	return max
+}

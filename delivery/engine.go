@@ -18,8 +18,9 @@ import (
 
 // Queue is what delivery needs from the queue.
 type Queue interface {
-	// Lease takes up to max due messages; each must end with Complete or ReturnLease.
-	Lease(now time.Time, max int) ([]*queue.Message, error)
+	// LeaseFiltered takes up to max due messages that filter admits; each
+	// must end with Complete or ReturnLease.
+	LeaseFiltered(now time.Time, max int, filter queue.LeaseFilter) ([]*queue.Message, error)
 	// Body returns a message's stored body.
 	Body(id queue.ID) ([]byte, error)
 	// Complete records per-recipient results durably and ends the lease.
@@ -141,6 +142,7 @@ type Engine struct {
 	guard     guard
 	pool      *pool
 	rates     *rateLimiter
+	admission *admission // nil in smarthost mode: one destination
 	smarthost smarthostRoute
 
 	stopOnce sync.Once
@@ -200,7 +202,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		cfg.Dialer = d
 	}
 	workCtx, abort := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, q: q, res: r, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
 		opener:    &sessionOpener{dialer: cfg.Dialer, heloName: cfg.HeloName, t: cfg.Timeouts, rootCAs: cfg.RootCAs},
 		guard:     guard{own: cfg.OwnAddrs},
@@ -211,7 +213,13 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		done:      make(chan struct{}),
 		workCtx:   workCtx,
 		abort:     abort,
-	}, nil
+	}
+	if sh.host == "" {
+		e.admission = newAdmission(func(domain string) int {
+			return e.pool.limit(domain, e.routeFor(domain).policy.MaxConnections, cfg.DeadAfter, e.now())
+		})
+	}
+	return e, nil
 }
 
 func checkTLS(domain, policy string) error {
@@ -246,18 +254,34 @@ func (e *Engine) Run() error {
 		default:
 		}
 		free := cap(slots) - len(slots)
-		leased := 0
+		leased, refused := 0, 0
 		if free > 0 {
-			jobs, err := e.q.Lease(e.now(), free)
+			now := e.now()
+			var filter queue.LeaseFilter
+			var skipped *int
+			if e.admission != nil {
+				filter, skipped = e.admission.filter(now)
+			}
+			jobs, err := e.q.LeaseFiltered(now, free, filter)
 			if err != nil && !errors.Is(err, queue.ErrClosed) {
 				e.log.Error("delivery: lease failed", "err", err)
+			}
+			if skipped != nil {
+				refused = *skipped
 			}
 			leased = len(jobs)
 			for _, m := range jobs {
 				slots <- struct{}{}
 				e.inflight.Add(1)
+				domain := m.DueDomain()
+				if e.admission != nil {
+					e.admission.start(domain)
+				}
 				go func(m *queue.Message) {
 					defer func() {
+						if e.admission != nil {
+							e.admission.done(domain)
+						}
 						<-slots
 						e.inflight.Done()
 						select {
@@ -272,7 +296,13 @@ func (e *Engine) Run() error {
 		if leased > 0 && leased == free {
 			continue // there may be more due work and a worker may be free soon
 		}
-		timer.Reset(e.idleFor(free > leased))
+		if refused > 0 {
+			// Due mail waits for its destinations: a finishing worker or
+			// new mail wakes us, and the next deep scan looks past it.
+			timer.Reset(deepEvery)
+		} else {
+			timer.Reset(e.idleFor(free > leased))
+		}
 		select {
 		case <-e.stop:
 		case <-e.q.Wake():

@@ -140,7 +140,7 @@ func (q *Queue) Release(id ID) error {
 		d.add(kindOf(m), 1)
 		m.Held, m.Due = false, m.nextDue()
 		dueDone = q.due.note(m.Due)
-		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(m)); err != nil {
 			return err
 		}
 		return putMessage(txn, m)
@@ -169,7 +169,7 @@ func retryMessage(txn *badger.Txn, m *Message, now time.Time) error {
 			return err
 		}
 		m.Due = now
-		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size)); err != nil {
+		if err := txn.Set(dueKey(m.Due, m.ID), dueValue(m)); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,8 @@ import (
 //	b<id>            body (large: badger's value log)
 //	d<due><id>       due index; <due> is 8 bytes of big-endian Unix nanoseconds,
 //	                 so a prefix scan yields messages in due order.
-//	                 Value: dueValue (kind and size), for counting without reading records.
+//	                 Value: dueValue (kind, size, next domain), for counting and
+//	                 scheduling without reading records.
 //	h<id>            held messages; value: size
 const (
 	prefixMessage = 'm'
@@ -79,19 +80,24 @@ func kindOf(m *Message) kind {
 	return kindReady
 }
 
-// dueValue is the value of a due-index entry: kind, then size.
-func dueValue(k kind, size int64) []byte {
-	v := make([]byte, 9)
-	v[0] = byte(k)
-	binary.BigEndian.PutUint64(v[1:], uint64(size))
-	return v
+// dueValue is the value of a due-index entry: kind, size, then the domain
+// of the recipient the message is next due for (Message.DueDomain), so
+// that a scan can count and schedule without reading records.
+func dueValue(m *Message) []byte {
+	d := m.DueDomain()
+	v := make([]byte, 9, 9+len(d))
+	v[0] = byte(kindOf(m))
+	binary.BigEndian.PutUint64(v[1:], uint64(m.Size))
+	return append(v, d...)
 }
 
-func parseDueValue(v []byte) (kind, int64, bool) {
-	if len(v) != 9 || (kind(v[0]) != kindReady && kind(v[0]) != kindDeferred) {
-		return 0, 0, false
+// parseDueValue reads a due-index value. Entries written before the
+// domain was added have none; they parse with an empty domain.
+func parseDueValue(v []byte) (k kind, size int64, domain string, ok bool) {
+	if len(v) < 9 || (kind(v[0]) != kindReady && kind(v[0]) != kindDeferred) {
+		return 0, 0, "", false
 	}
-	return kind(v[0]), int64(binary.BigEndian.Uint64(v[1:])), true
+	return kind(v[0]), int64(binary.BigEndian.Uint64(v[1:9])), string(v[9:]), true
 }
 
 func sizeValue(size int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(size)) }

@@ -14,13 +14,21 @@ import (
 // again once, after that delay. The caller must end every lease with
 // Complete or ReturnLease.
 func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
+	return q.LeaseFiltered(now, max, LeaseFilter{})
+}
+
+// LeaseFiltered is Lease for the messages that filter admits: a non-nil
+// filter.Admit is asked about each due, unleased message by the domain it
+// is next due for; messages it refuses stay as they are, and the scan goes
+// on past them, up to filter.MaxSkipped refusals.
+func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Message, error) {
 	if q.closed.Load() {
 		return nil, ErrClosed
 	}
 	if max <= 0 {
 		return nil, nil
 	}
-	claimed, err := q.claimDue(now, max)
+	claimed, err := q.claimDue(now, max, filter)
 	if err != nil || len(claimed) == 0 {
 		return nil, err
 	}
@@ -67,16 +75,30 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 	return jobs, nil
 }
 
+// LeaseFilter lets a caller of Lease pass over due messages, e.g. those
+// for destinations that have no free connection, without leasing them.
+type LeaseFilter struct {
+	// Admit reports whether a message next due for domain may be leased
+	// now. It is called with the queue's lock held: it must be quick and
+	// must not call the queue. Messages written before the due index held
+	// domains come with "". Nil admits everything.
+	Admit func(domain string) bool
+	// MaxSkipped ends the scan after that many refused messages; 0 means
+	// no limit.
+	MaxSkipped int
+}
+
 // claimDue scans the due index up to now and marks up to max unleased
-// messages as leased in memory. It starts where the live entries begin
-// (indexFloor), not at the deletions that delivered messages left before
-// them.
-func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
+// messages that the filter admits as leased in memory. It starts where the
+// live entries begin (indexFloor), not at the deletions that delivered
+// messages left before them.
+func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, error) {
 	q.scanMu.Lock()
 	defer q.scanMu.Unlock()
 	start, bound := q.due.begin()
 	var first time.Time
 	var claimed []ID
+	skipped := 0
 	end := dueKeyUpTo(now)
 	err := q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64})
@@ -98,12 +120,21 @@ func (q *Queue) claimDue(now time.Time, max int) ([]ID, error) {
 			if _, busy := q.leased[id]; busy {
 				continue
 			}
-			var k kind
+			var (
+				k      kind
+				domain string
+			)
 			if err := it.Item().Value(func(v []byte) error {
-				k, _, _ = parseDueValue(v)
+				k, _, domain, _ = parseDueValue(v)
 				return nil
 			}); err != nil {
 				return err
+			}
+			if filter.Admit != nil && !filter.Admit(domain) {
+				if skipped++; filter.MaxSkipped > 0 && skipped >= filter.MaxSkipped {
+					break
+				}
+				continue
 			}
 			q.leased[id] = k
 			claimed = append(claimed, id)
@@ -235,7 +266,7 @@ func completeWrites(m *Message) func(*badger.Txn) error {
 	}
 	m.Due = m.nextDue()
 	rec, recErr := encodeMessage(m)
-	due := dueValue(kindOf(m), m.Size)
+	due := dueValue(m)
 	return func(txn *badger.Txn) error {
 		if recErr != nil {
 			return recErr
@@ -259,7 +290,7 @@ func leaseWrites(jobs []*Message, due time.Time) func(*badger.Txn) error {
 	moves := make([]move, len(jobs))
 	var encErr error
 	for i, m := range jobs {
-		moves[i] = move{from: dueKey(m.Due, m.ID), to: dueKey(due, m.ID), kind: dueValue(kindOf(m), m.Size), id: m.ID}
+		moves[i] = move{from: dueKey(m.Due, m.ID), to: dueKey(due, m.ID), kind: dueValue(m), id: m.ID}
 		m.Due = due
 		if moves[i].rec, encErr = encodeMessage(m); encErr != nil {
 			break
@@ -330,7 +361,7 @@ func (q *Queue) ReturnLease(id ID) error {
 			return err
 		}
 		dueDone = q.due.note(m.Due)
-		return txn.Set(dueKey(m.Due, m.ID), dueValue(kindOf(m), m.Size))
+		return txn.Set(dueKey(m.Due, m.ID), dueValue(m))
 	})
 	if dueDone != nil {
 		dueDone()

@@ -147,6 +147,22 @@ func (m *Message) nextDue() time.Time {
 	return due
 }
 
+// DueDomain is the domain of the pending recipient that is due first (the
+// first of them on a tie), lowercased: the destination a scheduler admits
+// the message by. The due index keeps it for LeaseFiltered.
+func (m *Message) DueDomain() string {
+	first := -1
+	for i, r := range m.Recipients {
+		if r.State == Pending && (first < 0 || r.NextAttempt.Before(m.Recipients[first].NextAttempt)) {
+			first = i
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	return Domain(m.Recipients[first].Addr)
+}
+
 // final reports whether every recipient has a final state.
 func (m *Message) final() bool {
 	for _, r := range m.Recipients {

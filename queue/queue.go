@@ -189,7 +189,7 @@ func (q *Queue) rebuild() error {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			err := it.Item().Value(func(v []byte) error {
-				k, size, ok := parseDueValue(v)
+				k, size, _, ok := parseDueValue(v)
 				if !ok {
 					q.log.Warn("queue: skipping malformed due entry", "key", fmt.Sprintf("%x", it.Item().Key()))
 					return nil
@@ -286,7 +286,7 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 		if err := txn.Set(bodyKey(m.ID), body); err != nil {
 			return err
 		}
-		return txn.Set(dueKey(m.Due, m.ID), dueValue(kindReady, m.Size))
+		return txn.Set(dueKey(m.Due, m.ID), dueValue(m))
 	})
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", m.ID, err)

@@ -1,0 +1,82 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/mxout/mxout/queue"
+)
+
+// Admission keeps free workers away from destinations that cannot take
+// more connections. Without it a backlog for one slow destination takes
+// every worker (each waiting for one of that destination's few
+// connections) and mail for everyone else waits behind it: head-of-line
+// blocking. With it, the scheduler leases a message only while fewer
+// workers deliver to the domain the message is next due for than that
+// domain may have connections; the scan of the due index passes over the
+// others, which keep their place.
+//
+// Passing over costs a read of each skipped index entry, so most scans
+// give up after a few refusals (shallowSkips) and one scan in deepEvery
+// looks far ahead (deepSkips) for mail that a backlog hides.
+const (
+	shallowSkips = 64
+	deepSkips    = 20000
+	deepEvery    = time.Second
+)
+
+// admission counts the workers per destination domain.
+type admission struct {
+	limit func(domain string) int // connections the domain may have now
+
+	mu       sync.Mutex
+	busy     map[string]int
+	lastDeep time.Time
+}
+
+func newAdmission(limit func(domain string) int) *admission {
+	return &admission{limit: limit, busy: map[string]int{}}
+}
+
+// filter returns the LeaseFilter for one scan at now, and the number of
+// messages it refused so far, which is final once the scan has returned.
+func (a *admission) filter(now time.Time) (queue.LeaseFilter, *int) {
+	refused := new(int)
+	planned := map[string]int{}
+	skips := shallowSkips
+	a.mu.Lock()
+	if now.Sub(a.lastDeep) >= deepEvery {
+		skips, a.lastDeep = deepSkips, now
+	}
+	a.mu.Unlock()
+	admit := func(domain string) bool {
+		if domain == "" {
+			return true // an entry from before due entries named domains
+		}
+		a.mu.Lock()
+		n := a.busy[domain] + planned[domain]
+		a.mu.Unlock()
+		if n >= a.limit(domain) {
+			*refused++
+			return false
+		}
+		planned[domain]++
+		return true
+	}
+	return queue.LeaseFilter{Admit: admit, MaxSkipped: skips}, refused
+}
+
+// start counts a worker for domain; done must follow.
+func (a *admission) start(domain string) {
+	a.mu.Lock()
+	a.busy[domain]++
+	a.mu.Unlock()
+}
+
+func (a *admission) done(domain string) {
+	a.mu.Lock()
+	if a.busy[domain]--; a.busy[domain] <= 0 {
+		delete(a.busy, domain)
+	}
+	a.mu.Unlock()
+}

@@ -17,8 +17,9 @@ import (
 // others, which keep their place.
 //
 // Passing over costs a read of each skipped index entry, so most scans
-// give up after a few refusals (shallowSkips) and one scan in deepEvery
-// looks far ahead (deepSkips) for mail that a backlog hides.
+// give up after a few refusals (shallowSkips), then look back as far from
+// the newest due mail (what just arrived), and one scan in deepEvery looks
+// far ahead (deepSkips) for the mail in between.
 const (
 	shallowSkips = 64
 	deepSkips    = 20000
@@ -63,7 +64,7 @@ func (a *admission) filter(now time.Time) (queue.LeaseFilter, *int) {
 		planned[domain]++
 		return true
 	}
-	return queue.LeaseFilter{Admit: admit, MaxSkipped: skips}, refused
+	return queue.LeaseFilter{Admit: admit, MaxSkipped: skips, Tail: shallowSkips}, refused
 }
 
 // start counts a worker for domain; done must follow.

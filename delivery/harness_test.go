@@ -18,7 +18,7 @@ import (
 // world is a delivery test setup: a DNS server, MX servers sharing one
 // port on distinct loopback addresses, a real queue and an engine.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	dns     *dnstest.Server
 	net     *testnet.Net
 	port    int
@@ -29,7 +29,7 @@ type world struct {
 	records map[string][]dnstest.Record
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, dns: dnstest.NewServer(t, nil), notes: &recordingNotifier{}}
 	w.net = testnet.New(t)

@@ -131,3 +131,21 @@ func BenchmarkComplete(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkLeaseFilteredRefusingAll is the scheduler's deep scan over a
+// backlog whose destination has no free connection: one LeaseFiltered
+// call that passes over 20,000 due messages and leases none.
+func BenchmarkLeaseFilteredRefusingAll(b *testing.B) {
+	const backlog = 20000
+	q := openBench(b)
+	parallel(b, 64, backlog, func(i int) error { return enqueue(q, i) })
+	now := time.Now().Add(time.Second)
+	refuse := queue.LeaseFilter{Admit: func(string) bool { return false }, MaxSkipped: backlog}
+	b.ResetTimer()
+	for range b.N {
+		if jobs, err := q.LeaseFiltered(now, 64, refuse); err != nil || len(jobs) != 0 {
+			b.Fatalf("leased %d: %v", len(jobs), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/backlog*1000, "ns/skipped-entry")
+}

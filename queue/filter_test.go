@@ -51,6 +51,40 @@ func TestLeaseFiltered_SkipsRefusedDomains(t *testing.T) {
 	}
 }
 
+// When the scan stops at MaxSkipped, the tail scan still finds mail that
+// just arrived behind the refused backlog; what lies between the two
+// windows waits for a deeper scan.
+func TestLeaseFiltered_TailFindsNewMail(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	enqueue := func(n int, domain string) (out []ID) {
+		for range n {
+			out = append(out, mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b"))
+			c.Advance(time.Millisecond)
+		}
+		return out
+	}
+	enqueue(10, "slow.example")
+	middle := enqueue(1, "fast.example")
+	enqueue(10, "slow.example")
+	newest := enqueue(2, "fast.example")
+	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 5, Tail: 5}
+	jobs, err := q.LeaseFiltered(c.Now(), 10, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(jobs)
+	slices.Sort(got)
+	if !slices.Equal(got, newest) {
+		t.Errorf("leased %v, want the two newest fast.example messages %v", got, newest)
+	}
+	filter.MaxSkipped, filter.Tail = 0, 0
+	if jobs, _ := q.LeaseFiltered(c.Now(), 10, filter); !slices.Equal(ids(jobs), middle) {
+		t.Errorf("an unlimited scan leased %v, want the one in the middle %v", ids(jobs), middle)
+	}
+}
+
 // The due index names the domain of the recipient due first: once one
 // domain is delivered, the message is scheduled by the one still pending.
 func TestLeaseFiltered_DomainFollowsPendingRecipient(t *testing.T) {

@@ -20,7 +20,8 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 // LeaseFiltered is Lease for the messages that filter admits: a non-nil
 // filter.Admit is asked about each due, unleased message by the domain it
 // is next due for; messages it refuses stay as they are, and the scan goes
-// on past them, up to filter.MaxSkipped refusals.
+// on past them, up to filter.MaxSkipped refusals, then back from the
+// newest due message for up to filter.Tail more.
 func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Message, error) {
 	if q.closed.Load() {
 		return nil, ErrClosed
@@ -86,6 +87,10 @@ type LeaseFilter struct {
 	// MaxSkipped ends the scan after that many refused messages; 0 means
 	// no limit.
 	MaxSkipped int
+	// Tail, when the scan ended at MaxSkipped, scans back from the newest
+	// due message, up to Tail more refusals, so that mail that just
+	// arrived is not hidden behind a long refused backlog.
+	Tail int
 }
 
 // claimDue scans the due index up to now and marks up to max unleased
@@ -98,27 +103,15 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 	start, bound := q.due.begin()
 	var first time.Time
 	var claimed []ID
-	skipped := 0
 	end := dueKeyUpTo(now)
 	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		for it.Seek(dueKeyAt(start)); it.Valid() && len(claimed) < max; it.Next() {
-			key := it.Item().Key()
-			due, id, ok := parseDueKey(key)
-			if !ok {
-				continue
-			}
-			if first.IsZero() {
-				first = due
-			}
-			if string(key) >= string(end) {
-				break
-			}
+		// consider claims the entry at it if it is free and admitted; it
+		// counts refusals in *refused.
+		consider := func(it *badger.Iterator, id ID, refused *int) error {
 			if _, busy := q.leased[id]; busy {
-				continue
+				return nil
 			}
 			var (
 				k      kind
@@ -131,13 +124,54 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 				return err
 			}
 			if filter.Admit != nil && !filter.Admit(domain) {
-				if skipped++; filter.MaxSkipped > 0 && skipped >= filter.MaxSkipped {
-					break
-				}
-				continue
+				*refused++
+				return nil
 			}
 			q.leased[id] = k
 			claimed = append(claimed, id)
+			return nil
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		var last []byte // the last key the forward scan looked at
+		stopped, refused := false, 0
+		for it.Seek(dueKeyAt(start)); it.Valid() && len(claimed) < max; it.Next() {
+			key := it.Item().Key()
+			due, id, ok := parseDueKey(key)
+			if !ok {
+				continue
+			}
+			if first.IsZero() {
+				first = due
+			}
+			if string(key) >= string(end) {
+				break
+			}
+			last = it.Item().KeyCopy(last)
+			if err := consider(it, id, &refused); err != nil {
+				return err
+			}
+			if filter.MaxSkipped > 0 && refused >= filter.MaxSkipped {
+				stopped = true
+				break
+			}
+		}
+		if !stopped || filter.Tail <= 0 || len(claimed) >= max {
+			return nil
+		}
+		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64, Reverse: true})
+		defer rit.Close()
+		refused = 0
+		for rit.Seek(end); rit.Valid() && len(claimed) < max && refused < filter.Tail; rit.Next() {
+			key := rit.Item().Key()
+			if string(key) <= string(last) {
+				break // the forward scan has been here
+			}
+			if _, id, ok := parseDueKey(key); ok {
+				if err := consider(rit, id, &refused); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -26,7 +26,8 @@ const (
 	deepEvery    = time.Second
 )
 
-// admission counts the workers per destination domain.
+// admission counts the workers per destination domain. A nil admission
+// (smarthost mode: one destination, capped by the pool) admits everything.
 type admission struct {
 	limit func(domain string) int // connections the domain may have now
 
@@ -43,6 +44,9 @@ func newAdmission(limit func(domain string) int) *admission {
 // messages it refused so far, which is final once the scan has returned.
 func (a *admission) filter(now time.Time) (queue.LeaseFilter, *int) {
 	refused := new(int)
+	if a == nil {
+		return queue.LeaseFilter{}, refused
+	}
 	planned := map[string]int{}
 	skips := shallowSkips
 	a.mu.Lock()
@@ -69,12 +73,18 @@ func (a *admission) filter(now time.Time) (queue.LeaseFilter, *int) {
 
 // start counts a worker for domain; done must follow.
 func (a *admission) start(domain string) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	a.busy[domain]++
 	a.mu.Unlock()
 }
 
 func (a *admission) done(domain string) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	if a.busy[domain]--; a.busy[domain] <= 0 {
 		delete(a.busy, domain)

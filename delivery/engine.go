@@ -256,32 +256,17 @@ func (e *Engine) Run() error {
 		free := cap(slots) - len(slots)
 		leased, refused := 0, 0
 		if free > 0 {
-			now := e.now()
-			var filter queue.LeaseFilter
-			var skipped *int
-			if e.admission != nil {
-				filter, skipped = e.admission.filter(now)
-			}
-			jobs, err := e.q.LeaseFiltered(now, free, filter)
-			if err != nil && !errors.Is(err, queue.ErrClosed) {
-				e.log.Error("delivery: lease failed", "err", err)
-			}
-			if skipped != nil {
-				refused = *skipped
-			}
+			var jobs []*queue.Message
+			jobs, refused = e.lease(free)
 			leased = len(jobs)
 			for _, m := range jobs {
 				slots <- struct{}{}
 				e.inflight.Add(1)
 				domain := m.DueDomain()
-				if e.admission != nil {
-					e.admission.start(domain)
-				}
+				e.admission.start(domain)
 				go func(m *queue.Message) {
 					defer func() {
-						if e.admission != nil {
-							e.admission.done(domain)
-						}
+						e.admission.done(domain)
 						<-slots
 						e.inflight.Done()
 						select {
@@ -310,6 +295,18 @@ func (e *Engine) Run() error {
 		case <-timer.C:
 		}
 	}
+}
+
+// lease takes up to max due messages, passing over those whose
+// destination has no room (admission.go); refused is how many it passed.
+func (e *Engine) lease(max int) (jobs []*queue.Message, refused int) {
+	now := e.now()
+	filter, skipped := e.admission.filter(now)
+	jobs, err := e.q.LeaseFiltered(now, max, filter)
+	if err != nil && !errors.Is(err, queue.ErrClosed) {
+		e.log.Error("delivery: lease failed", "err", err)
+	}
+	return jobs, *skipped
 }
 
 // idleFor is how long to sleep when nothing more can be leased now.

@@ -11,19 +11,29 @@ import (
 // more connections. Without it a backlog for one slow destination takes
 // every worker (each waiting for one of that destination's few
 // connections) and mail for everyone else waits behind it: head-of-line
-// blocking. With it, the scheduler leases a message only while fewer
-// workers deliver to the domain the message is next due for than that
-// domain may have connections; the scan of the due index passes over the
-// others, which keep their place.
+// blocking. With it, the scheduler leases a message only while the domain
+// the message is next due for has fewer than overAdmit times its
+// connection cap of workers in their delivery round; the scan of the due
+// index passes over the others, which keep their place.
+//
+// overAdmit is 2: the cap's worth of workers delivering and as many
+// holding the next message, so that a connection that finishes a message
+// starts the next at once instead of idling while the scheduler leases
+// (a synced write). A worker stops counting once its round needs no more
+// connections, before its results are written.
 //
 // Passing over costs a read of each skipped index entry, so most scans
 // give up after a few refusals (shallowSkips), then look back as far from
 // the newest due mail (what just arrived), and one scan in deepEvery looks
-// far ahead (deepSkips) for the mail in between.
+// far ahead (deepSkips) for the mail in between. After a scan that passed
+// mail over, the scheduler waits rescanGap before the next one, so that
+// the workers finishing meanwhile share one scan.
 const (
-	shallowSkips = 64
+	shallowSkips = 16
 	deepSkips    = 20000
 	deepEvery    = time.Second
+	rescanGap    = 2 * time.Millisecond
+	overAdmit    = 2
 )
 
 // admission counts the workers per destination domain. A nil admission
@@ -61,7 +71,7 @@ func (a *admission) filter(now time.Time) (queue.LeaseFilter, *int) {
 		a.mu.Lock()
 		n := a.busy[domain] + planned[domain]
 		a.mu.Unlock()
-		if n >= a.limit(domain) {
+		if n >= overAdmit*a.limit(domain) {
 			*refused++
 			return false
 		}

@@ -49,7 +49,10 @@ func groupByDomain(m *queue.Message, idxs []int, max int, smarthost string) []gr
 
 // deliverMessage makes one delivery round for a leased message: every due
 // recipient gets an attempt, and the results are recorded together.
-func (e *Engine) deliverMessage(m *queue.Message) {
+// connectionsDone is called once the round needs no more connections,
+// before the results are written, so that the scheduler can admit the
+// destination's next message meanwhile.
+func (e *Engine) deliverMessage(m *queue.Message, connectionsDone func()) {
 	ctx := e.workCtx
 	start := e.now()
 	due := m.DueRecipients(start)
@@ -91,6 +94,7 @@ func (e *Engine) deliverMessage(m *queue.Message) {
 			results = append(results, e.result(m, i, outs[i], now))
 		}
 	}
+	connectionsDone()
 	e.complete(m, body, results)
 }
 

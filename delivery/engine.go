@@ -264,9 +264,11 @@ func (e *Engine) Run() error {
 				e.inflight.Add(1)
 				domain := m.DueDomain()
 				e.admission.start(domain)
+				var once sync.Once
+				connectionsDone := func() { once.Do(func() { e.admission.done(domain) }) }
 				go func(m *queue.Message) {
 					defer func() {
-						e.admission.done(domain)
+						connectionsDone()
 						<-slots
 						e.inflight.Done()
 						select {
@@ -274,7 +276,7 @@ func (e *Engine) Run() error {
 						default:
 						}
 					}()
-					e.deliverMessage(m)
+					e.deliverMessage(m, connectionsDone)
 				}(m)
 			}
 		}
@@ -293,6 +295,16 @@ func (e *Engine) Run() error {
 		case <-e.q.Wake():
 		case <-freed:
 		case <-timer.C:
+		}
+		if refused > 0 {
+			// Let the workers that finish meanwhile gather, so that one
+			// scan past the waiting mail serves them all; admission keeps
+			// mail ready for each connection, which covers the gap.
+			timer.Reset(rescanGap)
+			select {
+			case <-e.stop:
+			case <-timer.C:
+			}
 		}
 	}
 }

@@ -131,7 +131,13 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 			claimed = append(claimed, id)
 			return nil
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64})
+		// Prefetch what the scan may look at, not more: a filtered scan
+		// often ends after a few entries.
+		prefetch := 64
+		if filter.MaxSkipped > 0 {
+			prefetch = min(prefetch, max+filter.MaxSkipped)
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: prefetch})
 		defer it.Close()
 		var last []byte // the last key the forward scan looked at
 		stopped, refused := false, 0
@@ -159,7 +165,7 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 		if !stopped || filter.Tail <= 0 || len(claimed) >= max {
 			return nil
 		}
-		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 64, Reverse: true})
+		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: min(64, filter.Tail), Reverse: true})
 		defer rit.Close()
 		refused = 0
 		for rit.Seek(end); rit.Valid() && len(claimed) < max && refused < filter.Tail; rit.Next() {

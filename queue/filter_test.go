@@ -85,6 +85,41 @@ func TestLeaseFiltered_TailFindsNewMail(t *testing.T) {
 	}
 }
 
+// Successive limited scans sweep a refused backlog in due order: mail in
+// the middle, beyond the oldest and the newest scans' reach, is found
+// within a bounded number of scans, older before newer.
+func TestLeaseFiltered_SweepsTheMiddle(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	enqueue := func(domain string) ID {
+		c.Advance(time.Millisecond)
+		return mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b")
+	}
+	var middle []ID
+	for range 2 {
+		for range 4 {
+			enqueue("slow.example")
+		}
+		middle = append(middle, enqueue("fast.example"))
+	}
+	for range 4 {
+		enqueue("slow.example")
+	}
+	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 2, Tail: 2}
+	var got []ID
+	for scans := 0; scans < 12 && len(got) < len(middle); scans++ {
+		jobs, err := q.LeaseFiltered(c.Now(), 1, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(jobs)...)
+	}
+	if !slices.Equal(got, middle) {
+		t.Errorf("12 scans leased %v, want the middle messages in due order %v", got, middle)
+	}
+}
+
 // The due index names the domain of the recipient due first: once one
 // domain is delivered, the message is scheduled by the one still pending.
 func TestLeaseFiltered_DomainFollowsPendingRecipient(t *testing.T) {

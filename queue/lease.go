@@ -20,8 +20,11 @@ func (q *Queue) Lease(now time.Time, max int) ([]*Message, error) {
 // LeaseFiltered is Lease for the messages that filter admits: a non-nil
 // filter.Admit is asked about each due, unleased message by the domain it
 // is next due for; messages it refuses stay as they are, and the scan goes
-// on past them, up to filter.MaxSkipped refusals, then back from the
-// newest due message for up to filter.Tail more.
+// on past them. With filter.MaxSkipped set, a scan makes up to three
+// passes of at most that many refusals each: from the oldest due message;
+// from where the previous such scan stopped short (so successive scans
+// sweep a long refused backlog in due order); and back from the newest
+// due message for up to filter.Tail refusals (mail that just arrived).
 func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Message, error) {
 	if q.closed.Load() {
 		return nil, ErrClosed
@@ -87,9 +90,9 @@ type LeaseFilter struct {
 	// MaxSkipped ends the scan after that many refused messages; 0 means
 	// no limit.
 	MaxSkipped int
-	// Tail, when the scan ended at MaxSkipped, scans back from the newest
-	// due message, up to Tail more refusals, so that mail that just
-	// arrived is not hidden behind a long refused backlog.
+	// Tail is the refusal budget of the last pass, back from the newest
+	// due message, so that mail that just arrived is not hidden behind a
+	// long refused backlog.
 	Tail int
 }
 
@@ -137,41 +140,70 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 		if filter.MaxSkipped > 0 {
 			prefetch = min(prefetch, max+filter.MaxSkipped)
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: prefetch})
-		defer it.Close()
-		var last []byte // the last key the forward scan looked at
-		stopped, refused := false, 0
-		for it.Seek(dueKeyAt(start)); it.Valid() && len(claimed) < max; it.Next() {
-			key := it.Item().Key()
-			due, id, ok := parseDueKey(key)
-			if !ok {
-				continue
+		// forward walks the entries due by now from key from, until max
+		// are claimed, filter.MaxSkipped refusals, or the end (atEnd). It
+		// returns the last key it looked at.
+		forward := func(from []byte, head bool) (last []byte, atEnd bool, err error) {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: prefetch})
+			defer it.Close()
+			refused := 0
+			for it.Seek(from); it.Valid(); it.Next() {
+				key := it.Item().Key()
+				due, id, ok := parseDueKey(key)
+				if !ok {
+					continue
+				}
+				if head && first.IsZero() {
+					first = due
+				}
+				if string(key) >= string(end) {
+					break
+				}
+				if len(claimed) >= max || (filter.MaxSkipped > 0 && refused >= filter.MaxSkipped) {
+					return last, false, nil
+				}
+				last = it.Item().KeyCopy(last)
+				if err := consider(it, id, &refused); err != nil {
+					return last, false, err
+				}
 			}
-			if first.IsZero() {
-				first = due
-			}
-			if string(key) >= string(end) {
-				break
-			}
-			last = it.Item().KeyCopy(last)
-			if err := consider(it, id, &refused); err != nil {
+			return last, true, nil
+		}
+		last, atEnd, err := forward(dueKeyAt(start), true)
+		if err != nil || atEnd || filter.MaxSkipped <= 0 {
+			q.resume = nil
+			return err
+		}
+		// The head stopped short of the end: go on where the previous
+		// filtered scan stopped (or from here), so that successive scans
+		// sweep the whole backlog in due order and mail a deep scan found
+		// but had no worker for goes first.
+		from := last
+		if q.resume != nil && string(q.resume) > string(last) {
+			from = q.resume
+		}
+		from = append(from[:len(from):len(from)], 0) // the first key after
+		if len(claimed) < max {
+			if last, atEnd, err = forward(from, false); err != nil {
 				return err
 			}
-			if filter.MaxSkipped > 0 && refused >= filter.MaxSkipped {
-				stopped = true
-				break
-			}
 		}
-		if !stopped || filter.Tail <= 0 || len(claimed) >= max {
+		if atEnd {
+			q.resume = nil
 			return nil
 		}
+		q.resume = append(q.resume[:0], last...)
+		if filter.Tail <= 0 || len(claimed) >= max {
+			return nil
+		}
+		// Then back from the newest due mail: what just arrived.
 		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: min(64, filter.Tail), Reverse: true})
 		defer rit.Close()
-		refused = 0
+		refused := 0
 		for rit.Seek(end); rit.Valid() && len(claimed) < max && refused < filter.Tail; rit.Next() {
 			key := rit.Item().Key()
 			if string(key) <= string(last) {
-				break // the forward scan has been here
+				break // a forward pass has been here
 			}
 			if _, id, ok := parseDueKey(key); ok {
 				if err := consider(rit, id, &refused); err != nil {

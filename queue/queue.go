@@ -76,6 +76,7 @@ type Queue struct {
 	// scans that move them from overlapping.
 	due      *indexFloor
 	scanMu   sync.Mutex
+	resume   []byte // where the last filtered scan stopped short (scanMu)
 	arrivals *indexFloor
 	oldestMu sync.Mutex
 

@@ -63,3 +63,36 @@ func TestServe_DomainOverridesAndReuse(t *testing.T) {
 		return strings.Contains(r.logs(), `"conn_use":2`)
 	})
 }
+
+// TestServe_SlowDestinationDoesNotHoldOthers: with 8 workers and a slow
+// destination capped at 1 connection (so at most 2 workers for it), mail
+// for another domain submitted behind 40 messages for the slow one is
+// delivered while most of them still wait: no head-of-line blocking.
+func TestServe_SlowDestinationDoesNotHoldOthers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	slow := e.mx("slow.example", 10, smtptest.Options{})
+	slow.SetDataDelay(150 * time.Millisecond) // one connection: ~6 messages/s
+	other := e.mx("other.example", 10, smtptest.Options{})
+	r := e.newRelay(map[string]any{"delivery": map[string]any{
+		"workers": 8,
+		"domains": map[string]any{"slow.example": map[string]any{"max_connections": 1}},
+	}}).start()
+	const backlog = 40
+	for i := range backlog {
+		if _, err := r.send("app@sender.example", []string{fmt.Sprintf("u%d@slow.example", i)}, message(fmt.Sprint("slow", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.send("app@sender.example", []string{"someone@other.example"}, message("other")); err != nil {
+		t.Fatal(err)
+	}
+	other.WaitMessages(t, 1, 15*time.Second)
+	if got := slow.MessageCount(); got > backlog/2 {
+		t.Errorf("other.example's message arrived after %d of the %d slow.example messages", got, backlog)
+	}
+	slow.WaitMessages(t, backlog, 30*time.Second)
+	if got := slow.MaxConcurrent(); got > 1 {
+		t.Errorf("slow.example had %d concurrent connections, above its cap of 1", got)
+	}
+}

@@ -120,6 +120,50 @@ func TestLeaseFiltered_SweepsTheMiddle(t *testing.T) {
 	}
 }
 
+// A scan whose first pass fills up (mail at the head of the index) does
+// not move the sweep back: the next scan goes on where the sweep was.
+func TestLeaseFiltered_SweepKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	enqueue := func(domain string) ID {
+		c.Advance(time.Millisecond)
+		return mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b")
+	}
+	head := enqueue("fast.example")
+	for range 6 {
+		enqueue("slow.example")
+	}
+	enqueue("fast.example")
+	for range 4 {
+		enqueue("slow.example")
+	}
+	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 2, Tail: 2}
+	lease := func(max int) {
+		t.Helper()
+		jobs, err := q.LeaseFiltered(c.Now(), max, filter)
+		if err != nil || len(jobs) == 0 || jobs[0].ID != head {
+			t.Fatalf("lease = %v, %v; want %s first", ids(jobs), err, head)
+		}
+		if err := q.ReturnLease(head); err != nil { // back to the head of the index
+			t.Fatal(err)
+		}
+	}
+	lease(2) // the head message, then two refusals, then the sweep: two more
+	q.scanMu.Lock()
+	swept := string(q.resume)
+	q.scanMu.Unlock()
+	if swept == "" {
+		t.Fatal("no sweep position after a scan that stopped short")
+	}
+	lease(1) // fills up on the head message
+	q.scanMu.Lock()
+	defer q.scanMu.Unlock()
+	if string(q.resume) != swept {
+		t.Errorf("the sweep moved from %x to %x after a scan that filled up at the head", swept, q.resume)
+	}
+}
+
 // The due index names the domain of the recipient due first: once one
 // domain is delivered, the message is scheduled by the one still pending.
 func TestLeaseFiltered_DomainFollowsPendingRecipient(t *testing.T) {

@@ -183,10 +183,14 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 			from = q.resume
 		}
 		from = append(from[:len(from):len(from)], 0) // the first key after
-		if len(claimed) < max {
-			if last, atEnd, err = forward(from, false); err != nil {
-				return err
+		if len(claimed) >= max {
+			if q.resume == nil || string(q.resume) < string(last) {
+				q.resume = append(q.resume[:0], last...)
 			}
+			return nil // the sweep keeps its place for the next scan
+		}
+		if last, atEnd, err = forward(from, false); err != nil {
+			return err
 		}
 		if atEnd {
 			q.resume = nil

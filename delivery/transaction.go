@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -121,7 +120,7 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 		res.broken = res.broken || !isReply(err) || s.reset(t.Rset) != nil
 		return res
 	}
-	if err := s.writeBody(w, body, t.DataBlock); err != nil {
+	if err := s.writeBody(body, t.DataBlock); err != nil {
 		all(err)
 		res.broken = true
 		return res
@@ -142,19 +141,19 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 	return res
 }
 
-// writeBody writes the message in blocks, each under its own write
-// deadline; go-smtp sets none while the body is sent. The last deadline
-// also covers the flush of the final dot.
-func (s *session) writeBody(w io.Writer, body []byte, block time.Duration) error {
-	for len(body) > 0 {
-		n := min(len(body), bodyBlock)
-		s.rc.Conn.SetWriteDeadline(time.Now().Add(block))
-		if _, err := w.Write(body[:n]); err != nil {
-			return err
-		}
-		body = body[n:]
+// writeBody sends the message after DATA's 354: dot-stuffed as go-smtp's
+// DotWriter would, but written straight to the connection (go-smtp has
+// nothing buffered between commands), in blocks each under its own write
+// deadline; go-smtp sets none while the body is sent. The data command's
+// Close then writes the rest, "\r\n.\r\n" (writeStuffed); the last
+// deadline also covers that flush.
+func (s *session) writeBody(body []byte, block time.Duration) error {
+	conn := s.rc.Conn
+	deadline := func() { conn.SetWriteDeadline(time.Now().Add(block)) }
+	if err := writeStuffed(conn, body, deadline); err != nil {
+		return err
 	}
-	s.rc.Conn.SetWriteDeadline(time.Now().Add(block))
+	deadline()
 	return nil
 }
 

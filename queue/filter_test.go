@@ -58,17 +58,10 @@ func TestLeaseFiltered_TailFindsNewMail(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	q, _ := openTest(t, c)
-	enqueue := func(n int, domain string) (out []ID) {
-		for range n {
-			out = append(out, mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b"))
-			c.Advance(time.Millisecond)
-		}
-		return out
-	}
-	enqueue(10, "slow.example")
-	middle := enqueue(1, "fast.example")
-	enqueue(10, "slow.example")
-	newest := enqueue(2, "fast.example")
+	enqueueTo(t, q, c, 10, "slow.example")
+	middle := enqueueTo(t, q, c, 1, "fast.example")
+	enqueueTo(t, q, c, 10, "slow.example")
+	newest := enqueueTo(t, q, c, 2, "fast.example")
 	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 5, Tail: 5}
 	jobs, err := q.LeaseFiltered(c.Now(), 10, filter)
 	if err != nil {
@@ -92,20 +85,12 @@ func TestLeaseFiltered_SweepsTheMiddle(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	q, _ := openTest(t, c)
-	enqueue := func(domain string) ID {
-		c.Advance(time.Millisecond)
-		return mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b")
-	}
 	var middle []ID
 	for range 2 {
-		for range 4 {
-			enqueue("slow.example")
-		}
-		middle = append(middle, enqueue("fast.example"))
+		enqueueTo(t, q, c, 4, "slow.example")
+		middle = append(middle, enqueueTo(t, q, c, 1, "fast.example")...)
 	}
-	for range 4 {
-		enqueue("slow.example")
-	}
+	enqueueTo(t, q, c, 4, "slow.example")
 	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 2, Tail: 2}
 	var got []ID
 	for scans := 0; scans < 12 && len(got) < len(middle); scans++ {
@@ -126,18 +111,10 @@ func TestLeaseFiltered_SweepKeepsItsPlace(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	q, _ := openTest(t, c)
-	enqueue := func(domain string) ID {
-		c.Advance(time.Millisecond)
-		return mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b")
-	}
-	head := enqueue("fast.example")
-	for range 6 {
-		enqueue("slow.example")
-	}
-	enqueue("fast.example")
-	for range 4 {
-		enqueue("slow.example")
-	}
+	head := enqueueTo(t, q, c, 1, "fast.example")[0]
+	enqueueTo(t, q, c, 6, "slow.example")
+	enqueueTo(t, q, c, 1, "fast.example")
+	enqueueTo(t, q, c, 4, "slow.example")
 	filter := LeaseFilter{Admit: func(d string) bool { return d != "slow.example" }, MaxSkipped: 2, Tail: 2}
 	lease := func(max int) {
 		t.Helper()
@@ -220,6 +197,18 @@ func TestLeaseFiltered_OldDueEntries(t *testing.T) {
 	if len(jobs) != 1 || !slices.Equal(asked, []string{""}) {
 		t.Errorf("leased %d, filter asked about %q; want 1 leased, asked about \"\"", len(jobs), asked)
 	}
+}
+
+// enqueueTo queues n one-recipient messages to domain, a millisecond
+// apart, so that they stand in the due index in that order.
+func enqueueTo(t *testing.T, q *Queue, c *clock, n int, domain string) []ID {
+	t.Helper()
+	var out []ID
+	for range n {
+		c.Advance(time.Millisecond)
+		out = append(out, mustEnqueue(t, q, env("a@x.example", "u@"+domain), "b"))
+	}
+	return out
 }
 
 func ids(ms []*Message) []ID {

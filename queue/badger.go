@@ -11,14 +11,26 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// badgerLogger sends badger's own log lines to slog. Badger's Info lines
-// are routine (compactions, flushes), so they go out at debug level.
-type badgerLogger struct{ l *slog.Logger }
+// badgerLogger sends badger's own log lines to slog, and its errors and
+// warnings to syncs, which catches the sync failures badger does not
+// return (syncwatch.go). Badger's Info lines are routine (compactions,
+// flushes), so they go out at debug level.
+type badgerLogger struct {
+	l     *slog.Logger
+	syncs *syncWatch
+}
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Errorf(f string, a ...any)   { b.problem(slog.LevelError, f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.problem(slog.LevelWarn, f, a...) }
 func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a...) }
 func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a...) }
+
+// problem is an error or warning: syncs sees it whatever the log level.
+func (b badgerLogger) problem(level slog.Level, f string, a ...any) {
+	line := strings.TrimSpace(fmt.Sprintf(f, a...))
+	b.syncs.observe(line)
+	b.l.Log(context.Background(), level, line)
+}
 
 func (b badgerLogger) log(level slog.Level, f string, a ...any) {
 	if !b.l.Enabled(context.Background(), level) {

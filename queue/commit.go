@@ -29,16 +29,33 @@ type group struct {
 	// writes only Sets and Deletes; it may run more than once (when a
 	// group has to be rebuilt smaller) and must do the same each time.
 	writes func(*badger.Txn) error
-	done   chan error
+	// durable groups fail with ErrSyncFailed when badger logged a sync
+	// failure during their commit: their caller is about to tell a client
+	// that the write is on disk.
+	durable bool
+	done    chan error
 }
 
 // commit applies writes in a transaction shared with concurrent callers
-// and returns once it is committed and synced.
+// and returns once it is committed and synced. A sync failure that badger
+// only logged is logged and fails the next readiness check, but not this
+// write: it is applied, and the worst a crash can then do is repeat a
+// delivery. Writes whose caller promises durability use commitDurable.
 func (q *Queue) commit(writes func(*badger.Txn) error) error {
+	return q.commitGroup(&group{writes: writes, done: make(chan error, 1)})
+}
+
+// commitDurable is commit for a write that a client is told is on disk
+// (a new message's 250): a sync failure during it fails it with
+// ErrSyncFailed, though the write may be applied.
+func (q *Queue) commitDurable(writes func(*badger.Txn) error) error {
+	return q.commitGroup(&group{writes: writes, durable: true, done: make(chan error, 1)})
+}
+
+func (q *Queue) commitGroup(g *group) error {
 	if q.readOnly {
 		return ErrReadOnly
 	}
-	g := &group{writes: writes, done: make(chan error, 1)}
 	q.commitMu.RLock()
 	if q.commitsClosed {
 		q.commitMu.RUnlock()
@@ -103,7 +120,7 @@ func (q *Queue) commitSome(batch []*group) int {
 			continue
 		}
 		if i == 0 {
-			q.answer(batch[:1], err)
+			q.answer(batch[:1], err, true)
 			return 1
 		}
 		// g left some of its writes in txn: commit the groups before it
@@ -112,13 +129,38 @@ func (q *Queue) commitSome(batch []*group) int {
 		txn.Discard()
 		return q.commitSome(batch[:i])
 	}
-	q.answer(batch, txn.Commit())
+	synced, err := q.commitTxn(txn)
+	q.answer(batch, err, synced)
 	return len(batch)
 }
 
-func (q *Queue) answer(groups []*group, err error) {
+// commitTxn commits txn and reports whether badger logged a sync failure
+// meanwhile (syncwatch.go); such a failure is logged here and makes the
+// queue not writable for syncFailureHold.
+func (q *Queue) commitTxn(txn *badger.Txn) (synced bool, err error) {
+	mark := q.syncs.mark()
+	if q.beforeCommit != nil {
+		q.beforeCommit()
+	}
+	if err := txn.Commit(); err != nil {
+		return true, err
+	}
+	if q.syncs.since(mark) {
+		q.syncs.failed(q.now())
+		q.log.Error("queue: badger could not sync its value log during a commit; new mail in it is refused (452 4.3.1) and the queue reports not writable for a minute")
+		return false, nil
+	}
+	return true, nil
+}
+
+// answer tells each group the outcome of their commit.
+func (q *Queue) answer(groups []*group, err error, synced bool) {
 	q.lastWriteFailed.Store(err != nil)
 	for _, g := range groups {
+		if err == nil && !synced && g.durable {
+			g.done <- ErrSyncFailed
+			continue
+		}
 		g.done <- err
 	}
 }

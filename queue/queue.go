@@ -82,6 +82,10 @@ type Queue struct {
 
 	ready, deferred, held, bytes atomic.Int64
 	lastWriteFailed              atomic.Bool
+	// syncs counts the sync failures badger only logs (syncwatch.go).
+	syncs *syncWatch
+	// beforeCommit, when set (by tests), runs just before each commit.
+	beforeCommit func()
 
 	stopGC chan struct{}
 	gcDone chan struct{}
@@ -117,11 +121,12 @@ func Open(opts Options) (*Queue, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
 	}
-	db, err := badger.Open(badgerOptions(opts).WithSyncWrites(true).WithCompactL0OnClose(true))
+	syncs := &syncWatch{}
+	db, err := badger.Open(badgerOptions(opts, syncs).WithSyncWrites(true).WithCompactL0OnClose(true))
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
 	}
-	q := newQueue(db, opts)
+	q := newQueue(db, opts, syncs)
 	if err := q.rebuild(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: %w", opts.Dir, err)
@@ -132,8 +137,9 @@ func Open(opts Options) (*Queue, error) {
 }
 
 // badgerOptions are the storage settings shared by Open and OpenReadOnly.
-func badgerOptions(opts Options) badger.Options {
-	bo := badgerDefaults(opts)
+// Badger's error lines go to syncs too.
+func badgerOptions(opts Options, syncs *syncWatch) badger.Options {
+	bo := badgerDefaults(opts, syncs)
 	if opts.BlockCacheBytes <= 0 {
 		// Badger panics when compressed tables have no block cache to
 		// decompress into; without a cache, store tables uncompressed.
@@ -142,9 +148,9 @@ func badgerOptions(opts Options) badger.Options {
 	return bo
 }
 
-func badgerDefaults(opts Options) badger.Options {
+func badgerDefaults(opts Options, syncs *syncWatch) badger.Options {
 	return badger.DefaultOptions(opts.Dir).
-		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
+		WithLogger(badgerLogger{l: opts.Logger.With("component", "badger"), syncs: syncs}).
 		WithMemTableSize(opts.MemtableBytes).
 		WithNumMemtables(opts.NumMemtables).
 		WithNumLevelZeroTables(max(opts.NumMemtables, 2)).
@@ -156,9 +162,10 @@ func badgerDefaults(opts Options) badger.Options {
 		WithNumCompactors(2)
 }
 
-func newQueue(db *badger.DB, opts Options) *Queue {
+func newQueue(db *badger.DB, opts Options, syncs *syncWatch) *Queue {
 	q := &Queue{
 		db:       db,
+		syncs:    syncs,
 		opts:     opts,
 		log:      opts.Logger,
 		now:      opts.Now,
@@ -280,7 +287,7 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	dueDone, arrivalDone := q.due.note(m.Due), q.arrivals.note(m.ID.Time())
 	defer dueDone()
 	defer arrivalDone()
-	err = q.commit(func(txn *badger.Txn) error {
+	err = q.commitDurable(func(txn *badger.Txn) error {
 		if err := txn.Set(messageKey(m.ID), rec); err != nil {
 			return err
 		}
@@ -289,6 +296,10 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 		}
 		return txn.Set(dueKey(m.Due, m.ID), dueValue(m))
 	})
+	if errors.Is(err, ErrSyncFailed) && !q.withdraw(m) {
+		q.ready.Add(1) // stored after all, and maybe delivered: a retry of the client makes a duplicate
+		q.bytes.Add(m.Size)
+	}
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", m.ID, err)
 	}
@@ -298,13 +309,43 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	return m.ID, nil
 }
 
-// update runs fn in a read-write transaction and remembers whether the
-// last write failed, for Writable.
+// withdraw deletes a new message that was committed but not accepted (its
+// value log may not be on disk), so that the client's retry does not make
+// a duplicate. It cannot once a delivery has taken it; it reports whether
+// the message is gone.
+func (q *Queue) withdraw(m *Message) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, busy := q.leased[m.ID]; busy {
+		return false
+	}
+	err := q.update(func(txn *badger.Txn) error {
+		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+			return err
+		}
+		return deleteMessage(txn, m.ID)
+	})
+	if err != nil {
+		q.log.Error("queue: could not withdraw a message refused after a failed sync; it stays queued", "queue_id", string(m.ID), "err", err)
+		return false
+	}
+	return true
+}
+
+// update runs fn in a read-write transaction and remembers whether its
+// commit failed, for Writable. An error of fn writes nothing and says
+// nothing about the disk (a message that is gone, say). A sync failure
+// that badger only logged does not fail it (see commit).
 func (q *Queue) update(fn func(*badger.Txn) error) error {
 	if q.readOnly {
 		return ErrReadOnly
 	}
-	err := q.db.Update(fn)
+	txn := q.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := fn(txn); err != nil {
+		return err
+	}
+	_, err := q.commitTxn(txn)
 	q.lastWriteFailed.Store(err != nil)
 	return err
 }

@@ -40,7 +40,8 @@ func OpenReadOnly(opts Options) (*Queue, error) {
 	if err := probeLock(opts.Dir); err != nil {
 		return nil, fmt.Errorf("open queue %s read-only: %w", opts.Dir, err)
 	}
-	db, err := badger.Open(badgerOptions(opts).WithReadOnly(true))
+	syncs := &syncWatch{}
+	db, err := badger.Open(badgerOptions(opts, syncs).WithReadOnly(true))
 	if err != nil {
 		// Badger formats its causes with %+v rather than wrapping them, so
 		// only the text tells a replay-needed log or a lost lock race apart.
@@ -52,7 +53,7 @@ func OpenReadOnly(opts Options) (*Queue, error) {
 		}
 		return nil, fmt.Errorf("open queue %s read-only: %w", opts.Dir, err)
 	}
-	q := newQueue(db, opts)
+	q := newQueue(db, opts, syncs)
 	q.readOnly = true
 	close(q.gcDone)      // no GC loop in read-only mode
 	close(q.commitsDone) // nor commit loop

@@ -31,8 +31,9 @@ func (q *Queue) checkSpace(n int64) error {
 }
 
 // Writable reports whether a message of the largest size would be accepted
-// now: enough free space and the last write succeeded. /readyz uses it, so
-// a load balancer drains the relay a little before it must refuse mail.
+// now: enough free space, the last write succeeded, and no sync failed in
+// the last minute. /readyz uses it, so a load balancer drains the relay a
+// little before it must refuse mail.
 func (q *Queue) Writable() error {
 	if q.closed.Load() {
 		return ErrClosed
@@ -45,6 +46,9 @@ func (q *Queue) Writable() error {
 	}
 	if q.lastWriteFailed.Load() {
 		return fmt.Errorf("queue: the last write to %s failed", q.opts.Dir)
+	}
+	if q.syncs.recent(q.now()) {
+		return fmt.Errorf("%w (in %s, within the last %v)", ErrSyncFailed, q.opts.Dir, syncFailureHold)
 	}
 	return nil
 }

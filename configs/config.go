@@ -143,6 +143,10 @@ type Delivery struct {
 	SourceAddress string `mapstructure:"source_address" yaml:"source_address"`
 	// TLS is opportunistic, required or disabled.
 	TLS string `mapstructure:"tls" yaml:"tls"`
+	// AllowedNetworks (CIDR or single addresses) may be connected to
+	// although they are not global unicast addresses; MX-derived
+	// addresses outside them that are not global are skipped.
+	AllowedNetworks []string `mapstructure:"allowed_networks" yaml:"allowed_networks"`
 	// Domains overrides the shaping and TLS settings per destination domain.
 	Domains         map[string]DomainPolicy `mapstructure:"domains" yaml:"domains"`
 	DeadDestination DeadDestination         `mapstructure:"dead_destination" yaml:"dead_destination"`

@@ -93,6 +93,7 @@ func (d *Delivery) validate(v *validator) {
 		}
 	}
 	v.oneOf("delivery.tls", d.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
+	v.each("delivery.allowed_networks", d.AllowedNetworks, isNetwork, "must be a CIDR or an IP address")
 	for _, name := range slices.Sorted(maps.Keys(d.Domains)) {
 		p := d.Domains[name]
 		key := "delivery.domains." + name

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,6 +55,7 @@ func benchOneDestination(b *testing.B, tls, reuse bool) {
 	cfg := Config{
 		Workers: 8, Port: tn.Port, HeloName: "relay.bench.invalid", TLS: TLSOpportunistic,
 		MaxConnectionsPerDomain: 20, MaxMessagesPerConnection: 100, ConnectionIdleTimeout: 2 * time.Second,
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	}
 	if !reuse {
 		cfg.ConnectionIdleTimeout = 0

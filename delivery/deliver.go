@@ -216,6 +216,13 @@ func (e *Engine) observeTLS(result string) {
 	}
 }
 
+// defence counts an outbound defence that fired (metrics.Defence*).
+func (e *Engine) defence(name string) {
+	if e.m != nil {
+		e.m.DeliveryDefences.WithLabelValues(name).Inc()
+	}
+}
+
 func (e *Engine) sessionsActive(d float64) {
 	if e.m != nil {
 		e.m.SessionsActive.WithLabelValues(metrics.SideDelivery).Add(d)

@@ -26,7 +26,9 @@
 // mail without connecting until a hold time has passed (dead.go). Every
 // step of a session has its own RFC 5321 §4.5.3.2 timeout.
 //
-// The engine never connects to a link-local, multicast or unspecified
-// address, nor to its own submission listeners (mail loops): those fail
-// with 5.4.6.
+// The engine never connects to an MX-derived address that is not global
+// unicast (loopback, private, link-local, ... by the IANA special-purpose
+// registries) unless Config.AllowedNetworks covers it, nor to its own
+// submission listeners (mail loops): such addresses are skipped, and a
+// destination with nothing else fails with 5.4.6.
 package delivery

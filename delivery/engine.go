@@ -114,6 +114,10 @@ type Config struct {
 	Timeouts Timeouts
 	// OwnAddrs are this relay's listening sockets, never delivered to.
 	OwnAddrs []netip.AddrPort
+	// AllowedNetworks exempt MX-derived addresses from the rule that they
+	// must be global unicast (special.go); tests on loopback set
+	// 127.0.0.0/8. The smarthost is exempt anyway.
+	AllowedNetworks []netip.Prefix
 	// RootCAs verifies certificates when TLS is required; nil means the
 	// system's roots (which SSL_CERT_FILE and SSL_CERT_DIR can change).
 	RootCAs *x509.CertPool
@@ -205,7 +209,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, q: q, res: r, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
 		opener:    &sessionOpener{dialer: cfg.Dialer, heloName: cfg.HeloName, t: cfg.Timeouts, rootCAs: cfg.RootCAs},
-		guard:     guard{own: cfg.OwnAddrs},
+		guard:     guard{own: cfg.OwnAddrs, allowed: normalizeNetworks(cfg.AllowedNetworks)},
 		pool:      newPool(cfg.ConnectionIdleTimeout, cfg.Timeouts.Rset),
 		rates:     newRateLimiter(),
 		smarthost: sh,

@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +55,8 @@ func newWorld(t testing.TB) *world {
 			Rset: 2 * time.Second,
 		},
 		Notifier: w.notes,
+		// The MX servers live on loopback, which the guard refuses otherwise.
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 	return w
 }
@@ -209,3 +213,31 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 }
 
 func contextBackground() context.Context { return context.Background() }
+
+// recordingDialer records every address the engine dials. It dials only
+// loopback addresses and refuses the others as a firewall would, so that
+// a test of where the engine must not connect never sends a packet
+// beyond this host, even when the engine under test is wrong.
+type recordingDialer struct {
+	mu     sync.Mutex
+	dialed []string
+	d      net.Dialer
+}
+
+func (r *recordingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	r.mu.Lock()
+	r.dialed = append(r.dialed, address)
+	r.mu.Unlock()
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("test dialer: %s is not loopback", address)}
+	}
+	return r.d.DialContext(ctx, network, address)
+}
+
+// addresses returns the addresses dialed so far.
+func (r *recordingDialer) addresses() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.dialed...)
+}

@@ -119,6 +119,16 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 		}
 	}
 	last = Outcome{State: queue.Pending, Status: "4.4.4", Response: "no usable mail exchanger for " + g.dest}
+	// Addresses the guard refuses are skipped as if absent: their 5.4.6
+	// decides only when nothing else was learnt about the destination.
+	var refused Outcome
+	informed, skipped := false, 0
+	defer func() {
+		if skipped > 0 {
+			e.log.Info("delivery: skipped MX addresses the relay must not connect to", "queue_id", m.ID, "dest", g.dest,
+				"skipped", skipped, "reason", refused.Response)
+		}
+	}()
 	for _, h := range hops {
 		addrs, err := e.addrsOf(ctx, h.host)
 		if err != nil {
@@ -126,6 +136,7 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 			// can make the failure permanent.
 			last = deferInstead(Classify(err, h.host))
 			last.Status = "4.4.3"
+			informed = true
 			continue
 		}
 		for _, a := range addrs {
@@ -133,13 +144,18 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 				if !tried {
 					last = Outcome{State: queue.Pending, Status: "4.4.4", RemoteMTA: h.host,
 						Response: "no address of " + h.host + " is usable with delivery.ip_family and delivery.source_address"}
+					informed = true
 				}
 				continue
 			}
-			if err := e.guard.check(h.host, a, r.port); err != nil {
-				if !tried {
-					last = Classify(err, h.host)
+			if nonGlobal, err := e.guard.check(h.host, a, r.port, r.smarthost); err != nil {
+				if nonGlobal {
+					e.defence(metrics.DefenceNonGlobalAddress)
 				}
+				if skipped == 0 {
+					refused = Classify(err, h.host)
+				}
+				skipped++
 				continue
 			}
 			tried = true
@@ -162,6 +178,9 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 				return nil, true, last
 			}
 		}
+	}
+	if !tried && !informed && skipped > 0 {
+		last = refused
 	}
 	return nil, tried, last
 }

@@ -99,3 +99,28 @@ func TestServe_SlowDestinationDoesNotHoldOthers(t *testing.T) {
 		t.Errorf("slow.example had %d concurrent connections, above its cap of 1", got)
 	}
 }
+
+// TestServe_LoopbackMXRefusedByDefault runs the binary without
+// delivery.allowed_networks: an MX whose address is on loopback is not
+// connected to, and the recipient fails with 5.4.6, saying why.
+func TestServe_LoopbackMXRefusedByDefault(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("internal.example", 10, smtptest.Options{})
+	r := e.newRelay(map[string]any{"delivery": map[string]any{"allowed_networks": []any{}}}).start()
+	if _, err := r.send("app@sender.example", []string{"u@internal.example"}, message("internal")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a 5.4.6 failure naming delivery.allowed_networks; log:\n"+r.logs(), func() bool {
+		for _, l := range strings.Split(r.logs(), "\n") {
+			if strings.Contains(l, `"to":"u@internal.example"`) && strings.Contains(l, `"dsn":"5.4.6"`) &&
+				strings.Contains(l, "not a global unicast address (not in delivery.allowed_networks)") {
+				return true
+			}
+		}
+		return false
+	})
+	if n := mx.Connections(); n != 0 {
+		t.Errorf("the MX on loopback got %d connections", n)
+	}
+}

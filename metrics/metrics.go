@@ -27,6 +27,17 @@ const (
 	TLSFailed      = "failed"    // the handshake failed (retried in plaintext when TLS is optional)
 )
 
+// Values of the defence label of delivery_defences_total: what delivery
+// refused to do because a remote peer or a DNS answer asked for it.
+const (
+	// DefenceNonGlobalAddress: an MX-derived address that is not global
+	// unicast (outside delivery.allowed_networks) was skipped.
+	DefenceNonGlobalAddress = "non_global_address"
+)
+
+// defences are the values of the defence label, pre-created.
+var defences = []string{DefenceNonGlobalAddress}
+
 // replyClasses are the values of the class label of remote_replies_total.
 var replyClasses = []string{"2xx", "4xx", "5xx"}
 
@@ -65,6 +76,8 @@ type Metrics struct {
 	OutboundTLS *prometheus.CounterVec
 	// RemoteReplies counts remote SMTP replies by class (2xx, 4xx, 5xx).
 	RemoteReplies *prometheus.CounterVec
+	// DeliveryDefences counts outbound defences that fired, by defence.
+	DeliveryDefences *prometheus.CounterVec
 
 	domains domainSet
 }
@@ -132,11 +145,15 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 			Namespace: namespace, Name: "remote_replies_total",
 			Help: "Remote SMTP replies that decided a recipient's delivery attempt, by class (2xx, 4xx, 5xx) and recipient domain (metrics.domains, else other).",
 		}, []string{"class", "domain"}),
+		DeliveryDefences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "delivery_defences_total",
+			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped).",
+		}, []string{"defence"}),
 	}
 	reg.MustRegister(
 		m.MessagesAccepted, m.MessagesRejected, m.Deliveries, m.AttemptDuration,
 		m.DeliveryLatency, m.BouncesSent, m.SessionsActive, m.AuthFailures,
-		m.DNSLookups, m.DNSDuration, m.OutboundTLS, m.RemoteReplies,
+		m.DNSLookups, m.DNSDuration, m.OutboundTLS, m.RemoteReplies, m.DeliveryDefences,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -157,6 +174,9 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 	}
 	for _, r := range []string{TLSEstablished, TLSPlaintext, TLSFailed} {
 		m.OutboundTLS.WithLabelValues(r)
+	}
+	for _, d := range defences {
+		m.DeliveryDefences.WithLabelValues(d)
 	}
 	return m
 }

@@ -77,7 +77,8 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 		"submission": map[string]any{
 			"listeners": []any{map[string]any{"address": m.Addr(), "tls": "none"}},
 		},
-		"delivery": map[string]any{"port": w.Port},
+		// The sinks live on loopback, which delivery refuses otherwise.
+		"delivery": map[string]any{"port": w.Port, "allowed_networks": []any{"127.0.0.0/8"}},
 		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
 		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},

@@ -295,10 +295,11 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 			Connect: t.Connect, Greeting: t.Greeting, Helo: t.Helo, Mail: t.Mail, Rcpt: t.Rcpt,
 			DataInit: t.DataInit, DataBlock: t.DataBlock, DataDone: t.DataDone, Rset: t.Rset,
 		},
-		OwnAddrs: own,
-		Logger:   log,
-		Metrics:  m,
-		Notifier: n,
+		OwnAddrs:        own,
+		AllowedNetworks: networks(d.AllowedNetworks),
+		Logger:          log,
+		Metrics:         m,
+		Notifier:        n,
 	}
 }
 

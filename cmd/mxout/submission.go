@@ -16,20 +16,11 @@ import (
 
 func submissionConfig(c *configs.Config, tlsConf *tls.Config, users []submission.User, log *slog.Logger, m *metrics.Metrics) submission.Config {
 	s := c.Submission
-	var nets []netip.Prefix
-	for _, n := range s.TrustedNetworks {
-		p, err := netip.ParsePrefix(n)
-		if err != nil {
-			a := netip.MustParseAddr(n) // validated by configs
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		nets = append(nets, p)
-	}
 	return submission.Config{
 		Hostname:                      c.Hostname,
 		MaxMessageBytes:               int64(s.MaxMessageBytes),
 		MaxRecipients:                 s.MaxRecipients,
-		TrustedNetworks:               nets,
+		TrustedNetworks:               networks(s.TrustedNetworks),
 		Users:                         users,
 		AllowPlaintextAuthFromTrusted: s.AllowPlaintextAuthFromTrusted,
 		ReadTimeout:                   s.ReadTimeout,
@@ -162,4 +153,18 @@ func (r *relay) watchCerts(certs *submission.CertStore, every time.Duration) {
 			r.logCert(certs)
 		}
 	}
+}
+
+// networks parses CIDRs and single addresses (validated by configs).
+func networks(list []string) []netip.Prefix {
+	var nets []netip.Prefix
+	for _, n := range list {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a := netip.MustParseAddr(n)
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p)
+	}
+	return nets
 }

@@ -49,7 +49,7 @@ func startup(dir, bin string, settle time.Duration) error {
 	cfg := filepath.Join(cfgDir, "mxout.yaml")
 	yaml := fmt.Sprintf(`data_dir: %q
 submission: {listeners: [{address: %q, tls: none}]}
-delivery: {workers: 1, shutdown_timeout: 1s}
+delivery: {workers: 1, shutdown_timeout: 1s, allowed_networks: [127.0.0.0/8]}
 resolver: {servers: [%q], timeout: 60s}
 metrics: {listen: %q}
 admin: {listen: %q}

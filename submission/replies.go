@@ -28,6 +28,7 @@ const (
 	ReasonAborted           = "aborted"             // the client went away during DATA
 	ReasonLocalError        = "local_error"         // any other local fault
 	ReasonNoDKIMKey         = "no_dkim_key"         // dkim.require and the sender domain has no key
+	ReasonTooManyHops       = "too_many_hops"       // more than 50 Received: fields: a mail loop
 )
 
 // allReasons lists every reason label value, so New can pre-create the series.
@@ -36,7 +37,7 @@ func allReasons() []string {
 		ReasonAuthRequired, ReasonSenderDenied, ReasonBadAddress, ReasonTooManyRecipients,
 		ReasonSize, ReasonLineTooLong, ReasonBareLF, ReasonRateLimit, ReasonConnectionLimit,
 		ReasonTooManyErrors, ReasonTimeout, ReasonStorage, ReasonAborted, ReasonLocalError,
-		ReasonNoDKIMKey,
+		ReasonNoDKIMKey, ReasonTooManyHops,
 	}
 }
 
@@ -113,6 +114,10 @@ func replyBareLF() *smtp.SMTPError {
 
 func replyLineTooLong() *smtp.SMTPError {
 	return reply(500, 5, 5, 2, "Line too long in message data (RFC 5321 4.5.3.1.6)")
+}
+
+func replyTooManyHops() *smtp.SMTPError {
+	return reply(554, 5, 4, 6, "Too many hops (more than 50 Received: fields), mail loop?") // RFC 3463 5.4.6: routing loop
 }
 
 func replyStorage() *smtp.SMTPError {

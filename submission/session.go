@@ -211,6 +211,10 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return s.reject(reason, rep)
 	}
+	if n := countReceived(body); n > maxHops {
+		s.srv.log.Warn("too many hops, mail loop?", "client", s.ip, "user", s.userName(), "from", s.env.From, "received_fields", n)
+		return s.reject(ReasonTooManyHops, replyTooManyHops())
+	}
 	if s.srv.cfg.CheckHeaderFrom && s.user != nil && !s.user.mayUseHeaderFrom(body) {
 		s.srv.log.Warn("header From denied", "client", s.ip, "user", s.user.name, "from", s.env.From)
 		return s.refuse(ReasonSenderDenied, replyHeaderFromDenied())

@@ -36,7 +36,7 @@ func BenchmarkSign(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Sign(msg, ""); err != nil {
+				if _, err := s.Sign(msg, "", nil); err != nil {
 					b.Fatal(err)
 				}
 			}

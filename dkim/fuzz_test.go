@@ -125,7 +125,7 @@ func FuzzSign(f *testing.F) {
 		if strings.Contains(strings.ReplaceAll(msg, "\r\n", ""), "\n") || strings.Contains(strings.ReplaceAll(msg, "\r\n", ""), "\r") {
 			return // submission refuses bare LF and CR before signing
 		}
-		signed, err := s.Sign([]byte(msg), "")
+		signed, err := s.Sign([]byte(msg), "", nil)
 		if errors.Is(err, ErrMalformedHeader) && (msg[0] == ' ' || msg[0] == '\t') {
 			return
 		}

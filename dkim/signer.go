@@ -54,6 +54,28 @@ func (e *NoKeyError) Is(target error) bool { return target == ErrNoKey }
 // the configuration changes.
 func (e *NoKeyError) Permanent() bool { return true }
 
+// ErrDomainNotAllowed matches a *DomainNotAllowedError with errors.Is.
+var ErrDomainNotAllowed = errors.New("dkim: the sender may not use the signing domain")
+
+// DomainNotAllowedError is Sign's refusal when the signing domain has a
+// key but the caller's allowed function says the sender may not use it:
+// a signature would make the message pass DMARC for a domain that is not
+// the sender's.
+type DomainNotAllowedError struct {
+	Domain string
+}
+
+func (e *DomainNotAllowedError) Error() string {
+	return "dkim: the sender may not use " + e.Domain + ", so the message is not signed with its key"
+}
+
+// Is matches ErrDomainNotAllowed.
+func (e *DomainNotAllowedError) Is(target error) bool { return target == ErrDomainNotAllowed }
+
+// Permanent reports true: the same message from the same sender is
+// refused again.
+func (e *DomainNotAllowedError) Permanent() bool { return true }
+
 // Signer signs messages with the keys of their domain. It is safe for
 // concurrent use.
 type Signer struct {
@@ -162,10 +184,14 @@ func hasFrom(headers []string) bool {
 // Sign returns msg with one DKIM-Signature field per key of its signing
 // domain: the From: header's domain, else envelopeFrom's. A message whose
 // domain has no key is returned unchanged, or refused with a *NoKeyError
-// when signing is required. msg must use CRLF line endings; it is not
-// modified, except that an all-header message gets the empty line that
-// ends a header section appended.
-func (s *Signer) Sign(msg []byte, envelopeFrom string) ([]byte, error) {
+// when signing is required. When allowed is not nil, it is asked about a
+// signing domain that has a key before the key is used; if it says no,
+// nothing is signed and Sign returns a *DomainNotAllowedError. (Submission
+// passes the authenticated user's allowed senders, so that no user gets a
+// signature for a domain that is not theirs.) msg must use CRLF line
+// endings; it is not modified, except that an all-header message gets the
+// empty line that ends a header section appended.
+func (s *Signer) Sign(msg []byte, envelopeFrom string, allowed func(domain string) bool) ([]byte, error) {
 	set := s.set.Load()
 	if len(set.domains) == 0 && !set.require {
 		return msg, nil
@@ -181,6 +207,9 @@ func (s *Signer) Sign(msg []byte, envelopeFrom string) ([]byte, error) {
 			return nil, &NoKeyError{Domain: domain}
 		}
 		return msg, nil
+	}
+	if allowed != nil && !allowed(domain) {
+		return nil, &DomainNotAllowedError{Domain: domain}
 	}
 	if h.StartsFolded {
 		// go-msgauth would sign it, but a verifier reads such a header

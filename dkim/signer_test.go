@@ -62,7 +62,7 @@ func TestSign_VerifiesThroughDNS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newSigner(t, dkim.Config{Domains: []dkim.DomainConfig{domainConfig("sender.example", tt.keys...)}})
-			signed, err := s.Sign([]byte(tt.msg), "bounce@envelope.example")
+			signed, err := s.Sign([]byte(tt.msg), "bounce@envelope.example", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestSign_TamperingBreaksTheSignature(t *testing.T) {
 	w := newDNS(t)
 	w.publish(t, "sender.example", loadKey(t, edFile, "ed"))
 	s := newSigner(t, dkim.Config{Domains: []dkim.DomainConfig{domainConfig("sender.example", dkim.KeyConfig{Selector: "ed", PrivateKeyFile: edFile})}})
-	signed, err := s.Sign([]byte(plainMessage), "")
+	signed, err := s.Sign([]byte(plainMessage), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestSign_SigningDomain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			signed, err := s.Sign([]byte(tt.msg), tt.envFrom)
+			signed, err := s.Sign([]byte(tt.msg), tt.envFrom, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,18 +170,50 @@ func TestSign_RequireRefusesDomainsWithoutKey(t *testing.T) {
 	s := newSigner(t, dkim.Config{Require: true, Domains: []dkim.DomainConfig{
 		domainConfig("sender.example", dkim.KeyConfig{Selector: "ed", PrivateKeyFile: edFile}),
 	}})
-	if _, err := s.Sign([]byte(plainMessage), ""); err != nil {
+	if _, err := s.Sign([]byte(plainMessage), "", nil); err != nil {
 		t.Errorf("a domain with a key was refused: %v", err)
 	}
 	for _, tc := range []struct{ msg, envFrom, domain string }{
 		{msg: strings.ReplaceAll(plainMessage, "sender.example", "nokey.example"), domain: "nokey.example"},
 		{msg: "Subject: x\r\n\r\nx\r\n", envFrom: "", domain: ""},
 	} {
-		_, err := s.Sign([]byte(tc.msg), tc.envFrom)
+		_, err := s.Sign([]byte(tc.msg), tc.envFrom, nil)
 		var nk *dkim.NoKeyError
 		if !errors.As(err, &nk) || !errors.Is(err, dkim.ErrNoKey) || !nk.Permanent() || nk.Domain != tc.domain {
 			t.Errorf("Sign = %v; want a permanent *NoKeyError for %q", err, tc.domain)
 		}
+	}
+}
+
+// The allowed function is asked about a signing domain that has a key,
+// and a domain it refuses is not signed with that key: the message is
+// refused instead. Domains without a key never reach it.
+func TestSign_AllowedDomainsOnly(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, dkim.Config{Domains: []dkim.DomainConfig{
+		domainConfig("sender.example", dkim.KeyConfig{Selector: "ed", PrivateKeyFile: edFile}),
+		domainConfig("other.example", dkim.KeyConfig{Selector: "ed", PrivateKeyFile: edFileB}),
+	}})
+	var asked []string
+	onlySender := func(domain string) bool {
+		asked = append(asked, domain)
+		return domain == "sender.example"
+	}
+	if signed, err := s.Sign([]byte(plainMessage), "", onlySender); err != nil || !strings.Contains(string(signed), " d=sender.example;") {
+		t.Errorf("an allowed domain: %v\n%s", err, signed)
+	}
+	other := strings.ReplaceAll(plainMessage, "sender.example", "Other.Example")
+	signed, err := s.Sign([]byte(other), "app@sender.example", onlySender)
+	var na *dkim.DomainNotAllowedError
+	if !errors.As(err, &na) || !errors.Is(err, dkim.ErrDomainNotAllowed) || !na.Permanent() || na.Domain != "other.example" || signed != nil {
+		t.Errorf("a domain the sender may not use: %v, %q; want a permanent *DomainNotAllowedError for other.example and nothing signed", err, signed)
+	}
+	nokey := strings.ReplaceAll(plainMessage, "sender.example", "nokey.example")
+	if signed, err := s.Sign([]byte(nokey), "", onlySender); err != nil || string(signed) != nokey {
+		t.Errorf("a domain without a key goes out unsigned: %v\n%s", err, signed)
+	}
+	if want := []string{"sender.example", "other.example"}; strings.Join(asked, ",") != strings.Join(want, ",") {
+		t.Errorf("allowed was asked about %q, want %q (normalised, and only for domains with a key)", asked, want)
 	}
 }
 
@@ -252,7 +284,7 @@ func TestReload_KeepsTheOldKeysOnFailure(t *testing.T) {
 	s := newSigner(t, cfg("old", keyPath))
 	verifiesAs := func(sel string) {
 		t.Helper()
-		signed, err := s.Sign([]byte(plainMessage), "")
+		signed, err := s.Sign([]byte(plainMessage), "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

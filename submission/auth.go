@@ -8,6 +8,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mxout/mxout/dkim"
 )
 
 // User is an account that may AUTH and then relay.
@@ -19,6 +21,18 @@ type User struct {
 	// "*@example.com" or "noreply@example.com". Empty allows only the
 	// username itself, when it is an address (see the package doc).
 	AllowedSenders []string
+}
+
+// NeverSends reports whether u could authenticate but may use no sender
+// at all: AllowedSenders is empty and the username is not an address
+// (which an empty list would allow). `mxout config check` warns about
+// such users.
+func NeverSends(u User) bool {
+	return len(u.AllowedSenders) == 0 && !usernameIsAddress(u.Username)
+}
+
+func usernameIsAddress(name string) bool {
+	return strings.Contains(name, "@") && checkAddress(name, true) == nil
 }
 
 // account is a User ready for checking.
@@ -33,6 +47,9 @@ type account struct {
 type senderPattern struct {
 	any           bool
 	local, domain string
+	// signDomain is domain as a DKIM signature names it (d=): lowercase,
+	// A-labels.
+	signDomain string
 }
 
 func parseSenderPattern(p string) (senderPattern, error) {
@@ -43,14 +60,14 @@ func parseSenderPattern(p string) (senderPattern, error) {
 		if !validDomain(domain) {
 			return senderPattern{}, fmt.Errorf("sender pattern %q: bad domain", p)
 		}
-		return senderPattern{domain: domain}, nil
+		return senderPattern{domain: domain, signDomain: dkim.NormalizeDomain(domain)}, nil
 	}
 	// '*' is legal in a local part, but here it can only be a mistaken glob.
 	if strings.Contains(p, "*") || checkAddress(p, true) != nil {
 		return senderPattern{}, fmt.Errorf("sender pattern %q: want *, *@domain or an address", p)
 	}
 	at := strings.LastIndexByte(p, '@')
-	return senderPattern{local: p[:at], domain: p[at+1:]}, nil
+	return senderPattern{local: p[:at], domain: p[at+1:], signDomain: dkim.NormalizeDomain(p[at+1:])}, nil
 }
 
 // match reports whether the envelope sender from fits the pattern. Only
@@ -86,6 +103,19 @@ func (a *account) mayUse(from string) bool {
 	return false
 }
 
+// mayUseDomain reports whether the account may send as some address at
+// domain, given as a DKIM signature names it (lowercase, A-labels): a
+// pattern "*", "*@domain" or "someone@domain" covers it. The signer asks
+// before it signs with domain's key.
+func (a *account) mayUseDomain(domain string) bool {
+	for _, p := range a.senders {
+		if p.any || p.signDomain != "" && p.signDomain == domain {
+			return true
+		}
+	}
+	return false
+}
+
 // authenticator checks passwords against the configured accounts.
 type authenticator struct {
 	accounts map[string]*account
@@ -111,7 +141,7 @@ func newAuthenticator(users []User) (*authenticator, error) {
 		maxCost = max(maxCost, cost)
 		acc := &account{name: u.Username, hash: []byte(u.PasswordHash)}
 		patterns := u.AllowedSenders
-		if len(patterns) == 0 && strings.Contains(u.Username, "@") && checkAddress(u.Username, true) == nil {
+		if len(patterns) == 0 && usernameIsAddress(u.Username) {
 			patterns = []string{u.Username}
 		}
 		for _, p := range patterns {

@@ -42,6 +42,56 @@ func TestAccount_MayUse(t *testing.T) {
 	}
 }
 
+// mayUseDomain decides which d= the DKIM signer may use for a user: any
+// pattern at the domain covers it, compared as signatures name domains.
+func TestAccount_MayUseDomain(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		user   User
+		domain string
+		want   bool
+	}{
+		{"star", User{Username: "app", AllowedSenders: []string{"*"}}, "any.example", true},
+		{"domain pattern", User{Username: "app", AllowedSenders: []string{"*@Example.COM"}}, "example.com", true},
+		{"address pattern covers its domain", User{Username: "app", AllowedSenders: []string{"noreply@example.com"}}, "example.com", true},
+		{"other domain", User{Username: "app", AllowedSenders: []string{"*@a.example"}}, "b.example", false},
+		{"subdomain", User{Username: "app", AllowedSenders: []string{"*@example.com"}}, "sub.example.com", false},
+		{"parent domain", User{Username: "app", AllowedSenders: []string{"*@sub.example.com"}}, "example.com", false},
+		{"IDN as A-label", User{Username: "app", AllowedSenders: []string{"*@bücher.example"}}, "xn--bcher-kva.example", true},
+		{"address username", User{Username: "bob@example.com"}, "example.com", true},
+		{"plain username, no patterns", User{Username: "bob"}, "example.com", false},
+		{"no signing domain", User{Username: "app", AllowedSenders: []string{"*@a.example"}}, "", false},
+	}
+	for _, tt := range tests {
+		tt.user.PasswordHash = hash(t, "pw")
+		a, err := newAuthenticator([]User{tt.user})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := a.lookup(tt.user.Username).mayUseDomain(tt.domain); got != tt.want {
+			t.Errorf("%s: mayUseDomain(%q) = %v", tt.name, tt.domain, got)
+		}
+	}
+}
+
+func TestNeverSends(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		user User
+		want bool
+	}{
+		{User{Username: "app"}, true},
+		{User{Username: "app@localhost"}, true}, // not an address MAIL FROM accepts
+		{User{Username: "app@example.com"}, false},
+		{User{Username: "app", AllowedSenders: []string{"*@example.com"}}, false},
+	} {
+		if got := NeverSends(tt.user); got != tt.want {
+			t.Errorf("NeverSends(%+v) = %v", tt.user, got)
+		}
+	}
+}
+
 func TestParseSenderPattern_Errors(t *testing.T) {
 	t.Parallel()
 	for _, p := range []string{"", "**", "a*@example.com", "*@", "*@localhost", "*example.com", "@example.com", "a b@example.com"} {

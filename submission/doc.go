@@ -74,6 +74,10 @@
 // With a Config.Signer, the stamped message is signed before it is queued,
 // so the queue holds (and delivery sends) the signed message. A message
 // whose domain has no key is queued unsigned, unless the signer requires a
-// key: then it gets 550 5.7.1. A signing failure for a domain that has a
-// key is a local fault, 451 4.3.0.
+// key: then it gets 550 5.7.1. An authenticated user is never signed for
+// with a domain its AllowedSenders do not cover ("*", or a pattern at that
+// domain): the message gets 553 5.7.1, whatever CheckHeaderFrom says. A
+// trusted client that has not authenticated is signed for with any
+// domain. A signing failure for a domain that has a key is a local fault,
+// 451 4.3.0.
 package submission

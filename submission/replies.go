@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mxout/mxout/dkim"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -171,12 +172,21 @@ func replyNoDKIMKey() *smtp.SMTPError {
 	return reply(550, 5, 7, 1, "No DKIM key for the sender domain, and this relay signs all mail")
 }
 
-// signReply turns a Signer error into a reply: a permanent refusal (no key
-// while signing is required) is 550 5.7.1; anything else is our fault and
-// temporary, never a 5xx that would make the client bounce the message.
+func replySigningDomainDenied() *smtp.SMTPError {
+	return reply(553, 5, 7, 1, "Sender domain not allowed for this user, the message is not signed for it")
+}
+
+// signReply turns a Signer error into a reply: a signing domain the user
+// may not use is 553 5.7.1, as a sender it may not use; another permanent
+// refusal (no key while signing is required) is 550 5.7.1; anything else
+// is our fault and temporary, never a 5xx that would make the client
+// bounce the message.
 func signReply(err error) (*smtp.SMTPError, string) {
 	var p interface{ Permanent() bool }
-	if errors.As(err, &p) && p.Permanent() {
+	switch {
+	case errors.Is(err, dkim.ErrDomainNotAllowed):
+		return replySigningDomainDenied(), ReasonSenderDenied
+	case errors.As(err, &p) && p.Permanent():
 		return replyNoDKIMKey(), ReasonNoDKIMKey
 	}
 	return replyLocalError(), ReasonLocalError

@@ -25,11 +25,14 @@ var ErrServerClosed = errors.New("submission: server closed")
 
 // Signer is what submission needs from a DKIM signer (package dkim): the
 // message with its signatures, or the message unchanged when its domain
-// has no key. An error whose Permanent method reports true refuses the
-// message (550 5.7.1: signing is required and there is no key); any other
-// error is a local fault (451 4.3.0).
+// has no key. allowed, when not nil, is asked about the signing domain
+// before a key is used, and a domain it refuses is never signed for: Sign
+// returns an error matching dkim.ErrDomainNotAllowed (553 5.7.1). Another
+// error whose Permanent method reports true refuses the message (550
+// 5.7.1: signing is required and there is no key); any other error is a
+// local fault (451 4.3.0).
 type Signer interface {
-	Sign(msg []byte, envelopeFrom string) ([]byte, error)
+	Sign(msg []byte, envelopeFrom string, allowed func(domain string) bool) ([]byte, error)
 }
 
 // Queue is what submission needs from the queue: store a message durably

@@ -223,10 +223,10 @@ func (s *session) Data(r io.Reader) error {
 	id := queue.NewID(now)
 	msg := stampMessage(body, s.stamp(id, now))
 	if s.srv.cfg.Signer != nil {
-		signed, err := s.srv.cfg.Signer.Sign(msg, s.env.From)
+		signed, err := s.srv.cfg.Signer.Sign(msg, s.env.From, s.maySignFor())
 		if err != nil {
 			rep, reason := signReply(err)
-			s.srv.log.Warn("dkim: message not signed, refused", "queue_id", id, "client", s.ip, "from", s.env.From, "reply", rep.Code, "err", err)
+			s.srv.log.Warn("dkim: message not signed, refused", "queue_id", id, "client", s.ip, "user", s.userName(), "from", s.env.From, "reply", rep.Code, "err", err)
 			return s.reject(reason, rep)
 		}
 		msg = signed
@@ -241,6 +241,16 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.log.Info("accepted", "queue_id", stored, "client", s.ip, "user", s.env.User,
 		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg), "tls", s.tls != nil)
 	return replyQueued(stored)
+}
+
+// maySignFor is the DKIM signer's check of the signing domain: an
+// authenticated user gets signatures only for domains its allowed senders
+// cover; a trusted client that has not authenticated, for any domain.
+func (s *session) maySignFor() func(domain string) bool {
+	if s.user == nil {
+		return nil
+	}
+	return s.user.mayUseDomain
 }
 
 // stamp describes the Received field of the message being accepted.

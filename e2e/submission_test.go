@@ -61,7 +61,14 @@ func writeUsers(t *testing.T, path string, users map[string]string) {
 // AUTH from the users file, and no trusted network.
 func submissionRelay(t *testing.T, e *env, dir string, extra map[string]any) *relay {
 	t.Helper()
-	r := e.newRelay(nil)
+	return startAuthRelay(t, e.newRelay(nil), dir, extra)
+}
+
+// startAuthRelay is submissionRelay for a relay already configured
+// otherwise: its submission section gets the STARTTLS listener, the
+// certificate and users file in dir, and extra; then it starts.
+func startAuthRelay(t *testing.T, r *relay, dir string, extra map[string]any) *relay {
+	t.Helper()
 	sub := map[string]any{
 		"listeners":        []any{map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", r.port), "tls": "starttls"}},
 		"trusted_networks": []any{},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/dkim"
@@ -18,7 +19,9 @@ func newConfigCmd() *cobra.Command {
 		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
 			"variables, validates them, loads the DKIM key files,\n" +
 			"submission.users_file and the submission.tls certificate, and prints\n" +
-			"the effective configuration as YAML.\n" +
+			"the effective configuration as YAML, after a comment line\n" +
+			"\"# warning: ...\" for each setting that is valid but surely wrong\n" +
+			"(a submission user that can never send).\n" +
 			"Exits 1 with one line per bad key when the configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
@@ -30,7 +33,8 @@ func newConfigCmd() *cobra.Command {
 			if _, err := dkim.New(dkimConfig(c)); err != nil {
 				return fmt.Errorf("dkim.domains: %w", err)
 			}
-			if _, err := submissionUsers(c.Submission); err != nil {
+			_, warnings, err := submissionUsers(c.Submission)
+			if err != nil {
 				return err
 			}
 			// serve refuses to start without a loadable certificate pair;
@@ -45,7 +49,14 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "# effective configuration (valid)\n%s", out)
+			// Warnings are YAML comments: the output stays a config that
+			// loads, and they are seen wherever it goes.
+			var b strings.Builder
+			b.WriteString("# effective configuration (valid)\n")
+			for _, w := range warnings {
+				fmt.Fprintf(&b, "# warning: %s\n", w)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s%s", b.String(), out)
 			return err
 		},
 	}

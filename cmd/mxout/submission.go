@@ -49,26 +49,40 @@ func submissionConfig(c *configs.Config, tlsConf *tls.Config, users []submission
 }
 
 // submissionUsers is submission.users followed by the users of
-// submission.users_file, read now.
-func submissionUsers(s configs.Submission) ([]submission.User, error) {
-	all := s.Users
+// submission.users_file, read now. warnings names, by its key, each user
+// that can never send (see submission.NeverSends): valid, but surely a
+// mistake.
+func submissionUsers(s configs.Submission) (users []submission.User, warnings []string, err error) {
+	var more []configs.User
 	if s.UsersFile != "" {
-		more, err := configs.LoadUsersFile(s.UsersFile)
-		if err != nil {
-			return nil, err
+		if more, err = configs.LoadUsersFile(s.UsersFile); err != nil {
+			return nil, nil, err
 		}
 		for _, u := range more {
 			if slices.ContainsFunc(s.Users, func(c configs.User) bool { return c.Username == u.Username }) {
-				return nil, fmt.Errorf("submission.users_file %s: user %q is also in submission.users", s.UsersFile, u.Username)
+				return nil, nil, fmt.Errorf("submission.users_file %s: user %q is also in submission.users", s.UsersFile, u.Username)
 			}
 		}
-		all = append(all[:len(all):len(all)], more...)
 	}
-	var users []submission.User
-	for _, u := range all {
-		users = append(users, submission.User{Username: u.Username, PasswordHash: u.PasswordHash, AllowedSenders: u.AllowedSenders})
+	add := func(key string, list []configs.User) {
+		for i, u := range list {
+			su := submission.User{Username: u.Username, PasswordHash: u.PasswordHash, AllowedSenders: u.AllowedSenders}
+			if submission.NeverSends(su) {
+				warnings = append(warnings, fmt.Sprintf("%s[%d]: user %q can never send: its allowed_senders is empty and its username is not an address", key, i, u.Username))
+			}
+			users = append(users, su)
+		}
 	}
-	return users, nil
+	add("submission.users", s.Users)
+	add("submission.users_file "+s.UsersFile, more)
+	return users, warnings, nil
+}
+
+// logUserWarnings logs what submissionUsers warns about.
+func logUserWarnings(log *slog.Logger, warnings []string) {
+	for _, w := range warnings {
+		log.Warn("submission user can never send", "problem", w)
+	}
 }
 
 // startSubmission builds the submission server with its certificate store
@@ -78,10 +92,11 @@ func submissionUsers(s configs.Submission) ([]submission.User, error) {
 // they change on disk).
 func (r *relay) startSubmission(m *metrics.Metrics) error {
 	s := r.cfg.Submission
-	users, err := submissionUsers(s)
+	users, warnings, err := submissionUsers(s)
 	if err != nil {
 		return err
 	}
+	logUserWarnings(r.log, warnings)
 	var tlsConf *tls.Config
 	var certs *submission.CertStore
 	if s.TLS.CertFile != "" {
@@ -99,10 +114,11 @@ func (r *relay) startSubmission(m *metrics.Metrics) error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	r.reloaders = append(r.reloaders, reloader{name: "submission.users", apply: func(c *configs.Config) error {
-		users, err := submissionUsers(c.Submission)
+		users, warnings, err := submissionUsers(c.Submission)
 		if err != nil {
 			return err
 		}
+		logUserWarnings(r.log, warnings)
 		return r.submission.SetUsers(users)
 	}})
 	if certs == nil {

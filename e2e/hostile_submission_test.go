@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mxout/mxout/delivery/smtptest"
+)
+
+// This file runs the built binary against the submission side of issue
+// 15: clients that try to spoof, hog connections, lock others out, loop
+// or play with line endings.
+
+// wantSMTPError fails unless err is an SMTP reply with code and enhanced
+// code.
+func wantSMTPError(t *testing.T, what string, err error, code int, enh smtp.EnhancedCode) {
+	t.Helper()
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != code || se.EnhancedCode != enh {
+		t.Errorf("%s: %v, want %d %d.%d.%d", what, err, code, enh[0], enh[1], enh[2])
+	}
+}
+
+// sendFrom submits body from an authenticated STARTTLS session as app,
+// with MAIL FROM from.
+func sendFrom(t *testing.T, r *relay, password, from, body string) error {
+	t.Helper()
+	c, _ := openSession(t, r)
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "app", password)); err != nil {
+		t.Fatalf("AUTH: %v", err)
+	}
+	return c.SendMail(from, []string{"someone@dest.example"}, strings.NewReader(body))
+}
+
+// A user allowed only *@sender.example writes From: ceo@other.example,
+// a domain the relay has a DKIM key for. On main the relay signed it with
+// d=other.example, which passes DMARC for other.example. Now it is refused
+// with 553 5.7.1: by the From: check, on by default, and by the signer
+// itself when that check is turned off.
+func TestHostile_DKIMNeverSignsForAnotherUsersDomain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	dkimCfg := map[string]any{"domains": map[string]any{
+		"sender.example": map[string]any{"selector": "s1", "private_key_file": e.keygen(t.TempDir(), "sender.example", "s1", "ed25519-sha256")},
+		"other.example":  map[string]any{"selector": "s1", "private_key_file": e.keygen(t.TempDir(), "other.example", "s1", "ed25519-sha256")},
+	}}
+	spoof := strings.ReplaceAll(message("spoof"), "From: app@sender.example", "From: CEO <ceo@other.example>")
+
+	for _, tt := range []struct {
+		name  string
+		extra map[string]any
+		want  string
+	}{
+		{"check_header_from by default", nil, "From header not allowed for this user"},
+		{"check_header_from off: the signer refuses", map[string]any{"check_header_from": false}, "Sender domain not allowed for this user"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeCertPair(t, dir, "localhost")
+			writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "pw"})
+			r := startAuthRelay(t, e.newRelay(map[string]any{"dkim": dkimCfg}), dir, tt.extra)
+			err := sendFrom(t, r, "pw", "app@sender.example", spoof)
+			wantSMTPError(t, "From: ceo@other.example", err, 553, smtp.EnhancedCode{5, 7, 1})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("reply %v, want %q", err, tt.want)
+			}
+			// The user's own domain is signed, and the signature verifies.
+			before := mx.MessageCount()
+			if err := sendFrom(t, r, "pw", "app@sender.example", message("own")); err != nil {
+				t.Fatalf("From: app@sender.example: %v", err)
+			}
+			waitFor(t, 15*time.Second, "the message at the MX", func() bool { return mx.MessageCount() > before })
+			got := mx.Messages()[before].Data
+			if valid, all := e.verifyDKIM(got); valid != 1 || all != 1 || !strings.Contains(string(got), "d=sender.example") {
+				t.Errorf("%d of %d signatures verify, want one for sender.example:\n%s", valid, all, got)
+			}
+			for _, m := range mx.Messages() {
+				if strings.Contains(string(m.Data), "d=other.example") {
+					t.Errorf("a message went out signed for other.example:\n%s", m.Data)
+				}
+			}
+		})
+	}
+}
+
+// config check warns about a user that can authenticate but never send,
+// naming its key, and not about users that can.
+func TestConfigCheck_WarnsAboutUsersThatCanNeverSend(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	usersFile := filepath.Join(dir, "users.yaml")
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := string(h)
+	writeFile(t, usersFile, []byte(fmt.Sprintf("- {username: filebot, password_hash: %q}\n", hash)))
+	cfg := filepath.Join(dir, "mxout.yaml")
+	writeFile(t, cfg, []byte(fmt.Sprintf(`submission:
+  users_file: %s
+  users:
+    - {username: app, password_hash: %q, allowed_senders: ["*@example.com"]}
+    - {username: bot, password_hash: %q}
+    - {username: bob@example.com, password_hash: %q}
+`, usersFile, hash, hash, hash)))
+	out, err := exec.Command(binary(t), "config", "check", "--config", cfg).Output()
+	if err != nil {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`# warning: submission.users[1]: user "bot" can never send: its allowed_senders is empty and its username is not an address`,
+		`# warning: submission.users_file ` + usersFile + `[0]: user "filebot" can never send`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(string(out), "# warning:"); n != 2 {
+		t.Errorf("%d warnings, want 2 (app and bob@example.com can send):\n%s", n, out)
+	}
+}

@@ -130,3 +130,31 @@ func TestConfigCheck_WarnsAboutUsersThatCanNeverSend(t *testing.T) {
 		t.Errorf("%d warnings, want 2 (app and bob@example.com can send):\n%s", n, out)
 	}
 }
+
+// A message that already carries more than 50 Received fields is looping:
+// the built binary refuses it with 554 5.4.6 (Postfix's hopcount_limit);
+// with 50 it is delivered, with the relay's own as the 51st.
+func TestHostile_MailLoopRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	r := e.newRelay(nil).start()
+	hops := func(n int) string {
+		return strings.Repeat("Received: from a.example by b.example;\r\n\tWed, 25 Nov 2026 13:04:05 +0100\r\n", n)
+	}
+	_, err := r.send("app@sender.example", []string{"someone@dest.example"}, hops(51)+message("loop"))
+	wantSMTPError(t, "51 Received fields", err, 554, smtp.EnhancedCode{5, 4, 6})
+	if _, err := r.send("app@sender.example", []string{"someone@dest.example"}, hops(50)+message("fifty")); err != nil {
+		t.Fatalf("50 Received fields: %v", err)
+	}
+	got := mx.WaitMessages(t, 1, 15*time.Second)[0].Data
+	if n := strings.Count("\r\n"+string(got), "\r\nReceived: "); n != 51 {
+		t.Errorf("delivered with %d Received fields, want 51", n)
+	}
+	if !strings.Contains(string(got), "marker fifty") {
+		t.Errorf("delivered the wrong message:\n%s", got)
+	}
+	if v := r.metric(t, `mxout_messages_rejected_total{reason="too_many_hops"}`); v != 1 {
+		t.Errorf("too_many_hops rejections %v, want 1", v)
+	}
+}

@@ -21,6 +21,8 @@ const (
 type answer struct {
 	rrs  []dns.RR // records of the asked type at the end of the CNAME chain
 	kind Kind     // 0 when rrs holds the answer; KindNXDomain or KindNoData
+	// secure: DNSSEC is on and every response on the way set the AD bit.
+	secure bool
 }
 
 type cacheKey struct {

@@ -1,6 +1,13 @@
 // Package resolver finds where mail for a domain goes: MX records in
 // RFC 5321 §5.1 order and the A/AAAA addresses of each exchanger. It also
-// answers TXT lookups (DKIM key records).
+// answers TXT lookups (DKIM keys, MTA-STS and TLS reporting records) and
+// TLSA lookups (DANE).
+//
+// With Config.DNSSEC on, queries carry the DO bit and the ...Secure
+// lookups and LookupTLSA tell whether an answer is secure: the configured
+// servers set the AD bit on it. The resolver validates nothing itself; it
+// must be pointed at a validating server it can trust, such as a local
+// unbound. Off, no answer is secure, whatever the servers say.
 //
 // It talks to the configured recursive servers with miekg/dns (UDP with
 // EDNS0, TCP when an answer is truncated), follows CNAME chains, and caches

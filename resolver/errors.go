@@ -74,7 +74,7 @@ var (
 // Error is the error returned by every lookup.
 type Error struct {
 	Domain string // the name that was looked up, normalised when valid
-	QType  string // "MX", "A", "AAAA", "A/AAAA" or "TXT"
+	QType  string // "MX", "A", "AAAA", "A/AAAA", "TXT" or "TLSA"
 	Kind   Kind
 	Err    error // the underlying cause, if any
 }

@@ -20,7 +20,10 @@ func (r *Resolver) exchange(ctx context.Context, name string, qtype uint16) (*dn
 	q := new(dns.Msg)
 	q.SetQuestion(dns.Fqdn(name), qtype)
 	q.RecursionDesired = true
-	q.SetEdns0(ednsSize, false)
+	q.SetEdns0(ednsSize, r.dnssec)
+	// With DO, a validating server says whether it authenticated the
+	// answer; AD in the query asks for that too (RFC 6840 §5.7).
+	q.AuthenticatedData = r.dnssec
 
 	kind, err := KindNetwork, errors.New("no servers")
 	for _, server := range r.servers {

@@ -41,23 +41,25 @@ func (r *Resolver) resolve(ctx context.Context, name string, qtype uint16) (answ
 	}
 	ch := chain{seen: map[string]bool{name: true}, ttl: maxCacheTTL}
 	cur := name
+	secure := r.dnssec
 	for {
 		resp, kind, err := r.exchange(ctx, cur, qtype)
 		if err != nil {
 			return fail(kind, err)
 		}
+		secure = secure && resp.AuthenticatedData
 		rrs, end, err := ch.follow(resp, cur, qtype)
 		if err != nil {
 			return fail(KindCNAME, err)
 		}
 		if len(rrs) > 0 {
-			return answer{rrs: rrs}, ch.ttl, nil
+			return answer{rrs: rrs, secure: secure}, ch.ttl, nil
 		}
 		if resp.Rcode == dns.RcodeNameError {
-			return answer{kind: KindNXDomain}, min(ch.ttl, negativeTTL(resp)), nil
+			return answer{kind: KindNXDomain, secure: secure}, min(ch.ttl, negativeTTL(resp)), nil
 		}
 		if end == cur {
-			return answer{kind: KindNoData}, min(ch.ttl, negativeTTL(resp)), nil
+			return answer{kind: KindNoData, secure: secure}, min(ch.ttl, negativeTTL(resp)), nil
 		}
 		// The answer ends in a CNAME whose target it does not cover (an
 		// authoritative server answering out of zone): ask for the target.

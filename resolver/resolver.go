@@ -35,10 +35,17 @@ type Config struct {
 	// Observer, when not nil, is told about every lookup that reaches the
 	// network (cache hits are not reported).
 	Observer Observer
+	// DNSSEC sets the DO bit (and AD) on queries, so that a validating
+	// server tells whether each answer is authenticated (the AD bit). An
+	// answer is secure only when this is on and the servers set AD: mxout
+	// validates nothing itself and trusts its configured servers, as
+	// Postfix's smtp_dns_support_level = dnssec does. Off, every answer
+	// is insecure.
+	DNSSEC bool
 }
 
 // Observer receives one call per network lookup: qtype is "MX", "A",
-// "AAAA" or "TXT"; result is one of "ok", "nxdomain", "nodata", "servfail",
+// "AAAA", "TXT" or "TLSA"; result is one of "ok", "nxdomain", "nodata", "servfail",
 // "timeout" or "error", so it can be used as a metric label; d is the time
 // the lookup took, failover and CNAME chasing included.
 type Observer interface {
@@ -59,6 +66,7 @@ type Resolver struct {
 	timeout  time.Duration
 	now      func() time.Time
 	observer Observer
+	dnssec   bool
 	udp, tcp *dns.Client
 	cache    *cache
 
@@ -89,6 +97,7 @@ func New(cfg Config) (*Resolver, error) {
 		timeout:  cfg.Timeout,
 		now:      cfg.Now,
 		observer: cfg.Observer,
+		dnssec:   cfg.DNSSEC,
 		rand:     cfg.Rand,
 		udp:      &dns.Client{Net: "udp", Timeout: cfg.Timeout},
 		tcp:      &dns.Client{Net: "tcp", Timeout: cfg.Timeout},
@@ -122,30 +131,40 @@ func systemServers(path string) ([]string, error) {
 // reported as ErrNullMX, a missing domain as ErrNXDomain; both are
 // permanent. Every error is an *Error.
 func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]MX, error) {
+	mxs, _, err := r.LookupMXSecure(ctx, domain)
+	return mxs, err
+}
+
+// LookupMXSecure is LookupMX that also reports whether the answer is
+// secure: Config.DNSSEC is on and the servers set the AD bit on every
+// response the answer was read from (a CNAME chain may take several).
+// For an implicit MX, secure says whether the absence of MX records was
+// authenticated.
+func (r *Resolver) LookupMXSecure(ctx context.Context, domain string) ([]MX, bool, error) {
 	name, err := normalizeName(domain)
 	if err != nil {
-		return nil, &Error{Domain: domain, QType: "MX", Kind: KindInvalidName, Err: err}
+		return nil, false, &Error{Domain: domain, QType: "MX", Kind: KindInvalidName, Err: err}
 	}
 	a, err := r.lookup(ctx, name, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	switch a.kind {
 	case KindNXDomain:
-		return nil, &Error{Domain: name, QType: "MX", Kind: KindNXDomain}
+		return nil, a.secure, &Error{Domain: name, QType: "MX", Kind: KindNXDomain}
 	case KindNoData:
-		return []MX{{Host: name, Pref: 0, Implicit: true}}, nil
+		return []MX{{Host: name, Pref: 0, Implicit: true}}, a.secure, nil
 	}
 	mxs, null := mxHosts(a.rrs)
 	if len(mxs) == 0 {
 		if null {
-			return nil, &Error{Domain: name, QType: "MX", Kind: KindNullMX}
+			return nil, a.secure, &Error{Domain: name, QType: "MX", Kind: KindNullMX}
 		}
-		return nil, &Error{Domain: name, QType: "MX", Kind: KindMalformed, Err: errors.New("no usable MX target")}
+		return nil, false, &Error{Domain: name, QType: "MX", Kind: KindMalformed, Err: errors.New("no usable MX target")}
 	}
 	slices.SortStableFunc(mxs, func(a, b MX) int { return cmp.Compare(a.Pref, b.Pref) })
 	r.shuffleEqual(mxs)
-	return mxs, nil
+	return mxs, a.secure, nil
 }
 
 // mxHosts converts MX records, dropping null MX targets (reported by null)

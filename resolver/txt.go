@@ -13,16 +13,24 @@ import (
 // not exist is KindNXDomain, a name without TXT records KindNoData. Every
 // error is an *Error. Answers are cached like those of LookupMX.
 func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txts, _, err := r.LookupTXTSecure(ctx, name)
+	return txts, err
+}
+
+// LookupTXTSecure is LookupTXT that also reports whether the answer is
+// secure (see LookupMXSecure); for KindNXDomain and KindNoData, whether
+// the absence was authenticated.
+func (r *Resolver) LookupTXTSecure(ctx context.Context, name string) ([]string, bool, error) {
 	n, err := normalizeName(name)
 	if err != nil {
-		return nil, &Error{Domain: name, QType: "TXT", Kind: KindInvalidName, Err: err}
+		return nil, false, &Error{Domain: name, QType: "TXT", Kind: KindInvalidName, Err: err}
 	}
 	a, err := r.lookup(ctx, n, dns.TypeTXT)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if a.kind != 0 {
-		return nil, &Error{Domain: n, QType: "TXT", Kind: a.kind}
+		return nil, a.secure, &Error{Domain: n, QType: "TXT", Kind: a.kind}
 	}
 	var out []string
 	for _, rr := range a.rrs {
@@ -31,7 +39,7 @@ func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error)
 		}
 	}
 	if len(out) == 0 {
-		return nil, &Error{Domain: n, QType: "TXT", Kind: KindNoData}
+		return nil, a.secure, &Error{Domain: n, QType: "TXT", Kind: KindNoData}
 	}
-	return out, nil
+	return out, a.secure, nil
 }

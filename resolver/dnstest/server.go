@@ -3,6 +3,11 @@
 //
 // Each Server has its own handler (never miekg/dns's global mux), so tests
 // using it can run in parallel.
+//
+// It can also play a validating resolver for DNSSEC tests: answers for the
+// zones marked with SetAuthenticated carry the AD bit when the query asks
+// for it (DO or AD set), as unbound's would. Nothing is signed: the test
+// decides what counts as validated.
 package dnstest
 
 import (
@@ -21,8 +26,8 @@ const defaultTTL = 60
 
 // Record is one resource record of a zone.
 type Record struct {
-	Type  string // "MX", "A", "AAAA", "CNAME", "TXT", "SOA", ...
-	Value string // rdata in zone-file text: "10 mx.example.", "127.0.0.11", "0 ." (null MX), `"v=STSv1"`
+	Type  string // "MX", "A", "AAAA", "CNAME", "TXT", "TLSA", "SOA", ...
+	Value string // rdata in zone-file text: "10 mx.example.", "127.0.0.11", "0 ." (null MX), `"v=STSv1; id=1"`, "3 1 1 <hex>"
 	TTL   uint32 // 0 means 60
 }
 
@@ -30,6 +35,7 @@ type Record struct {
 type Query struct {
 	Name string // lowercase, without the trailing dot
 	Type string // "MX", "A", ...
+	DO   bool   // the query set EDNS0's DNSSEC OK bit
 }
 
 // Server is an authoritative DNS server listening on UDP and TCP at Addr.
@@ -44,7 +50,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	zone    map[string][]dns.RR
-	fails   map[Query]int
+	fails   map[Query]int // keys without DO
+	authed  map[string]bool
 	delay   time.Duration
 	queries []Query
 }
@@ -76,9 +83,10 @@ func NewServer(t testing.TB, zone map[string][]Record) *Server {
 // caller must Close the server.
 func Start(zone map[string][]Record) (*Server, error) {
 	s := &Server{
-		done:  make(chan struct{}),
-		zone:  make(map[string][]dns.RR),
-		fails: make(map[Query]int),
+		done:   make(chan struct{}),
+		zone:   make(map[string][]dns.RR),
+		fails:  make(map[Query]int),
+		authed: make(map[string]bool),
 	}
 	for name, recs := range zone {
 		rrs, err := parseRecords(name, recs)
@@ -198,6 +206,33 @@ func (s *Server) Fail(name, qtype string, rcode int) {
 	s.fails[q] = rcode
 }
 
+// SetAuthenticated marks zone, the name and every name below it, as
+// validated (on) or not (off): answers to queries with DO or AD set then
+// carry the AD bit, as a validating resolver's would. An answer that
+// follows a CNAME into a zone that is not validated does not. The mark
+// of the closest enclosing marked name wins, so a subzone can be turned
+// off inside a validated zone.
+func (s *Server) SetAuthenticated(zone string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authed[normalize(zone)] = on
+}
+
+// authenticated reports whether name is in a validated zone; s.mu must be
+// held.
+func (s *Server) authenticated(name string) bool {
+	for {
+		if on, ok := s.authed[name]; ok {
+			return on
+		}
+		i := strings.IndexByte(name, '.')
+		if i < 0 {
+			return false
+		}
+		name = name[i+1:]
+	}
+}
+
 // Delay makes every later answer wait d; 0 answers at once.
 func (s *Server) Delay(d time.Duration) {
 	s.mu.Lock()
@@ -221,16 +256,19 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	q := req.Question[0]
 	query := Query{Name: normalize(q.Name), Type: dns.TypeToString[q.Qtype]}
+	opt := req.IsEdns0()
+	query.DO = opt != nil && opt.Do()
 
 	s.mu.Lock()
 	s.queries = append(s.queries, query)
 	delay := s.delay
 	reply.SetReply(req)
 	reply.Authoritative = true
-	if rcode, ok := s.fails[query]; ok {
+	if rcode, ok := s.fails[Query{Name: query.Name, Type: query.Type}]; ok {
 		reply.Rcode = rcode
 	} else {
 		s.answer(reply, query.Name, q.Qtype)
+		reply.AuthenticatedData = (query.DO || req.AuthenticatedData) && s.validated(reply, query.Name)
 	}
 	s.mu.Unlock()
 
@@ -242,9 +280,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 	size := dns.MinMsgSize
-	if opt := req.IsEdns0(); opt != nil {
+	if opt != nil {
 		size = max(int(opt.UDPSize()), dns.MinMsgSize)
-		reply.SetEdns0(opt.UDPSize(), false)
+		reply.SetEdns0(opt.UDPSize(), opt.Do())
 	}
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 		reply.Truncate(size)
@@ -274,6 +312,20 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
 	if len(m.Answer) == 0 {
 		m.Ns = s.soaFor(name)
 	}
+}
+
+// validated reports whether every owner name in the answer (the asked
+// name and any CNAME target) is in a validated zone; s.mu must be held.
+func (s *Server) validated(m *dns.Msg, name string) bool {
+	if !s.authenticated(name) {
+		return false
+	}
+	for _, rr := range m.Answer {
+		if !s.authenticated(normalize(rr.Header().Name)) {
+			return false
+		}
+	}
+	return true
 }
 
 // soaFor returns a copy of the SOA of name or its closest ancestor, if any.

@@ -130,7 +130,8 @@ func TestFailSetDelayQueries(t *testing.T) {
 		t.Errorf("answer after %v, want the 150ms delay", d)
 	}
 
-	want := []Query{{"a.example", "A"}, {"a.example", "A"}, {"a.example", "A"}, {"a.example", "A"}, {"a.example", "MX"}}
+	a := Query{Name: "a.example", Type: "A"}
+	want := []Query{a, a, a, a, {Name: "a.example", Type: "MX"}}
 	if got := s.Queries(); !slices.Equal(got, want) {
 		t.Errorf("Queries() = %v, want %v", got, want)
 	}
@@ -152,4 +153,71 @@ func TestStart_OutsideATest(t *testing.T) {
 	}
 	s.Close()
 	s.Close()
+}
+
+// exchangeDO asks name/qtype with EDNS0's DO bit set or not.
+func exchangeDO(t *testing.T, s *Server, name string, qtype uint16, do bool) *dns.Msg {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.SetEdns0(1232, do)
+	resp, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, s.Addr)
+	if err != nil {
+		t.Fatalf("exchange %s %s: %v", name, dns.TypeToString[qtype], err)
+	}
+	return resp
+}
+
+func TestAuthenticated(t *testing.T) {
+	t.Parallel()
+	const hash = "8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1"
+	s := NewServer(t, map[string][]Record{
+		"signed.example":                   {{Type: "MX", Value: "10 mx.signed.example."}},
+		"_25._tcp.mx.signed.example":       {{Type: "TLSA", Value: "3 1 1 " + hash}},
+		"alias.signed.example":             {{Type: "CNAME", Value: "mx.plain.example."}},
+		"mx.plain.example":                 {{Type: "A", Value: "127.0.0.1"}},
+		"insecure.signed.example":          {{Type: "TXT", Value: `"v=TLSRPTv1; rua=mailto:r@signed.example"`}},
+		"_mta-sts.insecure.signed.example": {{Type: "TXT", Value: `"v=STSv1; id=1"`}},
+	})
+	s.SetAuthenticated("signed.example", true)
+	s.SetAuthenticated("insecure.signed.example", false)
+	tests := []struct {
+		name   string
+		qtype  uint16
+		do     bool
+		wantAD bool
+	}{
+		{"signed.example", dns.TypeMX, true, true},
+		{"signed.example", dns.TypeMX, false, false}, // AD only for a client that asks
+		{"_25._tcp.mx.signed.example", dns.TypeTLSA, true, true},
+		{"missing.signed.example", dns.TypeTLSA, true, true}, // authenticated denial
+		{"alias.signed.example", dns.TypeA, true, false},     // the CNAME leads out of the zone
+		{"insecure.signed.example", dns.TypeTXT, true, false},
+		{"_mta-sts.insecure.signed.example", dns.TypeTXT, true, false},
+		{"mx.plain.example", dns.TypeA, true, false},
+	}
+	for _, tt := range tests {
+		resp := exchangeDO(t, s, tt.name, tt.qtype, tt.do)
+		if resp.AuthenticatedData != tt.wantAD {
+			t.Errorf("%s %s (DO %v): AD = %v, want %v", tt.name, dns.TypeToString[tt.qtype], tt.do, resp.AuthenticatedData, tt.wantAD)
+		}
+		if opt := resp.IsEdns0(); opt == nil || opt.Do() != tt.do {
+			t.Errorf("%s %s: reply OPT %v does not echo DO %v", tt.name, dns.TypeToString[tt.qtype], opt, tt.do)
+		}
+	}
+	resp := exchangeDO(t, s, "_25._tcp.mx.signed.example", dns.TypeTLSA, true)
+	if len(resp.Answer) != 1 {
+		t.Fatalf("TLSA answer = %v", resp.Answer)
+	}
+	if tlsa, ok := resp.Answer[0].(*dns.TLSA); !ok || tlsa.Usage != 3 || tlsa.Selector != 1 || tlsa.MatchingType != 1 || tlsa.Certificate != hash {
+		t.Errorf("TLSA answer = %v", resp.Answer[0])
+	}
+	qs := s.Queries()
+	if !qs[0].DO || qs[1].DO {
+		t.Errorf("Queries() DO flags = %v, want true then false", qs[:2])
+	}
+	s.Fail("signed.example", "MX", dns.RcodeServerFailure)
+	if resp := exchangeDO(t, s, "signed.example", dns.TypeMX, true); resp.Rcode != dns.RcodeServerFailure || resp.AuthenticatedData {
+		t.Errorf("Fail with a DO query: rcode %s AD %v, want SERVFAIL without AD", dns.RcodeToString[resp.Rcode], resp.AuthenticatedData)
+	}
 }

@@ -14,6 +14,7 @@ import (
 //	                 Value: dueValue (kind, size, next domain), for counting and
 //	                 scheduling without reading records.
 //	h<id>            held messages; value: size
+//	k<area>\0<key>   key-value areas for other parts of the relay (kv.go)
 const (
 	prefixMessage = 'm'
 	prefixBody    = 'b'

@@ -234,7 +234,8 @@ type Retry struct {
 
 // Queue configures the on-disk queue.
 type Queue struct {
-	// MinFreeBytes is the free space below which new mail gets 452 4.3.1.
+	// MinFreeBytes is the free space below which new mail gets 452 4.3.1
+	// and no delivery starts (results are still recorded down to half).
 	// 0 means automatic: room for new memtables, a value-log file and one
 	// message of max_message_bytes.
 	MinFreeBytes ByteSize `mapstructure:"min_free_bytes" yaml:"min_free_bytes"`

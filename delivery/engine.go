@@ -249,6 +249,7 @@ func (e *Engine) Run() error {
 	freed := make(chan struct{}, 1)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var retry leaseRetry
 	for {
 		select {
 		case <-e.stop:
@@ -260,9 +261,16 @@ func (e *Engine) Run() error {
 		free := cap(slots) - len(slots)
 		leased, refused := 0, 0
 		if free > 0 {
-			var jobs []*queue.Message
-			jobs, refused = e.lease(free)
-			leased = len(jobs)
+			jobs, skipped, err := e.lease(free, &retry)
+			if err != nil {
+				timer.Reset(retry.failed())
+				select {
+				case <-e.stop:
+				case <-timer.C:
+				}
+				continue
+			}
+			refused, leased = skipped, len(jobs)
 			for _, m := range jobs {
 				slots <- struct{}{}
 				e.inflight.Add(1)
@@ -315,14 +323,22 @@ func (e *Engine) Run() error {
 
 // lease takes up to max due messages, passing over those whose
 // destination has no room (admission.go); refused is how many it passed.
-func (e *Engine) lease(max int) (jobs []*queue.Message, refused int) {
+// It logs the first failure of a run in retry and the recovery.
+func (e *Engine) lease(max int, retry *leaseRetry) (jobs []*queue.Message, refused int, err error) {
 	now := e.now()
 	filter, skipped := e.admission.filter(now)
-	jobs, err := e.q.LeaseFiltered(now, max, filter)
-	if err != nil && !errors.Is(err, queue.ErrClosed) {
-		e.log.Error("delivery: lease failed", "err", err)
+	jobs, err = e.q.LeaseFiltered(now, max, filter)
+	switch {
+	case err != nil && retry.failures == 0 && !errors.Is(err, queue.ErrClosed):
+		e.log.Error("delivery: lease failed; delivery waits and tries again, backing off up to 1s", "err", err)
+	case err != nil:
+		e.log.Debug("delivery: lease failed again", "err", err, "failures", retry.failures)
+	default:
+		if n := retry.succeeded(); n > 0 {
+			e.log.Info("delivery: leasing works again", "failed_leases", n)
+		}
 	}
-	return jobs, *skipped
+	return jobs, *skipped, err
 }
 
 // idleFor is how long to sleep when nothing more can be leased now.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,8 +25,9 @@ func freeBytes(t *testing.T, dir string) int64 {
 
 // TestServe_DiskFull runs the relay with its data directory on a small
 // tmpfs and fills the disk with a ballast file: new mail gets 452 4.3.1,
-// /readyz says not ready, the relay stays up and delivers what it holds,
-// and when the ballast goes it is ready and takes mail again.
+// /readyz says not ready, the relay stays up and starts no delivery (each
+// lease would write to the full disk) until the ballast goes; then it
+// delivers what it holds, is ready and takes mail again.
 func TestServe_DiskFull(t *testing.T) {
 	t.Parallel()
 	const reserve = 24 << 20
@@ -74,16 +76,30 @@ func TestServe_DiskFull(t *testing.T) {
 		t.Errorf("/readyz = %d on a full disk, want 503", code)
 	}
 
-	// Delivery goes on while full.
-	mx.Up()
-	waitFor(t, 30*time.Second, "the queued messages to be delivered on a full disk", func() bool {
-		return len(missing(mx, held)) == 0
+	// Delivery waits while the disk is below the reserve: the engine's
+	// leases are refused, and it tries again with a growing wait.
+	waitFor(t, 15*time.Second, "a lease refused for the disk reserve", func() bool {
+		return strings.Contains(r.logs(), "lease failed") && strings.Contains(r.logs(), "not enough free disk space")
 	})
+	waitFor(t, 15*time.Second, "the deliveries in flight to end", func() bool {
+		return r.metric(t, `mxout_queue_messages{state="inflight"}`) == 0
+	})
+	mx.Up()
+	retries := strings.Count(r.logs(), "lease failed again")
+	waitFor(t, 15*time.Second, "two more refused leases", func() bool {
+		return strings.Count(r.logs(), "lease failed again") >= retries+2
+	})
+	if got := mx.Messages(); len(got) != 0 {
+		t.Errorf("%d messages delivered below the disk reserve", len(got))
+	}
 	if r.cmd.ProcessState != nil {
 		t.Fatalf("the relay died on a full disk:\n%s", r.logs())
 	}
 
 	os.Remove(ballast)
+	waitFor(t, 30*time.Second, "the queued messages to be delivered once space returned", func() bool {
+		return len(missing(mx, held)) == 0
+	})
 	waitFor(t, 10*time.Second, "/readyz to recover", func() bool { return r.readyz(t) == 200 })
 	if _, err := r.send("app@sender.example", []string{"u@full.example"}, message("after-full")); err != nil {
 		t.Fatalf("new mail after space returned: %v", err)

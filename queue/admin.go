@@ -103,7 +103,7 @@ func (q *Queue) matches(m *Message, opts ListOptions) bool {
 
 // Hold stops delivery of a message until Release.
 func (q *Queue) Hold(id ID) error {
-	return q.adminUpdate(id, "hold", func(txn *badger.Txn, m *Message, d *delta) error {
+	return q.adminUpdate(id, "hold", keeps, func(txn *badger.Txn, m *Message, d *delta) error {
 		if m.Held {
 			return nil
 		}
@@ -129,7 +129,7 @@ func (q *Queue) Release(id ID) error {
 			dueDone()
 		}
 	}()
-	return q.adminUpdate(id, "release", func(txn *badger.Txn, m *Message, d *delta) error {
+	return q.adminUpdate(id, "release", keeps, func(txn *badger.Txn, m *Message, d *delta) error {
 		if !m.Held {
 			return nil
 		}
@@ -153,7 +153,7 @@ func (q *Queue) Retry(id ID) error {
 	now := q.now()
 	done := q.due.note(now)
 	defer done()
-	return q.adminUpdate(id, "retry", func(txn *badger.Txn, m *Message, d *delta) error {
+	return q.adminUpdate(id, "retry", keeps, func(txn *badger.Txn, m *Message, d *delta) error {
 		return retryMessage(txn, m, now)
 	})
 }
@@ -178,7 +178,7 @@ func retryMessage(txn *badger.Txn, m *Message, now time.Time) error {
 
 // Delete removes a message and its body without a bounce.
 func (q *Queue) Delete(id ID) error {
-	return q.adminUpdate(id, "delete", func(txn *badger.Txn, m *Message, d *delta) error {
+	return q.adminUpdate(id, "delete", frees, func(txn *badger.Txn, m *Message, d *delta) error {
 		if m.Held {
 			if err := txn.Delete(heldKey(m.ID)); err != nil {
 				return err
@@ -209,6 +209,9 @@ func (q *Queue) Flush() (int, error) {
 	}
 	if q.readOnly {
 		return 0, ErrReadOnly
+	}
+	if err := q.checkSpace(0); err != nil {
+		return 0, fmt.Errorf("flush: %w", err)
 	}
 	now := q.now()
 	start := dueKeyUpTo(now)
@@ -291,11 +294,24 @@ func (q *Queue) retryBatch(ids []ID, now time.Time) (int, error) {
 	return n, nil
 }
 
+// Which free space an operator change needs (space.go).
+const (
+	keeps = false // it keeps the message: the reserve
+	frees = true  // it frees space: the emergency margin
+)
+
 // adminUpdate runs one operator change on a message that no delivery holds.
 // fn records counter changes in its delta; they apply only on commit.
-func (q *Queue) adminUpdate(id ID, op string, fn func(*badger.Txn, *Message, *delta) error) error {
+func (q *Queue) adminUpdate(id ID, op string, freesSpace bool, fn func(*badger.Txn, *Message, *delta) error) error {
 	if q.closed.Load() {
 		return ErrClosed
+	}
+	space := q.checkSpace(0)
+	if freesSpace {
+		space = q.checkEmergencySpace()
+	}
+	if space != nil {
+		return fmt.Errorf("%s %s: %w", op, id, space)
 	}
 	// Holding mu keeps Lease from claiming the message meanwhile. Operator
 	// changes are rare, so blocking the scheduler for one commit is fine.

@@ -95,6 +95,11 @@ func (q *Queue) RunGC() int {
 	if q.readOnly {
 		return 0
 	}
+	// A rewrite writes the live part of a file before it frees the file.
+	if err := q.checkEmergencySpace(); err != nil {
+		q.log.Warn("queue: value log GC skipped", "err", err)
+		return 0
+	}
 	q.freed.Store(0)
 	q.gcRuns.Add(1)
 	n := q.rewriteValueLog()

@@ -6,9 +6,14 @@
 //     gathers concurrent enqueues, leases and completions into one
 //     transaction and one sync (a group commit, commit.go). A crash after
 //     Enqueue returns loses nothing.
-//   - Enqueue refuses (ErrNoSpace) while free disk space is below the
-//     reserve, so badger never discovers a full disk itself: it would die
-//     with SIGBUS on an mmapped page it cannot back.
+//   - Every write checks the free disk space first, so badger never
+//     discovers a full disk itself: it would die with SIGBUS on an mmapped
+//     page it cannot back. Below the reserve, Enqueue, Lease and the
+//     operator changes that keep a message refuse (ErrNoSpace); the
+//     results of deliveries already made, returned leases, deletes and GC
+//     go on down to an emergency margin of half the reserve (space.go).
+//   - A new message is refused (ErrSyncFailed) when badger logged, rather
+//     than returned, a failed sync during its commit (syncwatch.go).
 //   - Delivery is at least once. A lease is held in memory only. Lease
 //     first pushes the message's due time forward on disk (by
 //     Options.LeaseDuration), so after a crash every leased message is due

@@ -32,6 +32,10 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	if max <= 0 {
 		return nil, nil
 	}
+	// Below the reserve no delivery starts: each lease rewrites records.
+	if err := q.checkSpace(0); err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
 	claimed, err := q.claimDue(now, max, filter)
 	if err != nil || len(claimed) == 0 {
 		return nil, err
@@ -302,6 +306,10 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 		err = applyResults(m, u)
 	}
 	if err == nil {
+		// The attempt was made: record it unless the disk is nearly full.
+		err = q.checkEmergencySpace()
+	}
+	if err == nil {
 		writes := completeWrites(m)
 		dueDone := func() {}
 		if !m.final() {
@@ -423,8 +431,29 @@ func applyResults(m *Message, u Update) error {
 // ReturnLease ends a lease without an attempt: the message is due again now.
 // Used on shutdown for work that was leased but not started.
 func (q *Queue) ReturnLease(id ID) error {
+	err := q.checkEmergencySpace()
+	if err == nil {
+		err = q.makeDueAgain(id)
+	}
+	q.mu.Lock()
+	delete(q.leased, id)
+	q.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("return lease of %s: %w", id, err)
+	}
+	q.Notify()
+	return nil
+}
+
+// makeDueAgain moves a message back to the due time of its recipients.
+func (q *Queue) makeDueAgain(id ID) error {
 	var dueDone func()
-	err := q.update(func(txn *badger.Txn) error {
+	defer func() {
+		if dueDone != nil {
+			dueDone()
+		}
+	}()
+	return q.update(func(txn *badger.Txn) error {
 		m, err := getMessage(txn, id)
 		if err != nil {
 			return err
@@ -439,17 +468,6 @@ func (q *Queue) ReturnLease(id ID) error {
 		dueDone = q.due.note(m.Due)
 		return txn.Set(dueKey(m.Due, m.ID), dueValue(m))
 	})
-	if dueDone != nil {
-		dueDone()
-	}
-	q.mu.Lock()
-	delete(q.leased, id)
-	q.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("return lease of %s: %w", id, err)
-	}
-	q.Notify()
-	return nil
 }
 
 func getMessage(txn *badger.Txn, id ID) (*Message, error) {

@@ -319,12 +319,15 @@ func (q *Queue) withdraw(m *Message) bool {
 	if _, busy := q.leased[m.ID]; busy {
 		return false
 	}
-	err := q.update(func(txn *badger.Txn) error {
-		if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
-			return err
-		}
-		return deleteMessage(txn, m.ID)
-	})
+	err := q.checkEmergencySpace()
+	if err == nil {
+		err = q.update(func(txn *badger.Txn) error {
+			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
+				return err
+			}
+			return deleteMessage(txn, m.ID)
+		})
+	}
 	if err != nil {
 		q.log.Error("queue: could not withdraw a message refused after a failed sync; it stays queued", "queue_id", string(m.ID), "err", err)
 		return false

@@ -18,14 +18,33 @@ func statfsFree(dir string) (int64, error) {
 // checkSpace refuses a write of n bytes that would leave less than the
 // reserve free. Badger writes through mmapped, sparse files: on a full disk
 // the first touch of an unbacked page is a SIGBUS that kills the process
-// (dgraph-io/badger#1682), so we must stop well before that.
+// (dgraph-io/badger#1682), so we must stop well before that. New mail,
+// leases and the operator changes that keep a message (hold, release,
+// retry, flush) respect the reserve.
 func (q *Queue) checkSpace(n int64) error {
+	return q.checkFree(n, q.opts.MinFreeBytes, "a reserve")
+}
+
+// checkEmergencySpace refuses a write when less than the emergency margin
+// (half the reserve) is free. Below the reserve nothing new is started,
+// but the writes that record what already happened or that free space
+// still go through down to this margin: the results of deliveries already
+// made (so delivered mail is not delivered again), returned leases,
+// deletes, and value-log GC.
+func (q *Queue) checkEmergencySpace() error {
+	return q.checkFree(0, q.emergencyBytes(), "an emergency margin")
+}
+
+// emergencyBytes is the emergency margin: half the reserve.
+func (q *Queue) emergencyBytes() int64 { return q.opts.MinFreeBytes / 2 }
+
+func (q *Queue) checkFree(n, floor int64, what string) error {
 	free, err := q.free(q.opts.Dir)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoSpace, err)
 	}
-	if free-n < q.opts.MinFreeBytes {
-		return fmt.Errorf("%w: %d bytes free, %d needed plus a reserve of %d", ErrNoSpace, free, n, q.opts.MinFreeBytes)
+	if free-n < floor {
+		return fmt.Errorf("%w: %d bytes free, %d needed plus %s of %d", ErrNoSpace, free, n, what, floor)
 	}
 	return nil
 }

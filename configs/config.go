@@ -22,6 +22,9 @@ type Config struct {
 	Log        Log        `mapstructure:"log" yaml:"log"`
 	DKIM       DKIM       `mapstructure:"dkim" yaml:"dkim"`
 	Sendmail   Sendmail   `mapstructure:"sendmail" yaml:"sendmail"`
+	API        API        `mapstructure:"api" yaml:"api"`
+	Events     Events     `mapstructure:"events" yaml:"events"`
+	Webhooks   Webhooks   `mapstructure:"webhooks" yaml:"webhooks"`
 }
 
 // Submission configures the SMTP front where clients hand mail to the relay.

@@ -11,7 +11,7 @@ import (
 )
 
 // secretKeys are printed as "(set)" instead of their value.
-var secretKeys = map[string]bool{"password": true, "token": true}
+var secretKeys = map[string]bool{"password": true, "token": true, "secret": true}
 
 // Render prints the effective configuration as YAML in schema order, with
 // durations and sizes spelled as in the config file and secrets hidden.

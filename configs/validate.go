@@ -32,6 +32,9 @@ func (c *Config) Validate() error {
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	c.DKIM.validate(v)
 	c.Sendmail.validate(v)
+	c.API.validate(v)
+	c.Events.validate(v)
+	c.Webhooks.validate(v)
 	// Left empty, these take hostname's value: one error for it is enough.
 	v.dropInherited("hostname", c.Hostname, "delivery.helo_name", "sendmail.domain")
 	return v.err()

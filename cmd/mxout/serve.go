@@ -47,6 +47,9 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := refuseUnwired(c); err != nil {
+				return err
+			}
 			log := newLogger(c.Log, os.Stderr)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -55,6 +58,19 @@ func newServeCmd() *cobra.Command {
 	}
 	configFlag(cmd, &path)
 	return cmd
+}
+
+// refuseUnwired refuses the keys of the HTTP API and webhooks until their
+// parts run in serve (issue 17): set and silently ignored, an application
+// would wait for an API or events that never come.
+func refuseUnwired(c *configs.Config) error {
+	switch {
+	case c.API.Listen != "":
+		return fmt.Errorf("api.listen: the HTTP API is not part of mxout serve yet; leave it empty (got %q)", c.API.Listen)
+	case len(c.Webhooks.Endpoints) > 0:
+		return errors.New("webhooks.endpoints: webhooks are not part of mxout serve yet; leave the list empty")
+	}
+	return nil
 }
 
 // relay is the running process: its parts in dependency order.

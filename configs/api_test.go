@@ -1,0 +1,89 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const goodHash = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+
+func TestAPI_DefaultsAreOff(t *testing.T) {
+	c, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Listen != "" || len(c.API.Keys) != 0 || len(c.Webhooks.Endpoints) != 0 {
+		t.Errorf("API or webhooks on by default: %+v %+v", c.API, c.Webhooks)
+	}
+	w := c.Webhooks
+	if c.Events.Retention != 72*time.Hour || w.BatchSize != 100 || w.Timeout != 10*time.Second ||
+		w.Retry.Initial != 10*time.Second || w.Retry.MaxInterval != 10*time.Minute {
+		t.Errorf("defaults: retention %v, webhooks %+v", c.Events.Retention, w)
+	}
+}
+
+func TestAPI_ValidConfigLoads(t *testing.T) {
+	c, err := Load(writeConfig(t, `
+api:
+  listen: 127.0.0.1:8080
+  keys:
+    - {name: billing, token_sha256: `+strings.ToUpper(goodHash)+`, allowed_senders: ["*@billing.example.com"]}
+webhooks:
+  endpoints:
+    - {url: "http://127.0.0.1:9999/hook", secret: s3cret, events: [delivered, bounced], keys: [billing, "app+1@example.com"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.API.Keys) != 1 || c.API.Keys[0].Name != "billing" || len(c.Webhooks.Endpoints) != 1 {
+		t.Errorf("loaded %+v %+v", c.API, c.Webhooks)
+	}
+	out, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cret") {
+		t.Errorf("config check prints the webhook secret:\n%s", out)
+	}
+}
+
+func TestAPI_BadValuesNameTheKey(t *testing.T) {
+	key := func(name, hash string) string {
+		return "{name: " + name + ", token_sha256: " + hash + "}"
+	}
+	tests := []struct {
+		name, yaml, wantKey string
+	}{
+		{"listen without port", "api: {listen: localhost, keys: [" + key("a", goodHash) + "]}", "api.listen"},
+		{"public listener in clear", "api: {listen: '0.0.0.0:8080', keys: [" + key("a", goodHash) + "]}", "api.listen"},
+		{"listener without keys", "api: {listen: '127.0.0.1:8080'}", "api.keys"},
+		{"cert without key", "api: {tls: {cert_file: /x.pem}}", "api.tls.key_file"},
+		{"empty key name", "api: {keys: [" + key("''", goodHash) + "]}", "api.keys[0].name"},
+		{"key name with space", "api: {keys: [" + key("'a b'", goodHash) + "]}", "api.keys[0].name"},
+		{"duplicate key name", "api: {keys: [" + key("a", goodHash) + ", " + key("a", strings.Repeat("0", 64)) + "]}", "api.keys[1].name"},
+		{"token itself instead of hash", "api: {keys: [" + key("a", "mxo_secret") + "]}", "api.keys[0].token_sha256"},
+		{"duplicate hash", "api: {keys: [" + key("a", goodHash) + ", " + key("b", goodHash) + "]}", "api.keys[1].token_sha256"},
+		{"bad sender", "api: {keys: [{name: a, token_sha256: " + goodHash + ", allowed_senders: ['@']}]}", "api.keys[0].allowed_senders[0]"},
+		{"short retention", "events: {retention: 10s}", "events.retention"},
+		{"ftp url", "webhooks: {endpoints: [{url: 'ftp://h/x', secret: s}]}", "webhooks.endpoints[0].url"},
+		{"relative url", "webhooks: {endpoints: [{url: '/hook', secret: s}]}", "webhooks.endpoints[0].url"},
+		{"no secret", "webhooks: {endpoints: [{url: 'http://127.0.0.1:1/'}]}", "webhooks.endpoints[0].secret"},
+		{"unknown event type", "webhooks: {endpoints: [{url: 'http://127.0.0.1:1/', secret: s, events: [opened]}]}", "webhooks.endpoints[0].events[0]"},
+		{"duplicate url", "webhooks: {endpoints: [{url: 'http://h/', secret: s}, {url: 'http://h/', secret: t}]}", "webhooks.endpoints[1].url"},
+		{"batch too big", "webhooks: {batch_size: 5000}", "webhooks.batch_size"},
+		{"zero timeout", "webhooks: {timeout: 0s}", "webhooks.timeout"},
+		{"retry max below initial", "webhooks: {retry: {initial: 1m, max_interval: 10s}}", "webhooks.retry.max_interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tt.yaml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tt.yaml)
+			}
+			if !strings.Contains(err.Error(), tt.wantKey+":") {
+				t.Errorf("error does not name %s: %v", tt.wantKey, err)
+			}
+		})
+	}
+}

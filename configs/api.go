@@ -4,9 +4,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/events"
 )
 
 // API configures the HTTP send API and its event feed.
@@ -72,9 +73,6 @@ type WebhookRetry struct {
 	Initial     time.Duration `mapstructure:"initial" yaml:"initial"`
 	MaxInterval time.Duration `mapstructure:"max_interval" yaml:"max_interval"`
 }
-
-// EventTypes are the delivery event types, in the order of a message's life.
-var EventTypes = []string{"delivered", "deferred", "delayed", "bounced", "expired"}
 
 // Bounds of the API and webhook sections.
 const (
@@ -146,7 +144,8 @@ func (w *Webhooks) validate(v *validator) {
 		urls[e.URL] = true
 		v.check(e.Secret != "", key+".secret", e.Secret, "must not be empty: receivers check the signature with it")
 		for j, t := range e.Events {
-			v.check(slices.Contains(EventTypes, t), fmt.Sprintf("%s.events[%d]", key, j), t, "must be one of "+strings.Join(EventTypes, ", "))
+			_, err := events.ParseType(t)
+			v.check(err == nil, fmt.Sprintf("%s.events[%d]", key, j), t, "must be one of delivered, deferred, delayed, bounced, expired")
 		}
 		for j, k := range e.Keys {
 			v.check(k != "" && len(k) <= 256 && !strings.ContainsFunc(k, isControl), fmt.Sprintf("%s.keys[%d]", key, j), k, "must be the name of an API key or an SMTP user")

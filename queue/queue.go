@@ -80,6 +80,8 @@ type Queue struct {
 	arrivals *indexFloor
 	oldestMu sync.Mutex
 
+	evlog eventLog // events.go: numbering and wake-ups of the event log
+
 	ready, deferred, held, bytes atomic.Int64
 	lastWriteFailed              atomic.Bool
 	// syncs counts the sync failures badger only logs (syncwatch.go).

@@ -1,0 +1,236 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/mail"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/queue"
+)
+
+// The tokens of the test keys.
+const (
+	billingToken = "mxo_billing-test-token"
+	otherToken   = "mxo_other-test-token"
+)
+
+// queueFront is the Queue of these tests: the real queue behind the API,
+// with receipts kept in memory. cmd/mxout's front adds submission's
+// checks and keeps receipts in the queue's own commit.
+type queueFront struct {
+	q        *queue.Queue
+	hostname string
+	submits  atomic.Int64
+
+	mu       sync.Mutex
+	receipts map[string]Receipt
+}
+
+func (f *queueFront) Submit(ctx context.Context, m *Message) (Receipt, error) {
+	f.submits.Add(1)
+	env := queue.Envelope{From: m.From, User: m.Key.Name, UTF8: m.UTF8}
+	for _, to := range m.To {
+		env.To = append(env.To, queue.RecipientParams{Addr: to})
+	}
+	id, err := f.q.Enqueue(ctx, m.ID, env, m.Body)
+	if err != nil {
+		return Receipt{}, err
+	}
+	msgID := m.MessageID
+	if msgID == "" {
+		msgID = messageID(id, f.hostname)
+		if parsed, err := mail.ReadMessage(bytes.NewReader(m.Body)); err == nil && parsed.Header.Get("Message-ID") != "" {
+			msgID = parsed.Header.Get("Message-ID")
+		}
+	}
+	rc := Receipt{ID: string(id), MessageID: msgID, Recipients: len(m.To)}
+	if m.IdempotencyKey != "" {
+		f.mu.Lock()
+		f.receipts[m.Key.Name+"\x00"+m.IdempotencyKey] = rc
+		f.mu.Unlock()
+	}
+	return rc, nil
+}
+
+func (f *queueFront) Replay(_ context.Context, key, idem string) (Receipt, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rc, ok := f.receipts[key+"\x00"+idem]
+	return rc, ok, nil
+}
+
+// testAPI is a Server on a loopback port over a real queue.
+type testAPI struct {
+	url   string
+	q     *queue.Queue
+	front *queueFront
+	srv   *Server
+}
+
+// newTestAPI starts the API; opts may change the config and the queue's
+// options before they are used.
+func newTestAPI(t *testing.T, change func(*Config, *queue.Options)) *testAPI {
+	t.Helper()
+	qo := queue.Options{
+		Dir: t.TempDir(), MinFreeBytes: 1, MaxMessageBytes: 1 << 20, LeaseDuration: time.Second,
+		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
+		ValueLogFileBytes: 8 << 20, ValueThreshold: 1024,
+	}
+	cfg := Config{
+		Hostname:        "relay.example",
+		MaxMessageBytes: 1 << 20,
+		MaxRecipients:   50,
+		Keys: []Key{
+			{Name: "billing", TokenSHA256: TokenSHA256(billingToken), AllowedSenders: []string{"*@example.com"}},
+			{Name: "other", TokenSHA256: TokenSHA256(otherToken)},
+		},
+	}
+	if change != nil {
+		change(&cfg, &qo)
+	}
+	q, err := queue.Open(qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &queueFront{q: q, hostname: cfg.Hostname, receipts: map[string]Receipt{}}
+	srv, err := New(cfg, front, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		q.Close()
+	})
+	return &testAPI{url: "http://" + l.Addr().String(), q: q, front: front, srv: srv}
+}
+
+// answer is a response read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errorBody decodes {"error": ..., "field": ...}; it fails the test when
+// the body has another shape.
+func (a answer) errorBody(t *testing.T) (msg, field string) {
+	t.Helper()
+	var e map[string]string
+	if err := json.Unmarshal(a.body, &e); err != nil || len(e) != 2 {
+		t.Fatalf("error body %q is not {\"error\",\"field\"}: %v", a.body, err)
+	}
+	if _, ok := e["field"]; !ok || e["error"] == "" {
+		t.Fatalf("error body %q lacks error or field", a.body)
+	}
+	return e["error"], e["field"]
+}
+
+func (a answer) receipt(t *testing.T) Receipt {
+	t.Helper()
+	if a.status != http.StatusAccepted {
+		t.Fatalf("status %d, want 202: %s", a.status, a.body)
+	}
+	var rc Receipt
+	if err := json.Unmarshal(a.body, &rc); err != nil {
+		t.Fatalf("202 body %q: %v", a.body, err)
+	}
+	return rc
+}
+
+// do sends a request with the token (none when ""), and headers given as
+// name, value pairs.
+func (ta *testAPI) do(t *testing.T, method, path, token string, body []byte, headers ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, ta.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// send posts v (a JSON value, or a string taken as the body itself).
+func (ta *testAPI) send(t *testing.T, token string, v any, headers ...string) answer {
+	t.Helper()
+	body, ok := v.(string)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = string(b)
+	}
+	return ta.do(t, http.MethodPost, "/v1/send", token, []byte(body), headers...)
+}
+
+// stored returns the queued message with its envelope.
+func (ta *testAPI) stored(t *testing.T, id string) (*queue.Message, []byte) {
+	t.Helper()
+	m, err := ta.q.Get(queue.ID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := ta.q.Body(queue.ID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, body
+}
+
+func recipients(m *queue.Message) []string {
+	var out []string
+	for _, r := range m.Recipients {
+		out = append(out, r.Addr)
+	}
+	return out
+}
+
+func hasHeader(msg []byte, name string) bool {
+	head, _, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+	for _, line := range strings.Split(string(head), "\r\n") {
+		if n, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}

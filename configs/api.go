@@ -163,3 +163,11 @@ func validWebhookURL(s string) bool {
 }
 
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+
+// CheckAPIKey validates one api.keys entry, as `mxout api-key new` makes it.
+func CheckAPIKey(k APIKey) error {
+	v := &validator{}
+	a := API{Keys: []APIKey{k}}
+	a.validate(v)
+	return v.err()
+}

@@ -20,6 +20,20 @@ func appendEvents(t *testing.T, q *Queue, at time.Time, tags ...string) []EventR
 	return recs
 }
 
+// reopen closes q and opens its directory again until the test ends.
+func reopen(t *testing.T, q *Queue, opts Options) *Queue {
+	t.Helper()
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
 func seqs(recs []EventRecord) []uint64 {
 	out := make([]uint64, len(recs))
 	for i, r := range recs {
@@ -92,11 +106,7 @@ func TestEvents_Tagged(t *testing.T) {
 func TestEvents_CursorSurvivesReopen(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, opts := openTest(t, c)
 	if _, ok, err := q.EventCursor("webhook:x"); ok || err != nil {
 		t.Fatalf("cursor before any set: ok %v err %v", ok, err)
 	}
@@ -104,12 +114,7 @@ func TestEvents_CursorSurvivesReopen(t *testing.T) {
 	if err := q.SetEventCursor("webhook:x", recs[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	q.Close()
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q = reopen(t, q, opts)
 	seq, ok, err := q.EventCursor("webhook:x")
 	if err != nil || !ok || seq != recs[0].Seq {
 		t.Errorf("cursor after reopen = %d %v %v, want %d", seq, ok, err, recs[0].Seq)
@@ -126,11 +131,7 @@ func TestEvents_CursorSurvivesReopen(t *testing.T) {
 func TestEvents_PruneKeepsNumbering(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, opts := openTest(t, c)
 	old := appendEvents(t, q, c.Now(), "api:a", "api:a")
 	c.Advance(time.Hour)
 	kept := appendEvents(t, q, c.Now(), "api:a")
@@ -149,12 +150,7 @@ func TestEvents_PruneKeepsNumbering(t *testing.T) {
 	if all, _ := q.Events(0, 10); len(all) != 0 {
 		t.Fatalf("left %v", seqs(all))
 	}
-	q.Close()
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q = reopen(t, q, opts)
 	next := appendEvents(t, q, c.Now(), "")
 	if next[0].Seq <= kept[0].Seq || next[0].Seq <= old[1].Seq {
 		t.Errorf("after pruning everything and a restart, numbering restarted at %d (had reached %d)", next[0].Seq, kept[0].Seq)

@@ -15,6 +15,8 @@ import (
 	"github.com/mxout/mxout/queue"
 )
 
+// openQueue opens a queue in dir, closed when the test ends: after the
+// senders started later have stopped (cleanups run last-in first-out).
 func openQueue(t *testing.T, dir string) *queue.Queue {
 	t.Helper()
 	q, err := queue.Open(queue.Options{
@@ -25,6 +27,7 @@ func openQueue(t *testing.T, dir string) *queue.Queue {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { q.Close() })
 	return q
 }
 
@@ -153,13 +156,23 @@ func testConfig(eps ...Endpoint) Config {
 	}
 }
 
-// start runs s until the test ends.
-func start(t *testing.T, s *Sender) {
+// startSender makes a sender and runs it until the test ends.
+func startSender(t *testing.T, cfg Config, q *queue.Queue) *Sender {
 	t.Helper()
+	s, err := New(cfg, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run(s))
+	return s
+}
+
+// run runs s until the returned stop is called; stop waits for Run to end.
+func run(s *Sender) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	return func() { cancel(); <-done }
 }
 
 // waitFor polls cond until it holds, failing the test after 30 s.

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"testing"
@@ -17,13 +16,8 @@ var billing = events.Owner{Kind: events.KindAPI, Name: "billing"}
 func TestSender_SignedBatchesInOrder(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	rc := newReceiver(t, "s3cret", nil)
-	s, err := New(testConfig(Endpoint{URL: rc.srv.URL + "/hook", Secret: "s3cret"}), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s := startSender(t, testConfig(Endpoint{URL: rc.srv.URL + "/hook", Secret: "s3cret"}), q)
 	var want []string
 	for range 5 {
 		want = append(want, appendEvents(t, q, 50, events.Delivered, billing, time.Now())...)
@@ -52,7 +46,6 @@ func TestSender_SignedBatchesInOrder(t *testing.T) {
 func TestSender_RetriesAfter500(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	rc := newReceiver(t, "k", func(n int, _ *http.Request) int {
 		if n < 2 {
 			return http.StatusInternalServerError
@@ -62,12 +55,8 @@ func TestSender_RetriesAfter500(t *testing.T) {
 	cfg := testConfig(Endpoint{URL: rc.srv.URL, Secret: "k"})
 	obs := &observer{}
 	cfg.Observer = obs
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startSender(t, cfg, q)
 	want := appendEvents(t, q, 3, events.Bounced, billing, time.Now())
-	start(t, s)
 	waitFor(t, "the events after two 500s", func() bool { return len(rc.got()) >= 3 })
 	inOrderOnce(t, rc.got(), want)
 	waitFor(t, "three results", func() bool { return len(obs.of(s.eps[0].label)) >= 3 })
@@ -81,7 +70,6 @@ func TestSender_RetriesAfter500(t *testing.T) {
 func TestSender_TimeoutRetried(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	rc := newReceiver(t, "k", func(n int, r *http.Request) int {
 		if n == 0 {
 			<-r.Context().Done() // hang until the sender gives up
@@ -92,12 +80,8 @@ func TestSender_TimeoutRetried(t *testing.T) {
 	cfg.Timeout = 200 * time.Millisecond
 	obs := &observer{}
 	cfg.Observer = obs
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startSender(t, cfg, q)
 	want := appendEvents(t, q, 2, events.Deferred, billing, time.Now())
-	start(t, s)
 	waitFor(t, "the events after a time-out", func() bool { return len(rc.got()) >= 2 })
 	inOrderOnce(t, rc.got(), want)
 	waitFor(t, "two results", func() bool { return len(obs.of(s.eps[0].label)) >= 2 })
@@ -111,7 +95,6 @@ func TestSender_TimeoutRetried(t *testing.T) {
 func TestSender_StuckEndpointDelaysNoOther(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	release := make(chan struct{})
 	stuck := newReceiver(t, "a", func(_ int, r *http.Request) int {
 		select {
@@ -125,11 +108,7 @@ func TestSender_StuckEndpointDelaysNoOther(t *testing.T) {
 	cfg := testConfig(Endpoint{URL: stuck.srv.URL, Secret: "a"}, Endpoint{URL: fine.srv.URL, Secret: "b"})
 	cfg.BatchSize = 10
 	cfg.Timeout = time.Minute
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s := startSender(t, cfg, q)
 	var want []string
 	for range 10 {
 		want = append(want, appendEvents(t, q, 10, events.Delivered, billing, time.Now())...)
@@ -159,24 +138,16 @@ func TestSender_NewEndpointStartsAtEndAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	stop := run(s)
 	first := appendEvents(t, q, 3, events.Delivered, billing, time.Now())
 	waitFor(t, "the first events", func() bool { return len(rc.got()) >= 3 })
 	waitFor(t, "their acknowledgement", func() bool { return s.Status()[0].Backlog == 0 })
-	cancel()
-	<-done
+	stop()
 	second := appendEvents(t, q, 2, events.Bounced, billing, time.Now()) // while stopped
 	q.Close()
 
 	q = openQueue(t, dir)
-	t.Cleanup(func() { q.Close() })
-	s, err = New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s = startSender(t, cfg, q)
 	waitFor(t, "the events written while stopped", func() bool { return len(rc.got()) >= 5 })
 	if got := rc.got(); !slices.Equal(got, append(first, second...)) {
 		t.Errorf("received %v, want %v then %v", got, first, second)
@@ -188,16 +159,11 @@ func TestSender_NewEndpointStartsAtEndAndResumes(t *testing.T) {
 func TestSender_Filter(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	rc := newReceiver(t, "k", nil)
 	cfg := testConfig(Endpoint{URL: rc.srv.URL, Secret: "k", Filter: events.Filter{
 		Types: []events.Type{events.Bounced}, Names: []string{"billing"},
 	}})
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s := startSender(t, cfg, q)
 	appendEvents(t, q, 5, events.Delivered, billing, time.Now())
 	want := appendEvents(t, q, 2, events.Bounced, billing, time.Now())
 	appendEvents(t, q, 3, events.Bounced, events.Owner{Kind: events.KindSMTP, Name: "other"}, time.Now())
@@ -215,14 +181,9 @@ func TestSender_Filter(t *testing.T) {
 func TestSender_DropsExpiredEvents(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	rc := newReceiver(t, "k", nil)
 	cfg := testConfig(Endpoint{URL: rc.srv.URL, Secret: "k"})
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s := startSender(t, cfg, q)
 	appendEvents(t, q, 2, events.Deferred, billing, time.Now().Add(-2*time.Hour))
 	want := appendEvents(t, q, 1, events.Delivered, billing, time.Now())
 	waitFor(t, "the fresh event", func() bool { return len(rc.got()) >= 1 })
@@ -236,17 +197,12 @@ func TestSender_DropsExpiredEvents(t *testing.T) {
 func TestSender_RedirectIsAFailure(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	target := newReceiver(t, "k", nil)
 	moved := newReceiver(t, "k", func(int, *http.Request) int { return http.StatusTemporaryRedirect })
 	cfg := testConfig(Endpoint{URL: moved.srv.URL, Secret: "k"})
 	obs := &observer{}
 	cfg.Observer = obs
-	s, err := New(cfg, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, s)
+	s := startSender(t, cfg, q)
 	appendEvents(t, q, 1, events.Delivered, billing, time.Now())
 	waitFor(t, "two tries", func() bool { return moved.postCount() >= 2 })
 	if n := target.postCount(); n != 0 {
@@ -279,7 +235,6 @@ func TestNextWait(t *testing.T) {
 func TestNew_RefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { q.Close() }) // after the sender stops: cleanups run last-in first-out
 	for _, cfg := range []Config{
 		{BatchSize: 0, Timeout: time.Second, RetryInitial: time.Second, RetryMax: time.Second},
 		{BatchSize: 1, Timeout: time.Second, RetryInitial: time.Second, RetryMax: time.Millisecond},

@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(), newQueueCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
 	root.AddCommand(newSendmailCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newAPIKeyCmd())
 	return root
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mxout/mxout/internal/netguard"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
@@ -115,7 +116,7 @@ type Config struct {
 	// OwnAddrs are this relay's listening sockets, never delivered to.
 	OwnAddrs []netip.AddrPort
 	// AllowedNetworks exempt MX-derived addresses from the rule that they
-	// must be global unicast (special.go); tests on loopback set
+	// must be global unicast (internal/netguard); tests on loopback set
 	// 127.0.0.0/8. The smarthost is exempt anyway.
 	AllowedNetworks []netip.Prefix
 	// RootCAs verifies certificates when TLS is required; nil means the
@@ -209,7 +210,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, q: q, res: r, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
 		opener:    &sessionOpener{dialer: cfg.Dialer, heloName: cfg.HeloName, t: cfg.Timeouts, rootCAs: cfg.RootCAs},
-		guard:     guard{own: cfg.OwnAddrs, allowed: normalizeNetworks(cfg.AllowedNetworks)},
+		guard:     guard{own: cfg.OwnAddrs, global: netguard.New(cfg.AllowedNetworks)},
 		pool:      newPool(cfg.ConnectionIdleTimeout, cfg.Timeouts.Rset),
 		rates:     newRateLimiter(),
 		smarthost: sh,

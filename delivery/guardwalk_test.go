@@ -31,7 +31,7 @@ func TestDeliver_NonGlobalMXBounces(t *testing.T) {
 	w.start()
 	id := w.enqueue("app@sender.example", "u@internal.example")
 	r := w.waitFinal(id, 1, 10*time.Second)["u@internal.example"]
-	if r.State != queue.Failed || r.Status != "5.4.6" || !strings.Contains(r.Response, "not a global unicast address") {
+	if r.State != queue.Failed || r.Status != "5.4.6" || !strings.Contains(r.Response, "is a loopback address, not global unicast (not in delivery.allowed_networks)") {
 		t.Errorf("result = %+v, want a 5.4.6 failure saying why", r)
 	}
 	if got := dialer.addresses(); len(got) != 0 || mx.Connections() != 0 {

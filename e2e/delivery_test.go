@@ -114,7 +114,7 @@ func TestServe_LoopbackMXRefusedByDefault(t *testing.T) {
 	waitFor(t, 15*time.Second, "a 5.4.6 failure naming delivery.allowed_networks; log:\n"+r.logs(), func() bool {
 		for _, l := range strings.Split(r.logs(), "\n") {
 			if strings.Contains(l, `"to":"u@internal.example"`) && strings.Contains(l, `"dsn":"5.4.6"`) &&
-				strings.Contains(l, "not a global unicast address (not in delivery.allowed_networks)") {
+				strings.Contains(l, "is a loopback address, not global unicast (not in delivery.allowed_networks)") {
 				return true
 			}
 		}

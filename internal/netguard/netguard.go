@@ -123,10 +123,15 @@ type Guard struct {
 }
 
 // New returns a Guard that also permits the addresses in allowed (the
-// value of delivery.allowed_networks).
+// value of delivery.allowed_networks). An IPv4-mapped prefix
+// (::ffff:10.0.0.0/104) counts as its IPv4 prefix, since addresses are
+// compared unmapped.
 func New(allowed []netip.Prefix) Guard {
 	g := Guard{allowed: make([]netip.Prefix, len(allowed))}
 	for i, a := range allowed {
+		if a.Addr().Is4In6() {
+			a = netip.PrefixFrom(a.Addr().Unmap(), max(a.Bits()-96, 0))
+		}
 		g.allowed[i] = a.Masked()
 	}
 	return g

@@ -79,7 +79,8 @@ func TestNonGlobal(t *testing.T) {
 
 func TestGuardAllowedNetworks(t *testing.T) {
 	t.Parallel()
-	g := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("fd00::1/64")})
+	g := netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("fd00::1/64"),
+		netip.MustParsePrefix("::ffff:10.1.0.0/112")})
 	tests := []struct {
 		addr string
 		ok   bool
@@ -90,7 +91,8 @@ func TestGuardAllowedNetworks(t *testing.T) {
 		{"fd00::42", true}, // the prefix is masked: fd00::/64
 		{"fd01::1", false},
 		{"10.0.0.1", false},
-		{"::1", false}, // 127.0.0.0/8 does not cover IPv6 loopback
+		{"10.1.2.3", true}, // an IPv4-mapped prefix counts as its IPv4 prefix
+		{"::1", false},     // 127.0.0.0/8 does not cover IPv6 loopback
 		{"8.8.8.8", true},
 	}
 	for _, tt := range tests {

@@ -23,7 +23,7 @@ type Outcome struct {
 	// Status is an RFC 3463 enhanced status code, e.g. "5.1.1".
 	Status string
 	// Response is the remote reply ("550 5.1.1 user unknown") or a
-	// description of the local failure.
+	// description of the local failure, at most maxResponse bytes (clip).
 	Response string
 	// RemoteMTA is the host that replied, when there was one.
 	RemoteMTA string
@@ -38,14 +38,23 @@ func (o Outcome) Permanent() bool { return o.State == queue.Failed }
 // Classify turns an error from any stage of delivery into an outcome.
 // Only a 5xx reply, a null MX and a non-existent domain are permanent;
 // every other error, known or not, is temporary, because giving up on mail
-// that could still be delivered is the worse mistake.
+// that could still be delivered is the worse mistake. The response is
+// clipped to maxResponse bytes: a server chooses its reply text.
 func Classify(err error, remoteMTA string) Outcome {
+	o := classify(err, remoteMTA)
+	o.Response = clip(o.Response)
+	return o
+}
+
+func classify(err error, remoteMTA string) Outcome {
 	var se *smtp.SMTPError
 	var re *resolver.Error
 	var le *localError
 	switch {
 	case err == nil:
 		return Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: "250 2.0.0 Ok", RemoteMTA: remoteMTA}
+	case errors.Is(err, errReplyTooLong):
+		return Outcome{State: queue.Pending, Status: "4.5.0", Response: err.Error(), RemoteMTA: remoteMTA}
 	case errors.As(err, &se):
 		return smtpOutcome(se, remoteMTA)
 	case errors.As(err, &le):

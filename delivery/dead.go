@@ -26,7 +26,7 @@ func (p *pool) suspended(dest string, now time.Time) (Outcome, bool) {
 	}
 	o := deferInstead(st.last)
 	o.Code = 0
-	o.Response = "delivery temporarily suspended: " + st.last.Response
+	o.Response = clip("delivery temporarily suspended: " + st.last.Response)
 	return o, true
 }
 

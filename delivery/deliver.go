@@ -114,7 +114,7 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) Round
 		if expired {
 			r.State = queue.Failed
 			r.Status = "5.4.7"
-			r.Response = "delivery time expired; last error: " + o.Response
+			r.Response = clip("delivery time expired; last error: " + o.Response)
 			e.logExpired(m, i, r.Result, now)
 		}
 		r.NextAttempt = next
@@ -179,7 +179,7 @@ func (e *Engine) keepFailedPending(m *queue.Message, results []RoundResult) []Ro
 		if r.State == queue.Failed {
 			r.State = queue.Pending
 			r.Status = "4.3.0"
-			r.Response = "failure notice not queued; will retry (" + r.Response + ")"
+			r.Response = clip("failure notice not queued; will retry (" + r.Response + ")")
 			r.NextAttempt = r.Attempted.Add(e.cfg.Retry.Interval(m.Recipients[r.Index].Attempts+1, e.cfg.Rand))
 		}
 		out[j] = r

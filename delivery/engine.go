@@ -219,6 +219,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		workCtx:   workCtx,
 		abort:     abort,
 	}
+	e.opener.onReplyTooLong = func() { e.defence(metrics.DefenceReplyTooLong) }
 	if sh.host == "" {
 		e.admission = newAdmission(func(domain string) int {
 			return e.pool.limit(domain, e.routeFor(domain).policy.MaxConnections, cfg.DeadAfter, e.now())

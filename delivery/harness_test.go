@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,6 +223,7 @@ type recordingDialer struct {
 	mu     sync.Mutex
 	dialed []string
 	d      net.Dialer
+	read   atomic.Int64 // octets read from all connections
 }
 
 func (r *recordingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
@@ -232,7 +234,23 @@ func (r *recordingDialer) DialContext(ctx context.Context, network, address stri
 	if err != nil || !ap.Addr().Unmap().IsLoopback() {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("test dialer: %s is not loopback", address)}
 	}
-	return r.d.DialContext(ctx, network, address)
+	c, err := r.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, &r.read}, nil
+}
+
+// countingConn counts the octets read from it.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // addresses returns the addresses dialed so far.

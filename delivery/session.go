@@ -91,6 +91,8 @@ type sessionOpener struct {
 	heloName string
 	t        Timeouts
 	rootCAs  *x509.CertPool // nil: the system's roots
+	// onReplyTooLong, if set, is called when a server breaks a reply limit.
+	onReplyTooLong func()
 }
 
 // errTLSHandshake marks a failed TLS handshake, after which an
@@ -123,6 +125,10 @@ func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPo
 	return s, nil
 }
 
+// handshake reads the greeting, upgrades to TLS as p says, greets with
+// EHLO through go-smtp and authenticates. Every reply, in the plaintext
+// prologue and on the connection go-smtp reads, passes a replyLimiter
+// (reply.go); after STARTTLS a new one follows the TLS layer.
 func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, target string, p tlsPolicy, cred *credentials) (*session, error) {
 	s := &session{remoteMTA: host, addr: target}
 	var c net.Conn = conn
@@ -134,22 +140,32 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 		}
 		c, s.tls = tc, describeTLS(tc)
 	}
-	c.SetDeadline(time.Now().Add(o.t.Greeting))
-	tp := textproto.NewReader(bufio.NewReader(c))
+	raw := c // what TLS runs on: the TLS layer is not made of replies
+	lc := newLimitedConn(raw, o.onReplyTooLong)
+	lc.SetDeadline(time.Now().Add(o.t.Greeting))
+	tp := textproto.NewReader(bufio.NewReader(lc))
 	greeting, err := readReply(tp, 220)
 	if err != nil {
 		return nil, fmt.Errorf("greeting from %s[%s]: %w", host, target, err)
 	}
 	if p.mode == tlsMay || p.mode == tlsMust {
-		c.SetDeadline(time.Now().Add(o.t.Helo))
-		if c, s.tls, err = o.startTLS(ctx, c, tp, host, p); err != nil {
+		lc.SetDeadline(time.Now().Add(o.t.Helo))
+		tc, version, err := o.startTLS(ctx, raw, tp, host, p)
+		if err != nil {
 			return nil, fmt.Errorf("%s[%s]: %w", host, target, err)
 		}
+		if tc != nil {
+			lc, s.tls = newLimitedConn(tc, o.onReplyTooLong), version
+		}
 	}
-	c.SetDeadline(time.Time{})
-	// go-smtp expects a greeting first; replay the one already read, on
-	// one line (a multi-line greeting comes back joined by newlines).
-	s.rc = &replayConn{Conn: c, pending: []byte("220 " + strings.ReplaceAll(greeting, "\n", " ") + "\r\n")}
+	lc.SetDeadline(time.Time{})
+	// go-smtp expects a greeting first; replay the first line of the one
+	// already read (go-smtp ignores its text).
+	first, _, _ := strings.Cut(greeting, "\n")
+	if len(first) > 512 {
+		first = first[:512]
+	}
+	s.rc = &replayConn{Conn: lc, pending: []byte("220 " + first + "\r\n")}
 	cl := smtp.NewClient(s.rc)
 	cl.CommandTimeout = o.t.Helo
 	if err := cl.Hello(o.heloName); err != nil {
@@ -164,30 +180,38 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 	return s, nil
 }
 
-// startTLS says EHLO in plaintext and, if the server offers STARTTLS, runs
-// the handshake. It returns the connection to continue on.
-func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textproto.Reader, host string, p tlsPolicy) (net.Conn, string, error) {
+// startTLS says EHLO in plaintext on conn, reading the replies with tp,
+// and, if the server offers STARTTLS, runs the handshake on conn. It
+// returns the TLS connection and its description, or a nil connection
+// when the session goes on in plaintext.
+func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textproto.Reader, host string, p tlsPolicy) (*tls.Conn, string, error) {
 	must := p.mode == tlsMust
 	if _, err := fmt.Fprintf(conn, "EHLO %s\r\n", o.heloName); err != nil {
 		return nil, "", err
 	}
 	ehlo, err := readReply(tp, 250)
+	if errors.Is(err, errReplyTooLong) {
+		return nil, "", err
+	}
 	if err != nil {
 		if must {
 			return nil, "", temporaryLocal("4.7.10", "TLS is required, but EHLO failed: %v", err)
 		}
-		return conn, "", nil // HELO-only server: go-smtp falls back to HELO
+		return nil, "", nil // HELO-only server: go-smtp falls back to HELO
 	}
 	if !hasExtension(ehlo, "STARTTLS") {
 		if must {
 			return nil, "", temporaryLocal("4.7.10", "TLS is required, but %s does not offer STARTTLS", host)
 		}
-		return conn, "", nil
+		return nil, "", nil
 	}
 	if _, err := io.WriteString(conn, "STARTTLS\r\n"); err != nil {
 		return nil, "", err
 	}
 	if _, err := readReply(tp, 220); err != nil {
+		if errors.Is(err, errReplyTooLong) {
+			return nil, "", err
+		}
 		if must {
 			return nil, "", temporaryLocal("4.7.10", "TLS is required, but STARTTLS was refused: %v", err)
 		}

@@ -131,7 +131,7 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 		res.broken = res.broken || !isReply(err)
 		return res
 	}
-	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: "250 " + oneLine(resp.StatusText), RemoteMTA: s.remoteMTA}
+	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: clip("250 " + oneLine(resp.StatusText)), RemoteMTA: s.remoteMTA}
 	if st := leadingStatus(resp.StatusText); st != "" {
 		ok.Status = st
 	}

@@ -201,12 +201,12 @@ func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host 
 	if errors.Is(err, errTLSHandshake) {
 		e.observeTLS(metrics.TLSFailed)
 		if r.tls.mode == tlsMay {
-			e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", addr, "host", host, "err", err)
+			e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", addr, "host", host, "err", clipErr(err))
 			s, err = e.opener.open(ctx, host, addr, tlsPolicy{mode: tlsOff}, r.cred)
 		}
 	}
 	if err != nil {
-		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", addr, "host", host, "err", err)
+		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", addr, "host", host, "err", clipErr(err))
 		return nil, err
 	}
 	s.key = key
@@ -225,7 +225,7 @@ func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host 
 // it out, or restarted. That costs no attempt.
 func (e *Engine) revive(m *queue.Message, s *session) *session {
 	if err := s.reset(e.cfg.Timeouts.Rset); err != nil {
-		e.log.Debug("delivery: cached session is dead; reconnecting", "queue_id", m.ID, "relay", s.addr, "host", s.remoteMTA, "err", err)
+		e.log.Debug("delivery: cached session is dead; reconnecting", "queue_id", m.ID, "relay", s.addr, "host", s.remoteMTA, "err", clipErr(err))
 		s.abort()
 		return nil
 	}

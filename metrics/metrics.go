@@ -33,10 +33,13 @@ const (
 	// DefenceNonGlobalAddress: an MX-derived address that is not global
 	// unicast (outside delivery.allowed_networks) was skipped.
 	DefenceNonGlobalAddress = "non_global_address"
+	// DefenceReplyTooLong: a server broke a reply limit (a line over 2,000
+	// octets, a reply over 100 lines or 64 KiB); its session was ended.
+	DefenceReplyTooLong = "reply_too_long"
 )
 
 // defences are the values of the defence label, pre-created.
-var defences = []string{DefenceNonGlobalAddress}
+var defences = []string{DefenceNonGlobalAddress, DefenceReplyTooLong}
 
 // replyClasses are the values of the class label of remote_replies_total.
 var replyClasses = []string{"2xx", "4xx", "5xx"}
@@ -147,7 +150,7 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 		}, []string{"class", "domain"}),
 		DeliveryDefences: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "delivery_defences_total",
-			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped).",
+			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply).",
 		}, []string{"defence"}),
 	}
 	reg.MustRegister(

@@ -5,7 +5,9 @@
 // A test starts one with NewServer, points the code under test at its
 // Addr, scripts failures with SetGreeting, SetMail, SetRcpt, SetRcptFunc,
 // SetData and Down/Up, and checks what arrived with Messages or
-// WaitMessages. Every method is safe to call from any goroutine while the
+// WaitMessages. SetHostile turns it into an adversarial MX: a giant reply
+// line, an endless multi-line reply, replies dripped an octet at a time,
+// or garbage, at a chosen stage of the session. Every method is safe to call from any goroutine while the
 // server runs. Benchmarks set Options.Discard and count arrivals with
 // OnMessage so that the sink stays cheap at thousands of messages a second;
 // load tools outside tests start one with Start and Close it themselves.

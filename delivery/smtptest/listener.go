@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -75,6 +76,22 @@ func (l *listener) Accept() (net.Conn, error) {
 		var out net.Conn = c
 		if l.s.opts.Implicit {
 			out = tls.Server(c, l.s.tlsConf)
+		}
+		if h := l.s.hostileAt(AtGreeting); h != nil {
+			if !l.s.enter() {
+				out.Close()
+				continue
+			}
+			if h.Mode == Drip {
+				l.s.misbehave(out, h) // go-smtp's greeting drips
+				l.s.calls.Done()
+				return out, nil
+			}
+			go func() {
+				defer l.s.calls.Done()
+				l.s.misbehave(out, h)
+			}()
+			continue
 		}
 		if r := l.s.greetingReply(); r.rejects() {
 			if !l.s.enter() {
@@ -213,11 +230,21 @@ func closeAll(conns []*conn) {
 	}
 }
 
-// conn reports its own closing to the listener, once.
+// conn reports its own closing to the listener, once, and drips what is
+// written once a Hostile Drip script has set drip (hostile.go).
 type conn struct {
 	net.Conn
 	l    *listener
 	once sync.Once
+	drip atomic.Int64 // pause between two written octets; 0: write at once
+}
+
+// Write writes b, one octet at a time if the connection drips.
+func (c *conn) Write(b []byte) (int, error) {
+	if pause := time.Duration(c.drip.Load()); pause > 0 {
+		return c.dripWrite(b, pause)
+	}
+	return c.Conn.Write(b)
 }
 
 // Close closes the socket and leaves the open set.

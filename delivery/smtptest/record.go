@@ -121,7 +121,8 @@ func (s *Server) MaxConcurrent() int { return int(s.maxActive.Load()) }
 // counted.
 func (s *Server) Handshakes() int { return int(s.handshakes.Load()) }
 
-// Reset clears the recorded messages, RCPT attempts and counters. The
+// Reset clears the recorded messages, RCPT attempts and counters (the
+// octets of hostile replies too). The
 // script (Set*, OnMessage) and open connections are kept; MaxConcurrent
 // restarts from the connections open now.
 func (s *Server) Reset() {
@@ -132,6 +133,7 @@ func (s *Server) Reset() {
 	s.recMu.Unlock()
 	s.connections.Store(0)
 	s.handshakes.Store(0)
+	s.hostileSent.Store(0)
 	s.maxActive.Store(s.active.Load())
 }
 

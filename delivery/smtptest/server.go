@@ -92,6 +92,7 @@ type Server struct {
 	rcptFunc  func(addr string, attempt int) *Reply
 	dataDelay time.Duration
 	onMessage func(Message)
+	hostile   *Hostile
 
 	recMu    sync.Mutex // guards the recordings below
 	messages []Message
@@ -99,6 +100,7 @@ type Server struct {
 	attempts map[string]int
 	notify   chan struct{} // closed on the next message; nil without waiters
 
+	hostileSent atomic.Int64
 	connections atomic.Int64
 	handshakes  atomic.Int64
 	active      atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -34,7 +35,21 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		// and only after the client finished the handshake and greeted.
 		s.handshakes.Add(1)
 	}
-	return &session{s: s, tls: isTLS, remote: c.Conn().RemoteAddr().String()}, nil
+	if h := s.hostileAt(AtEHLO); h != nil && s.misbehave(c.Conn(), h) {
+		return nil, errHostile
+	}
+	return &session{s: s, tls: isTLS, remote: c.Conn().RemoteAddr().String(), conn: c.Conn()}, nil
+}
+
+// errHostile is returned by a handler whose connection a hostile reply
+// closed; go-smtp's attempt to send it fails.
+var errHostile = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 0, 0}, Message: "hostile reply sent"}
+
+// misbehave sends the hostile reply scripted for stage, if any, and
+// reports whether it ended the connection.
+func (ss *session) misbehave(stage Stage) bool {
+	h := ss.s.hostileAt(stage)
+	return h != nil && ss.s.misbehave(ss.conn, h)
 }
 
 // session is one client's envelope state; go-smtp calls it from one
@@ -43,6 +58,7 @@ type session struct {
 	s        *Server
 	tls      bool
 	remote   string
+	conn     net.Conn // what go-smtp writes to, for hostile replies
 	authUser string
 
 	from     string
@@ -108,6 +124,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.opts.AuthUser != "" && ss.authUser == "" {
 		return errAuthRequired
 	}
+	if ss.misbehave(AtMail) {
+		return errHostile
+	}
 	if err := s.mailReply().err(); err != nil {
 		return err
 	}
@@ -125,6 +144,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	defer s.calls.Done()
 	key := strings.ToLower(to)
 	attempt := s.countRcpt(key)
+	if ss.misbehave(AtRcpt) {
+		return errHostile
+	}
 	if err := s.rcptReply(to, key, attempt).err(); err != nil {
 		return err
 	}
@@ -154,6 +176,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		return readError(err)
+	}
+	if ss.misbehave(AtData) {
+		return errHostile
 	}
 	reply, delay, onMessage := s.dataScript()
 	s.sleep(delay)

@@ -1,0 +1,92 @@
+package testcert
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+)
+
+// Issue makes a certificate for hosts signed by p, which must be a CA (as
+// New's pairs are): a server certificate valid from an hour ago for a
+// day. Its TLS chain is the certificate, then p's and p's own chain, as a
+// server sends it.
+func (p *Pair) Issue(commonName string, hosts ...string) (*Pair, error) {
+	now := time.Now()
+	return p.issue(commonName, false, now.Add(-time.Hour), now.Add(24*time.Hour), hosts)
+}
+
+// IssueExpired is Issue with a certificate that expired an hour ago.
+func (p *Pair) IssueExpired(commonName string, hosts ...string) (*Pair, error) {
+	now := time.Now()
+	return p.issue(commonName, false, now.Add(-48*time.Hour), now.Add(-time.Hour), hosts)
+}
+
+// IssueCA makes an intermediate CA signed by p.
+func (p *Pair) IssueCA(commonName string) (*Pair, error) {
+	now := time.Now()
+	return p.issue(commonName, true, now.Add(-time.Hour), now.Add(24*time.Hour), nil)
+}
+
+func (p *Pair) issue(commonName string, isCA bool, notBefore, notAfter time.Time, hosts []string) (*Pair, error) {
+	if p.TLS.Leaf == nil || !p.TLS.Leaf.IsCA {
+		return nil, fmt.Errorf("issue %s: the issuer is not a CA", commonName)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, fmt.Errorf("generate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"mxout test"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  isCA,
+	}
+	if isCA {
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.TLS.Leaf, &key.PublicKey, p.TLS.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate: %w", err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("marshal key: %w", err)
+	}
+	chain := append([][]byte{der}, p.TLS.Certificate...)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	for _, c := range p.TLS.Certificate {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
+	}
+	return &Pair{
+		TLS:     tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf},
+		CertPEM: certPEM,
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	}, nil
+}

@@ -1,6 +1,7 @@
-// Package testcert makes self-signed certificates for the tests and tools
-// that run TLS on loopback: a sink MX, a relay's submission listener, a
-// client that must trust them.
+// Package testcert makes certificates for the tests and tools that run TLS
+// on loopback: a sink MX, a relay's submission listener, a client that
+// must trust them. New's pairs are self-signed CAs; Issue makes
+// certificates signed by one (policy hosts, DANE-TA chains).
 package testcert
 
 import (

@@ -1,0 +1,165 @@
+package mtasts_test
+
+import (
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mxout/mxout/internal/netguard"
+	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testnet"
+	"github.com/mxout/mxout/mtasts"
+	"github.com/mxout/mxout/resolver"
+	"github.com/mxout/mxout/resolver/dnstest"
+)
+
+const enforcePolicy = "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.example\r\nmx: *.mx.sts.example\r\nmax_age: 86400\r\n"
+
+// world is a test's network: a DNS server, and HTTPS policy servers on a
+// private loopback /24 at one port.
+type world struct {
+	t   *testing.T
+	net *testnet.Net
+	dns *dnstest.Server
+	res *resolver.Resolver
+	clk *clock // of the resolver's cache and of the Caches
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, net: testnet.New(t), dns: dnstest.NewServer(t, nil), clk: newClock()}
+	r, err := resolver.New(resolver.Config{Servers: []string{w.dns.Addr}, Timeout: 2 * time.Second, Now: w.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.res = r
+	return w
+}
+
+// cache returns a Cache on w's network that may reach loopback, unless
+// a guard is given.
+func (w *world) cache(cfg mtasts.Config, guard ...netguard.Guard) *mtasts.Cache {
+	w.t.Helper()
+	cfg.Resolver = w.res
+	cfg.Guard = netguard.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	if len(guard) > 0 {
+		cfg.Guard = guard[0]
+	}
+	cfg.Port = w.net.Port
+	cfg.Now = w.clk.Now
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	c, err := mtasts.New(cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(c.Close)
+	return c
+}
+
+// policyServer serves HTTPS for mta-sts.<domain> with h, under a
+// certificate from the test CA (or cert, when not nil), and publishes
+// the TXT record with id and the A record of the policy host.
+type policyServer struct {
+	hits atomic.Int64
+	mu   sync.Mutex
+	h    http.HandlerFunc
+	srv  *http.Server
+	ip   string
+}
+
+func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.HandlerFunc) *policyServer {
+	w.t.Helper()
+	if cert == nil {
+		var err error
+		if cert, err = testCA.Issue("mta-sts."+domain, "mta-sts."+domain); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	ps := &policyServer{h: h, ip: w.net.NextIP()}
+	l, err := net.Listen("tcp", w.net.Addr(ps.ip))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ps.srv = &http.Server{
+		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			ps.hits.Add(1)
+			ps.mu.Lock()
+			h := ps.h
+			ps.mu.Unlock()
+			h(rw, r)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0), // the refused certificates are the point
+	}
+	go ps.srv.ServeTLS(l, "", "")
+	w.t.Cleanup(func() { ps.srv.Close() })
+	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ps.ip})
+	if id != "" {
+		w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=` + id + `;"`})
+	}
+	return ps
+}
+
+func (ps *policyServer) set(h http.HandlerFunc) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.h = h
+}
+
+// serve answers with body as text/plain.
+func serve(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/mta-sts.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(body))
+	}
+}
+
+func down(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+}
+
+// clock is a test clock that moves when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// waitFor waits until cond holds, failing the test after 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

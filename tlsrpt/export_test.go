@@ -1,0 +1,6 @@
+package tlsrpt
+
+import "time"
+
+// SetFlushEvery shortens how often r saves counts and retries reports.
+func SetFlushEvery(r *Reporter, d time.Duration) { r.flushEvery = d }

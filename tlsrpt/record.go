@@ -1,0 +1,126 @@
+package tlsrpt
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// maxRUA bounds the report addresses used per domain.
+const maxRUA = 10
+
+// Errors of record discovery.
+var (
+	// ErrNoRecord means the domain publishes no TLSRPT record.
+	ErrNoRecord = errors.New("no TLSRPT record")
+	// ErrRecordInvalid means the record is not valid (RFC 8460 §3); the
+	// domain counts as having none.
+	ErrRecordInvalid = errors.New("invalid TLSRPT record")
+)
+
+// Record is a domain's _smtp._tls TXT record (RFC 8460 §3).
+type Record struct {
+	// RUA are the report addresses, each a mailto: or https: URI.
+	RUA []*url.URL
+}
+
+// PickRecord chooses the record among a name's TXT strings: those that do
+// not start with "v=TLSRPTv1;" are discarded, and exactly one must remain.
+func PickRecord(txts []string) (Record, error) {
+	var found []string
+	for _, t := range txts {
+		if rest, ok := strings.CutPrefix(t, "v=TLSRPTv1"); ok {
+			if rest = strings.TrimLeft(rest, " \t"); rest == "" || rest[0] == ';' {
+				found = append(found, t)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Record{}, ErrNoRecord
+	case 1:
+		return ParseRecord(found[0])
+	}
+	return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, len(found))
+}
+
+// ParseRecord parses "v=TLSRPTv1; rua=<uri>[,<uri>...]" with optional
+// extension fields, which are ignored. URIs of schemes other than mailto
+// and https are skipped; at least one usable URI must remain.
+func ParseRecord(txt string) (Record, error) {
+	fields := strings.Split(txt, ";")
+	if strings.TrimRight(fields[0], " \t") != "v=TLSRPTv1" {
+		return Record{}, fmt.Errorf("%w: does not start with v=TLSRPTv1", ErrRecordInvalid)
+	}
+	var rec Record
+	seenRUA := false
+	for i, f := range fields[1:] {
+		f = strings.Trim(f, " \t")
+		if f == "" {
+			if i == len(fields)-2 {
+				break // the optional final separator
+			}
+			return Record{}, fmt.Errorf("%w: empty field", ErrRecordInvalid)
+		}
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" || v == "" {
+			return Record{}, fmt.Errorf("%w: field %q is not name=value", ErrRecordInvalid, clip(f, 64))
+		}
+		if k != "rua" {
+			continue
+		}
+		if seenRUA {
+			return Record{}, fmt.Errorf("%w: two rua fields", ErrRecordInvalid)
+		}
+		seenRUA = true
+		for _, u := range strings.Split(v, ",") {
+			if parsed, ok := parseRUA(strings.Trim(u, " \t")); ok && len(rec.RUA) < maxRUA {
+				rec.RUA = append(rec.RUA, parsed)
+			}
+		}
+	}
+	if len(rec.RUA) == 0 {
+		return Record{}, fmt.Errorf("%w: no mailto: or https: rua", ErrRecordInvalid)
+	}
+	return rec, nil
+}
+
+// parseRUA accepts mailto:addr@domain (one address) and https://host/...
+func parseRUA(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "mailto":
+		u.Scheme = "mailto"
+		addr := mailtoAddr(u)
+		local, domain, ok := strings.Cut(addr, "@")
+		return u, ok && local != "" && domain != "" && !strings.ContainsAny(addr, " ,<>\r\n\t\"") && strings.Count(addr, "@") == 1
+	case "https":
+		u.Scheme = "https"
+		return u, u.Host != "" && u.User == nil
+	}
+	return nil, false
+}
+
+// mailtoAddr is the address of a mailto: URI, without its query.
+func mailtoAddr(u *url.URL) string {
+	addr := u.Opaque
+	if addr == "" {
+		addr = u.Path
+	}
+	if a, err := url.PathUnescape(addr); err == nil {
+		addr = a
+	}
+	return addr
+}
+
+// clip bounds a string a peer chose.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -80,7 +80,7 @@ uninstall: ## remove what install put in place, but the config and the queue
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
 
-bench: build ## mxout beside Postfix through the whole relay (installs Postfix; minutes; not in `make test`)
+bench: build ## mxout beside Postfix through the whole relay, with two generators: its own Go clients and sinks, and Postfix's smtp-source and smtp-sink (installs Postfix; minutes; not in `make test`)
 	@./scripts/postfix-bench.sh install
 	$(GO) build -o bin/mxout-bench ./cmd/mxout-bench
 	./bin/mxout-bench --mxout $(BIN) $(BENCH_FLAGS)

@@ -12,11 +12,15 @@
 # named below is Postfix's default.
 #
 # usage: postfix-bench.sh install
-#        postfix-bench.sh start DIR PORT TRANSPORT_FILE
+#        postfix-bench.sh start DIR PORT TRANSPORT_FILE [file|syslog]
 #        postfix-bench.sh flush DIR
 #        postfix-bench.sh stop DIR
 # TRANSPORT_FILE holds "domain smtp:[ip]:port" lines. The master's pid is
-# in DIR/spool/pid/master.pid once start returns; the log is DIR/maillog.
+# in DIR/spool/pid/master.pid once start returns. The log is DIR/maillog
+# (maillog_file, written by Postfix's own postlogd, on the queue's disk as
+# mxout's log is: "file", the default) or goes to syslog ("syslog":
+# Postfix's default, written by the machine's syslog daemon outside
+# Postfix's processes, or lost where there is none).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -37,7 +41,7 @@ install_postfix() {
 }
 
 write_config() {
-  local dir=$1 port=$2 transport=$3
+  local dir=$1 port=$2 transport=$3 log=$4
   mkdir -p "$dir/etc" "$dir/spool" "$dir/lib"
   chmod 755 "$dir" "$dir/etc"
   cp "$transport" "$dir/etc/transport"
@@ -60,8 +64,10 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 biff = no
-maillog_file = $dir/maillog
 EOF
+  if [ "$log" = file ]; then
+    echo "maillog_file = $dir/maillog" >>"$dir/etc/main.cf"
+  fi
   cat >"$dir/etc/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command
 127.0.0.1:$port inet n  -       n       -       -       smtpd
@@ -94,10 +100,12 @@ install)
   install_postfix
   ;;
 start)
-  [ $# -eq 4 ] || { echo "usage: $0 start DIR PORT TRANSPORT_FILE" >&2; exit 2; }
+  [ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 start DIR PORT TRANSPORT_FILE [file|syslog]" >&2; exit 2; }
   dir=$(realpath "$2")
+  log=${5:-file}
+  case "$log" in file | syslog) ;; *) echo "postfix-bench: log must be file or syslog, not $log" >&2; exit 2 ;; esac
   install_postfix
-  write_config "$dir" "$3" "$4"
+  write_config "$dir" "$3" "$4" "$log"
   # set-permissions creates the queue's directories with their owners.
   postfix -c "$dir/etc" set-permissions >/dev/null 2>&1 || postfix -c "$dir/etc" check
   postfix -c "$dir/etc" start >/dev/null 2>&1 || { cat "$dir/maillog" >&2 2>/dev/null; exit 1; }
@@ -121,7 +129,7 @@ stop)
   done
   ;;
 *)
-  echo "usage: $0 install | start DIR PORT TRANSPORT_FILE | flush DIR | stop DIR" >&2
+  echo "usage: $0 install | start DIR PORT TRANSPORT_FILE [file|syslog] | flush DIR | stop DIR" >&2
   exit 2
   ;;
 esac

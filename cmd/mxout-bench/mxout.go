@@ -21,8 +21,8 @@ import (
 // processes) for every run.
 type relay interface {
 	Name() string
-	// Start runs the relay with its queue under dir, delivering into w.
-	Start(w *world, dir string) error
+	// Start runs the relay with its queue under dir, delivering to dst.
+	Start(dst destinations, dir string) error
 	// Addr is the SMTP address the clients submit to.
 	Addr() string
 	// Usage reads the relay's CPU time and memory now.
@@ -59,7 +59,7 @@ func (m *mxoutRelay) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.port) 
 // MetricsURL is where the metrics (and, with profile, pprof) are served.
 func (m *mxoutRelay) MetricsURL() string { return fmt.Sprintf("http://127.0.0.1:%d", m.metrics) }
 
-func (m *mxoutRelay) Start(w *world, dir string) error {
+func (m *mxoutRelay) Start(dst destinations, dir string) error {
 	m.dir = dir
 	var err error
 	for _, p := range []*int{&m.port, &m.metrics, &m.admin} {
@@ -78,8 +78,8 @@ func (m *mxoutRelay) Start(w *world, dir string) error {
 			"listeners": []any{map[string]any{"address": m.Addr(), "tls": "none"}},
 		},
 		// The sinks live on loopback, which delivery refuses otherwise.
-		"delivery": map[string]any{"port": w.Port, "allowed_networks": []any{"127.0.0.0/8"}},
-		"resolver": map[string]any{"servers": []any{w.DNS}, "timeout": "2s"},
+		"delivery": map[string]any{"port": dst.Port, "allowed_networks": []any{"127.0.0.0/8"}},
+		"resolver": map[string]any{"servers": []any{dst.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
 		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},
 	}

@@ -17,6 +17,10 @@ import (
 // the daemons it forks; their CPU and memory are added up.
 type postfixRelay struct {
 	script string
+	// log is where Postfix logs: "file" (maillog_file, written by its
+	// postlogd) or "syslog" (its default: /dev/log, to whatever syslog
+	// daemon the machine has, outside Postfix's processes).
+	log    string
 	dir    string
 	port   int
 	master int
@@ -26,7 +30,7 @@ func (p *postfixRelay) Name() string { return "postfix" }
 
 func (p *postfixRelay) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.port) }
 
-func (p *postfixRelay) Start(w *world, dir string) error {
+func (p *postfixRelay) Start(dst destinations, dir string) error {
 	p.dir = filepath.Join(dir, "postfix")
 	var err error
 	if p.port, err = freePort(); err != nil {
@@ -36,14 +40,14 @@ func (p *postfixRelay) Start(w *world, dir string) error {
 	// so the transport map names each sink's address; mxout looks the
 	// same hosts up as MX records.
 	var tr strings.Builder
-	for i, d := range w.Domains {
-		fmt.Fprintf(&tr, "%s smtp:[%s]:%d\n", d, w.Hosts[i], w.Port)
+	for i, d := range dst.Domains {
+		fmt.Fprintf(&tr, "%s smtp:[%s]:%d\n", d, dst.Hosts[i], dst.Port)
 	}
 	transport := filepath.Join(dir, "transport")
 	if err := os.WriteFile(transport, []byte(tr.String()), 0o644); err != nil {
 		return err
 	}
-	if out, err := exec.Command(p.script, "start", p.dir, strconv.Itoa(p.port), transport).CombinedOutput(); err != nil {
+	if out, err := exec.Command(p.script, "start", p.dir, strconv.Itoa(p.port), transport, p.log).CombinedOutput(); err != nil {
 		return fmt.Errorf("%s start: %w\n%s", p.script, err, out)
 	}
 	b, err := os.ReadFile(filepath.Join(p.dir, "spool", "pid", "master.pid"))

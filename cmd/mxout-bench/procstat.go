@@ -91,8 +91,14 @@ func readKB(path string, keys ...string) ([]int64, error) {
 	return out, sc.Err()
 }
 
-// children lists the pids whose parent is ppid.
+// children lists the pids whose parent is ppid: from the kernel's list of
+// the process's children where it keeps one (CONFIG_PROC_CHILDREN; ppid
+// must be single-threaded, as Postfix's master is), else by reading the
+// stat of every process.
 func children(ppid int) []int {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ppid, ppid)); err == nil {
+		return parsePids(string(b))
+	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var out []int
 	for _, d := range dirs {
@@ -101,6 +107,17 @@ func children(ppid int) []int {
 			continue
 		}
 		if st, err := readStat(pid); err == nil && st.PPID == ppid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// parsePids reads a space-separated list of process ids.
+func parsePids(s string) []int {
+	var out []int
+	for _, f := range strings.Fields(s) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
 			out = append(out, pid)
 		}
 	}

@@ -18,8 +18,17 @@ type figure struct {
 	// Arrivals: the figure needs the deliveries, so runs whose deliveries
 	// did not all arrive are left out of its median.
 	Arrivals bool
+	// Info: a figure about the measurement, not the relay; no ratio.
+	Info bool
+	// Measured, where set, says whether a run has the figure at all
+	// (smtp-source and smtp-sink cannot time single messages).
+	Measured func(result) bool
 	Get      func(result) float64
 }
+
+func acceptTimed(r result) bool { return !r.NoAcceptLatency }
+
+func e2eTimed(r result) bool { return !r.NoE2ELatency }
 
 func figures() []figure {
 	return []figure{
@@ -27,11 +36,12 @@ func figures() []figure {
 		{Label: "end-to-end msgs/s", Higher: true, Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2ERate }},
 		{Label: "drain msgs/s", Higher: true, Backlog: true, Arrivals: true, Get: func(r result) float64 { return r.E2ERate }},
 		{Label: "drain time s", Backlog: true, Arrivals: true, Get: func(r result) float64 { return r.DrainSecond }},
-		{Label: "accept latency p50 ms", Get: func(r result) float64 { return r.AcceptP50 }},
-		{Label: "accept latency p99 ms", Get: func(r result) float64 { return r.AcceptP99 }},
-		{Label: "end-to-end latency p50 ms", Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2EP50 }},
-		{Label: "end-to-end latency p99 ms", Steady: true, Arrivals: true, Get: func(r result) float64 { return r.E2EP99 }},
+		{Label: "accept latency p50 ms", Measured: acceptTimed, Get: func(r result) float64 { return r.AcceptP50 }},
+		{Label: "accept latency p99 ms", Measured: acceptTimed, Get: func(r result) float64 { return r.AcceptP99 }},
+		{Label: "end-to-end latency p50 ms", Steady: true, Arrivals: true, Measured: e2eTimed, Get: func(r result) float64 { return r.E2EP50 }},
+		{Label: "end-to-end latency p99 ms", Steady: true, Arrivals: true, Measured: e2eTimed, Get: func(r result) float64 { return r.E2EP99 }},
 		{Label: "CPU s per 1000 msgs", Get: func(r result) float64 { return r.CPUPer1000 }},
+		{Label: "generator CPU s per 1000 msgs", Info: true, Get: func(r result) float64 { return r.GenCPUPer1000 }},
 		{Label: "peak RSS MiB", Get: func(r result) float64 { return r.PeakMiB }},
 		{Label: "peak anonymous MiB", Get: func(r result) float64 { return r.PeakAnonMiB }},
 		{Label: "RSS with backlog queued MiB", Backlog: true, Get: func(r result) float64 { return r.QueuedMiB }},
@@ -39,10 +49,14 @@ func figures() []figure {
 	}
 }
 
-// outcome is every run of one workload, by relay.
+// outcome is every run of one workload with one generator, by relay.
 type outcome struct {
-	Workload workload            `json:"workload"`
-	Runs     map[string][]result `json:"runs"`
+	Workload workload `json:"workload"`
+	// Generator names the load and sinks ("go", "smtp-source", or
+	// LOAD+SINK); Setup describes them.
+	Generator string              `json:"generator"`
+	Setup     string              `json:"setup"`
+	Runs      map[string][]result `json:"runs"`
 	// Median is each figure's median over the runs, by relay and label.
 	Median map[string]map[string]float64 `json:"median"`
 	// Ratio is mxout's median over Postfix's, by label.
@@ -61,7 +75,7 @@ func (o *outcome) summarize(relays []string) {
 		for _, f := range o.shown() {
 			var vals []float64
 			for _, r := range runs {
-				if !f.Arrivals || r.Incomplete == "" {
+				if (!f.Arrivals || r.Incomplete == "") && (f.Measured == nil || f.Measured(r)) {
 					vals = append(vals, f.Get(r))
 				}
 			}
@@ -76,8 +90,12 @@ func (o *outcome) summarize(relays []string) {
 		return
 	}
 	o.Ratio = map[string]float64{}
+	info := map[string]bool{}
+	for _, f := range figures() {
+		info[f.Label] = f.Info
+	}
 	for label, v := range mx {
-		if p, ok := pf[label]; ok && p != 0 {
+		if p, ok := pf[label]; ok && p != 0 && !info[label] {
 			o.Ratio[label] = v / p
 		}
 	}
@@ -120,8 +138,11 @@ func (o *outcome) writeTable(out io.Writer, relays []string) {
 		}
 		loads = append(loads, l)
 	}
-	fmt.Fprintf(out, "\n%s — median of %d run(s); 1-min load average before each run: %s\n",
-		o.Workload, runs, strings.Join(loads, "; "))
+	fmt.Fprintf(out, "\n%s, %s generator — median of %d run(s); 1-min load average before each run: %s\n",
+		o.Workload, o.Generator, runs, strings.Join(loads, "; "))
+	if o.Setup != "" {
+		fmt.Fprintf(out, "%s\n", o.Setup)
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "figure\t"
 	for _, name := range relays {
@@ -146,7 +167,10 @@ func (o *outcome) writeTable(out io.Writer, relays []string) {
 				ratio = fmt.Sprintf("%.2f×", v)
 			}
 			better := "lower"
-			if f.Higher {
+			switch {
+			case f.Info:
+				better = "-"
+			case f.Higher:
 				better = "higher"
 			}
 			row += ratio + "\t" + better + "\t"
@@ -171,4 +195,46 @@ func format(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// summaryFigures are the ratios the summary shows for every workload and
+// generator.
+var summaryFigures = []struct{ label, head string }{
+	{"end-to-end msgs/s", "e2e msgs/s"},
+	{"CPU s per 1000 msgs", "CPU per msg"},
+	{"accept latency p99 ms", "accept p99"},
+}
+
+// writeSummary prints mxout ÷ Postfix for each workload and generator on
+// one line each: the comparison made with two independent instruments.
+func writeSummary(out io.Writer, ocs []outcome) {
+	any := false
+	for _, o := range ocs {
+		any = any || o.Ratio != nil
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintf(out, "\nmxout ÷ Postfix, by generator (medians; \"-\": not measured by that generator)\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "workload\tgenerator\t"
+	for _, f := range summaryFigures {
+		head += f.head + "\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, o := range ocs {
+		if o.Ratio == nil {
+			continue
+		}
+		row := o.Workload.Name + "\t" + o.Generator + "\t"
+		for _, f := range summaryFigures {
+			if v, ok := o.Ratio[f.label]; ok {
+				row += fmt.Sprintf("%.2f×", v) + "\t"
+			} else {
+				row += "-\t"
+			}
+		}
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
 }

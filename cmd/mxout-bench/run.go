@@ -30,23 +30,44 @@ type result struct {
 	QueuedMiB   float64 `json:"rss_queued_mib,omitempty"`
 	QueuedAnon  float64 `json:"anon_queued_mib,omitempty"`
 	DrainSecond float64 `json:"drain_s,omitempty"`
+	// GenCPUPer1000 is the generator's CPU (this process, and the
+	// smtp-source and smtp-sink processes) per 1000 accepted messages: what
+	// it took from the cores the relay runs on.
+	GenCPUPer1000 float64 `json:"generator_cpu_s_per_1000_msgs"`
+	// NoAcceptLatency and NoE2ELatency: the generator cannot time single
+	// messages (smtp-source, smtp-sink only count), so those figures
+	// are not measured.
+	NoAcceptLatency bool `json:"no_accept_latency,omitempty"`
+	NoE2ELatency    bool `json:"no_end_to_end_latency,omitempty"`
 	// Errors counts refusals and connection errors by their text.
 	Errors map[string]int `json:"errors,omitempty"`
 	// Incomplete says what did not arrive in time, if anything.
 	Incomplete string `json:"incomplete,omitempty"`
 }
 
-// runOnce starts rl with an empty queue, runs wl through it and stops it.
-func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (result, error) {
+// runOnce starts rl with an empty queue, runs wl through it with g's load
+// and sinks, and stops it.
+func runOnce(rl relay, wl workload, g generator, w *world, dir, tag string, opts options) (result, error) {
 	rec := newRecorder(tag, wl.Messages, wl.Recipients)
-	w.rec.Store(rec)
-	defer w.rec.Store(nil)
+	res := result{Relay: rl.Name(), LoadBefore: loadAvg()}
+	dst, err := g.sinks.open(w, rec)
+	sinksOpen := err == nil
+	closeSinks := func() time.Duration {
+		if !sinksOpen {
+			return 0
+		}
+		sinksOpen = false
+		return g.sinks.close()
+	}
+	defer closeSinks()
+	if err != nil {
+		return res, err
+	}
 	if wl.Backlog {
 		w.Down()
 		defer w.Up()
 	}
-	res := result{Relay: rl.Name(), LoadBefore: loadAvg()}
-	if err := rl.Start(w, dir); err != nil {
+	if err := rl.Start(dst, dir); err != nil {
 		return res, err
 	}
 	stopped := false
@@ -59,22 +80,27 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 	if err != nil {
 		return res, err
 	}
-	sampler := sampleMemory(rl)
+	selfBefore := selfCPU()
+	sampler := sampleMemory(rl, opts.memoryEvery)
 	var stopProfile func() error
 	if p, ok := rl.(*mxoutRelay); ok && p.profile && opts.profileDir != "" {
 		stopProfile = p.startProfile(opts.profileDir, wl.Name, opts.profileSeconds)
 	}
 
-	lr := drive(rl.Addr(), w, newMessages(wl, rec, w.Domains))
+	lr, err := g.load.drive(rl.Addr(), w, wl, rec, dst.Domains)
+	if err != nil {
+		return res, err
+	}
 	res.Accepted, res.Refused, res.Errors = lr.Accepted, lr.Refused, lr.Errors
 	if lr.Accepted > 0 {
 		res.AcceptRate = float64(lr.Accepted) / (lr.End - lr.Start).Seconds()
 	}
+	res.NoAcceptLatency = lr.Untimed
 	slices.Sort(lr.Latencies)
 	res.AcceptP50 = ms(percentile(lr.Latencies, 50))
 	res.AcceptP99 = ms(percentile(lr.Latencies, 99))
 
-	var from int64 // the start of the end-to-end clock
+	from := int64(lr.First) // the start of the end-to-end clock
 	if wl.Backlog {
 		// A relay that cannot be flushed gets no drain figures; the
 		// other workloads still count.
@@ -82,8 +108,6 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 			res.Incomplete = err.Error()
 			rec.finish()
 		}
-	} else {
-		from = firstAccepted(rec)
 	}
 	if !waitDone(rec, opts.timeout) {
 		res.Incomplete = fmt.Sprintf("%d of %d recipients arrived within %v", rec.count.Load(), rec.want.Load(), opts.timeout)
@@ -92,6 +116,7 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 	if err != nil {
 		return res, err
 	}
+	genCPU := selfCPU() - selfBefore + lr.CPU
 	peak, peakAnon := sampler.stop()
 	res.PeakMiB = mib(max(peak, after.Peak))
 	res.PeakAnonMiB = mib(max(peakAnon, after.Anon))
@@ -104,6 +129,7 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 	if err := rl.Stop(); err != nil {
 		return res, err
 	}
+	genCPU += closeSinks()
 
 	res.Arrived = int(rec.count.Load())
 	last, e2e := arrivals(rec, wl.Backlog)
@@ -113,9 +139,11 @@ func runOnce(rl relay, wl workload, w *world, dir, tag string, opts options) (re
 			res.DrainSecond = span.Seconds()
 		}
 	}
+	res.NoE2ELatency = !wl.Backlog && len(e2e) == 0
 	res.E2EP50, res.E2EP99 = ms(percentile(e2e, 50)), ms(percentile(e2e, 99))
 	if lr.Accepted > 0 {
 		res.CPUPer1000 = (after.CPU - before.CPU).Seconds() / float64(lr.Accepted) * 1000
+		res.GenCPUPer1000 = genCPU.Seconds() / float64(lr.Accepted) * 1000
 	}
 	return res, nil
 }
@@ -174,11 +202,11 @@ func firstAccepted(rec *recorder) int64 {
 
 // arrivals returns the last arrival and, unless the run was a backlog
 // (whose messages waited for the sinks on purpose), each recipient's
-// end-to-end latency (from its message's 250 to its arrival), sorted. An
-// arrival can beat the client's reading of the 250 by a hair; that counts
-// as 0.
+// end-to-end latency (from its message's 250 to its arrival), sorted, for
+// the messages whose 250 and arrival were both timed. An arrival can beat
+// the client's reading of the 250 by a hair; that counts as 0.
 func arrivals(rec *recorder, backlog bool) (int64, []time.Duration) {
-	var last int64
+	last := rec.anonLast.Load()
 	var lat []time.Duration
 	for i := range rec.arrivals {
 		t := rec.arrivals[i].Load()
@@ -203,10 +231,13 @@ type memorySampler struct {
 	peak, anon int64
 }
 
-func sampleMemory(rl relay) *memorySampler {
+func sampleMemory(rl relay, every time.Duration) *memorySampler {
 	s := &memorySampler{stopc: make(chan struct{})}
+	if every <= 0 {
+		return s
+	}
 	s.wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			if u, err := rl.Usage(); err == nil {

@@ -13,16 +13,24 @@ import (
 	"github.com/mxout/mxout/resolver/dnstest"
 )
 
-// world is what both relays deliver into: one sink MX server per
-// destination domain, each on its own loopback address at one shared port,
-// and a DNS server that publishes their MX and A records. The sinks discard
-// bodies and record each recipient's arrival time.
-type world struct {
+// destinations is where a relay delivers: one sink per domain, each on
+// its own loopback address, all at one port (mxout's delivery.port), and
+// the DNS server that publishes the domains' MX and A records. Postfix
+// gets the same hosts through a transport map.
+type destinations struct {
 	Domains []string
 	// Hosts[i] is the IP address of the sink of Domains[i].
 	Hosts []string
 	Port  int
 	DNS   string // "127.0.0.1:port", UDP and TCP
+}
+
+// world is the benchmark's own side of the network, in this process: the
+// DNS server, and the go-smtp sinks, one per destination domain at one
+// shared port. The sinks discard bodies and record each recipient's
+// arrival time. Its clock (Epoch) times every run, whatever the generator.
+type world struct {
+	destinations
 
 	dns   *dnstest.Server
 	sinks []*smtptest.Server
@@ -37,7 +45,7 @@ func newWorld(n int) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{Port: tn.Port, Epoch: time.Now()}
+	w := &world{destinations: destinations{Port: tn.Port}, Epoch: time.Now()}
 	zone := map[string][]dnstest.Record{}
 	for i := range n {
 		domain := fmt.Sprintf("d%d.bench.invalid", i)
@@ -92,13 +100,21 @@ func (w *world) Up() error {
 func (w *world) since() int64 { return int64(time.Since(w.Epoch)) }
 
 // arrived is the sinks' OnMessage: it records each recipient of a message
-// of the current run once; duplicates and strays are ignored.
+// of the current run once; duplicates and strays are ignored. Mail from
+// the run's anonymous sender (smtp-source sends every message from one
+// address) is counted without telling messages apart.
 func (w *world) arrived(m smtptest.Message) {
 	r := w.rec.Load()
 	if r == nil {
 		return
 	}
 	now := w.since()
+	if m.From == r.anonSender() {
+		for range m.To {
+			r.arriveAnon(now)
+		}
+		return
+	}
 	seq, ok := r.parseSender(m.From)
 	if !ok {
 		return
@@ -112,12 +128,15 @@ func (w *world) arrived(m smtptest.Message) {
 }
 
 // recorder keeps one run's timestamps (nanoseconds since the world's
-// epoch; 0 is "not yet").
+// epoch; 0 is "not yet"). The Go clients and sinks know each message
+// (accepted, arrivals); Postfix's smtp-source and smtp-sink only count, so
+// their arrivals go to anonLast and count alone.
 type recorder struct {
 	tag      string // in every envelope sender, so strays from an earlier run are ignored
 	rcpts    int
 	accepted []atomic.Int64 // per message: when its 250 arrived
 	arrivals []atomic.Int64 // per message and recipient: when it reached a sink
+	anonLast atomic.Int64   // the last arrival counted without its message
 	count    atomic.Int64   // arrivals so far
 	want     atomic.Int64   // arrivals that complete the run
 	done     chan struct{}  // closed when count reaches want
@@ -141,6 +160,10 @@ func newRecorder(tag string, messages, rcpts int) *recorder {
 func (r *recorder) sender(seq int) string {
 	return fmt.Sprintf("b%s.%d@sender.bench.invalid", r.tag, seq)
 }
+
+// anonSender is the one envelope sender of every message of a load that
+// cannot number its messages (smtp-source).
+func (r *recorder) anonSender() string { return "b" + r.tag + "@sender.bench.invalid" }
 
 func (r *recorder) parseSender(addr string) (int, bool) {
 	local, ok := strings.CutSuffix(addr, "@sender.bench.invalid")
@@ -176,6 +199,20 @@ func (r *recorder) arrive(i int, now int64) {
 	}
 	if !r.arrivals[i].CompareAndSwap(0, now) {
 		return // a duplicate delivery
+	}
+	if r.count.Add(1) >= r.want.Load() {
+		r.finish()
+	}
+}
+
+// arriveAnon counts one arrival of a message the sink cannot name. It
+// cannot tell a duplicate delivery from a new one.
+func (r *recorder) arriveAnon(now int64) {
+	for {
+		last := r.anonLast.Load()
+		if now <= last || r.anonLast.CompareAndSwap(last, now) {
+			break
+		}
 	}
 	if r.count.Add(1) >= r.want.Load() {
 		r.finish()

@@ -183,20 +183,28 @@ func TestTable_UntimedGenerator(t *testing.T) {
 	}
 }
 
-// TestSMTPSource_IntoGoSink runs the real smtp-source into one of the
-// world's go-smtp sinks: every message is counted, the first and last
-// 250 timed, and the sink counts the anonymous arrivals.
-func TestSMTPSource_IntoGoSink(t *testing.T) {
-	t.Parallel()
+// postfixToolsAndWorld finds smtp-source and smtp-sink, skipping the test
+// without them, and starts a world of two domains.
+func postfixToolsAndWorld(t *testing.T) (postfixTools, *world) {
+	t.Helper()
 	tools := findPostfixTools()
-	if tools.source == "" {
-		t.Skip("smtp-source is not installed (Debian's postfix package)")
+	if tools.source == "" || tools.sink == "" {
+		t.Skip("smtp-source and smtp-sink are not installed (Debian's postfix package has them)")
 	}
 	w, err := newWorld(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(w.Close)
+	return tools, w
+}
+
+// TestSMTPSource_IntoGoSink runs the real smtp-source into one of the
+// world's go-smtp sinks: every message is counted, the first and last
+// 250 timed, and the sink counts the anonymous arrivals.
+func TestSMTPSource_IntoGoSink(t *testing.T) {
+	t.Parallel()
+	tools, w := postfixToolsAndWorld(t)
 	wl := workload{Name: "t", Messages: 30, Size: 2048, Recipients: 1, Clients: 4}
 	rec := newRecorder("t1", wl.Messages, 1)
 	w.rec.Store(rec)
@@ -222,15 +230,7 @@ func TestSMTPSource_IntoGoSink(t *testing.T) {
 // smtp-sink processes and sees every message counted there.
 func TestSMTPSink_CountsTheGoLoad(t *testing.T) {
 	t.Parallel()
-	tools := findPostfixTools()
-	if tools.sink == "" {
-		t.Skip("smtp-sink is not installed (Debian's postfix package)")
-	}
-	w, err := newWorld(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	tools, w := postfixToolsAndWorld(t)
 	wl := workload{Name: "t", Messages: 40, Size: 3000, Recipients: 1, Clients: 4}
 	rec := newRecorder("t2", wl.Messages, 1)
 	sinks := &smtpSinks{bin: tools.sink}

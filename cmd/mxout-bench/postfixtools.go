@@ -179,16 +179,6 @@ func (s *smtpSinks) close() time.Duration {
 	return cpu
 }
 
-// freePortOn returns a TCP port free on host right now.
-func freePortOn(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // counting is a Postfix test program whose -c counter is read as it runs:
 // each time the count grows, onCount gets the increase.
 type counting struct {

@@ -140,6 +140,11 @@ func (q *Queue) SetEventCursor(name string, seq uint64) error {
 	if name == "" || len(name) > maxCursorName {
 		return fmt.Errorf("event cursor %q: want a name of 1 to %d bytes", name, maxCursorName)
 	}
+	// An acknowledgement records what happened: written down to the
+	// emergency margin, like the results of deliveries.
+	if err := q.checkEmergencySpace(); err != nil {
+		return fmt.Errorf("event cursor %q: %w", name, err)
+	}
 	err := q.commit(func(txn *badger.Txn) error {
 		return txn.Set(eventCursorKey(name), binary.BigEndian.AppendUint64(nil, seq))
 	})
@@ -161,6 +166,10 @@ func (q *Queue) PruneEvents(before time.Time) (int, error) {
 		old, err := q.oldEvents(before)
 		if err != nil || len(old) == 0 {
 			return total, err
+		}
+		// Deletes free space: written down to the emergency margin.
+		if err := q.checkEmergencySpace(); err != nil {
+			return total, fmt.Errorf("prune events: %w", err)
 		}
 		err = q.commit(func(txn *badger.Txn) error {
 			for _, r := range old {

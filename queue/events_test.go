@@ -2,8 +2,10 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -223,5 +225,37 @@ func TestEvents_ConcurrentAppendsCommitInOrder(t *testing.T) {
 	}
 	if len(seen) != writers*each {
 		t.Errorf("consumer saw %d records, want %d", len(seen), writers*each)
+	}
+}
+
+// Below the reserve no new event is written, but acknowledgements and
+// pruning (which frees space) still are, down to the emergency margin.
+func TestEvents_DiskReserve(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	opts := testOptions(t.TempDir(), c)
+	var free atomic.Int64
+	free.Store(1 << 40)
+	opts.MinFreeBytes = 1 << 30
+	opts.FreeSpace = func(string) (int64, error) { return free.Load(), nil }
+	q, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	recs := appendEvents(t, q, c.Now(), "")
+	free.Store(opts.MinFreeBytes - 1) // below the reserve, above the margin
+	if err := q.AppendEvents(context.Background(), []EventRecord{{Time: c.Now()}}); !errors.Is(err, ErrNoSpace) {
+		t.Errorf("append below the reserve: %v, want ErrNoSpace", err)
+	}
+	if err := q.SetEventCursor("w", recs[0].Seq); err != nil {
+		t.Errorf("acknowledgement below the reserve: %v", err)
+	}
+	if n, err := q.PruneEvents(c.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("prune below the reserve: %d, %v", n, err)
+	}
+	free.Store(opts.MinFreeBytes/2 - 1) // below the margin too
+	if err := q.SetEventCursor("w", recs[0].Seq); !errors.Is(err, ErrNoSpace) {
+		t.Errorf("acknowledgement below the margin: %v, want ErrNoSpace", err)
 	}
 }

@@ -39,6 +39,20 @@ func (p *Pair) issue(commonName string, isCA bool, notBefore, notAfter time.Time
 	if p.TLS.Leaf == nil || !p.TLS.Leaf.IsCA {
 		return nil, fmt.Errorf("issue %s: the issuer is not a CA", commonName)
 	}
+	return create(spec{commonName: commonName, hosts: hosts, ca: isCA, notBefore: notBefore, notAfter: notAfter}, p)
+}
+
+// spec is what a certificate says.
+type spec struct {
+	commonName          string
+	hosts               []string // IP addresses, or DNS names otherwise
+	ca                  bool
+	notBefore, notAfter time.Time
+}
+
+// create makes an ECDSA P-256 pair for s, signed by parent, or by itself
+// when parent is nil. Its TLS chain is the certificate, then parent's.
+func create(s spec, parent *Pair) (*Pair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
@@ -49,25 +63,29 @@ func (p *Pair) issue(commonName string, isCA bool, notBefore, notAfter time.Time
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"mxout test"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
+		Subject:               pkix.Name{CommonName: s.commonName, Organization: []string{"mxout test"}},
+		NotBefore:             s.notBefore,
+		NotAfter:              s.notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  isCA,
+		IsCA:                  s.ca,
 	}
-	if isCA {
+	if s.ca {
 		tmpl.KeyUsage |= x509.KeyUsageCertSign
 	}
-	for _, h := range hosts {
+	for _, h := range s.hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.TLS.Leaf, &key.PublicKey, p.TLS.PrivateKey)
+	signer, signerKey, chain := tmpl, any(key), [][]byte(nil)
+	if parent != nil {
+		signer, signerKey, chain = parent.TLS.Leaf, parent.TLS.PrivateKey, parent.TLS.Certificate
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
 	if err != nil {
 		return nil, fmt.Errorf("create certificate: %w", err)
 	}
@@ -79,9 +97,9 @@ func (p *Pair) issue(commonName string, isCA bool, notBefore, notAfter time.Time
 	if err != nil {
 		return nil, fmt.Errorf("marshal key: %w", err)
 	}
-	chain := append([][]byte{der}, p.TLS.Certificate...)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	for _, c := range p.TLS.Certificate {
+	chain = append([][]byte{der}, chain...)
+	var certPEM []byte
+	for _, c := range chain {
 		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
 	}
 	return &Pair{

@@ -3,7 +3,8 @@ package mtasts
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/mxout/mxout/internal/tagvalue"
 )
 
 // Record is a domain's _mta-sts TXT record (RFC 8461 §3.1).
@@ -24,25 +25,28 @@ var (
 // ParseRecord parses one TXT record: "v=STSv1; id=<id>;" and optional
 // extension fields, which are ignored.
 func ParseRecord(txt string) (Record, error) {
-	fields, err := splitFields(txt)
+	tags, err := tagvalue.Split(txt)
 	if err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("%w: %w", ErrRecordInvalid, err)
 	}
-	if len(fields) == 0 || fields[0] != [2]string{"v", "STSv1"} {
+	if len(tags) == 0 || tags[0] != (tagvalue.Tag{Name: "v", Value: "STSv1"}) {
 		return Record{}, fmt.Errorf("%w: does not start with v=STSv1", ErrRecordInvalid)
 	}
 	var rec Record
-	for _, f := range fields[1:] {
-		if f[0] != "id" {
+	for _, t := range tags[1:] {
+		if !isFieldName(t.Name) || !isFieldValue(t.Value) {
+			return Record{}, fmt.Errorf("%w: field %q=%q", ErrRecordInvalid, clip(t.Name), clip(t.Value))
+		}
+		if t.Name != "id" {
 			continue
 		}
 		if rec.ID != "" {
 			return Record{}, fmt.Errorf("%w: two id fields", ErrRecordInvalid)
 		}
-		if !isID(f[1]) {
-			return Record{}, fmt.Errorf("%w: id %q is not 1-32 letters and digits", ErrRecordInvalid, clip(f[1]))
+		if !isID(t.Value) {
+			return Record{}, fmt.Errorf("%w: id %q is not 1-32 letters and digits", ErrRecordInvalid, clip(t.Value))
 		}
-		rec.ID = f[1]
+		rec.ID = t.Value
 	}
 	if rec.ID == "" {
 		return Record{}, fmt.Errorf("%w: no id", ErrRecordInvalid)
@@ -51,47 +55,17 @@ func ParseRecord(txt string) (Record, error) {
 }
 
 // PickRecord chooses the record among a name's TXT strings: those that do
-// not start with "v=STSv1;" (spaces allowed before the ';') are discarded, and exactly one must remain
-// (RFC 8461 §3.1).
+// not start with "v=STSv1;" (spaces allowed before the ';') are discarded,
+// and exactly one must remain (RFC 8461 §3.1).
 func PickRecord(txts []string) (Record, error) {
-	var found []string
-	for _, t := range txts {
-		if rest, ok := strings.CutPrefix(t, "v=STSv1"); ok {
-			if rest = strings.TrimLeft(rest, " \t"); rest == "" || rest[0] == ';' {
-				found = append(found, t)
-			}
-		}
-	}
-	switch len(found) {
+	switch rec, n := tagvalue.Pick(txts, "v=STSv1"); n {
 	case 0:
 		return Record{}, ErrNoRecord
 	case 1:
-		return ParseRecord(found[0])
+		return ParseRecord(rec)
+	default:
+		return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, n)
 	}
-	return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, len(found))
-}
-
-// splitFields splits "k=v; k=v;" into key-value pairs: fields are
-// separated by ';' with optional spaces around it, and a trailing ';' is
-// allowed (the sts-text-record ABNF).
-func splitFields(txt string) ([][2]string, error) {
-	var out [][2]string
-	parts := strings.Split(txt, ";")
-	for i, p := range parts {
-		p = strings.Trim(p, " \t")
-		if p == "" {
-			if i == len(parts)-1 && i > 0 {
-				break // the optional final separator
-			}
-			return nil, fmt.Errorf("%w: empty field", ErrRecordInvalid)
-		}
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || !isFieldName(k) || !isFieldValue(v) {
-			return nil, fmt.Errorf("%w: field %q is not name=value", ErrRecordInvalid, clip(p))
-		}
-		out = append(out, [2]string{k, v})
-	}
-	return out, nil
 }
 
 // isFieldName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/mxout/mxout/internal/tagvalue"
 )
 
 // maxRUA bounds the report addresses used per domain.
@@ -28,53 +30,38 @@ type Record struct {
 // PickRecord chooses the record among a name's TXT strings: those that do
 // not start with "v=TLSRPTv1;" are discarded, and exactly one must remain.
 func PickRecord(txts []string) (Record, error) {
-	var found []string
-	for _, t := range txts {
-		if rest, ok := strings.CutPrefix(t, "v=TLSRPTv1"); ok {
-			if rest = strings.TrimLeft(rest, " \t"); rest == "" || rest[0] == ';' {
-				found = append(found, t)
-			}
-		}
-	}
-	switch len(found) {
+	switch rec, n := tagvalue.Pick(txts, "v=TLSRPTv1"); n {
 	case 0:
 		return Record{}, ErrNoRecord
 	case 1:
-		return ParseRecord(found[0])
+		return ParseRecord(rec)
+	default:
+		return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, n)
 	}
-	return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, len(found))
 }
 
 // ParseRecord parses "v=TLSRPTv1; rua=<uri>[,<uri>...]" with optional
 // extension fields, which are ignored. URIs of schemes other than mailto
 // and https are skipped; at least one usable URI must remain.
 func ParseRecord(txt string) (Record, error) {
-	fields := strings.Split(txt, ";")
-	if strings.TrimRight(fields[0], " \t") != "v=TLSRPTv1" {
+	tags, err := tagvalue.Split(txt)
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: %w", ErrRecordInvalid, err)
+	}
+	if len(tags) == 0 || tags[0] != (tagvalue.Tag{Name: "v", Value: "TLSRPTv1"}) {
 		return Record{}, fmt.Errorf("%w: does not start with v=TLSRPTv1", ErrRecordInvalid)
 	}
 	var rec Record
 	seenRUA := false
-	for i, f := range fields[1:] {
-		f = strings.Trim(f, " \t")
-		if f == "" {
-			if i == len(fields)-2 {
-				break // the optional final separator
-			}
-			return Record{}, fmt.Errorf("%w: empty field", ErrRecordInvalid)
-		}
-		k, v, ok := strings.Cut(f, "=")
-		if !ok || k == "" || v == "" {
-			return Record{}, fmt.Errorf("%w: field %q is not name=value", ErrRecordInvalid, clip(f, 64))
-		}
-		if k != "rua" {
+	for _, t := range tags[1:] {
+		if t.Name != "rua" {
 			continue
 		}
 		if seenRUA {
 			return Record{}, fmt.Errorf("%w: two rua fields", ErrRecordInvalid)
 		}
 		seenRUA = true
-		for _, u := range strings.Split(v, ",") {
+		for _, u := range strings.Split(t.Value, ",") {
 			if parsed, ok := parseRUA(strings.Trim(u, " \t")); ok && len(rec.RUA) < maxRUA {
 				rec.RUA = append(rec.RUA, parsed)
 			}

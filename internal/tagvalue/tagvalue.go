@@ -1,0 +1,66 @@
+// Package tagvalue reads the "v=...; tag=value; ..." TXT records that
+// MTA-STS (RFC 8461 §3.1) and SMTP TLS reporting (RFC 8460 §3) publish:
+// which of a name's TXT strings is the record, and its tags.
+package tagvalue
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Pick returns the record among txts that starts with version ("v=STSv1")
+// followed by the end or by optional spaces and ';', and how many did.
+// Both RFCs discard the other strings and use the record only when
+// exactly one remains.
+func Pick(txts []string, version string) (record string, n int) {
+	for _, t := range txts {
+		rest, ok := strings.CutPrefix(t, version)
+		if !ok {
+			continue
+		}
+		if rest = strings.TrimLeft(rest, " \t"); rest == "" || rest[0] == ';' {
+			record = t
+			n++
+		}
+	}
+	return record, n
+}
+
+// Tag is one tag=value of a record.
+type Tag struct{ Name, Value string }
+
+// ErrSyntax is wrapped by Split's errors.
+var ErrSyntax = errors.New("not a tag=value list")
+
+// Split cuts a record into its tags: separated by ';' with optional
+// spaces or tabs around it, a final ';' allowed. Each must be name=value
+// with both parts non-empty; the value is everything after the first
+// '=' (a URI may hold more).
+func Split(record string) ([]Tag, error) {
+	parts := strings.Split(record, ";")
+	tags := make([]Tag, 0, len(parts))
+	for i, p := range parts {
+		p = strings.Trim(p, " \t")
+		if p == "" {
+			if i == len(parts)-1 && i > 0 {
+				break // the optional final separator
+			}
+			return nil, fmt.Errorf("%w: empty tag", ErrSyntax)
+		}
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" || value == "" {
+			return nil, fmt.Errorf("%w: %q is not name=value", ErrSyntax, clip(p))
+		}
+		tags = append(tags, Tag{Name: name, Value: value})
+	}
+	return tags, nil
+}
+
+// clip bounds text from DNS quoted in an error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -21,6 +21,9 @@
 //     short pages with a cursor; follow "next" until it is empty.
 //   - A message that a delivery holds right now is not changed: the
 //     request answers 409 and the operator tries again.
+//   - A quarantined message (state=quarantined: its record was unreadable
+//     and was moved aside) can be listed, shown and deleted; hold,
+//     release and retry answer 409.
 //   - Access: the API serves loopback only unless a bearer token is
 //     configured (Serve refuses a non-loopback listener without one), and
 //     with a token every request must carry "Authorization: Bearer

@@ -12,7 +12,7 @@ import (
 )
 
 // states are the values of the state filter.
-var states = map[string]bool{"ready": true, "deferred": true, "inflight": true, "held": true}
+var states = map[string]bool{"ready": true, "deferred": true, "inflight": true, "held": true, "quarantined": true}
 
 func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, NewStats(s.q.Stats(), s.cfg.Now()))
@@ -42,7 +42,7 @@ func listOptions(r *http.Request) (queue.ListOptions, error) {
 	v := r.URL.Query()
 	opts := queue.ListOptions{State: v.Get("state"), Sender: v.Get("sender"), Domain: v.Get("domain"), Limit: 100}
 	if opts.State != "" && !states[opts.State] {
-		return opts, fmt.Errorf("state %q: want ready, deferred, inflight or held", opts.State)
+		return opts, fmt.Errorf("state %q: want ready, deferred, inflight, held or quarantined", opts.State)
 	}
 	if a := v.Get("after"); a != "" {
 		id, err := queue.ParseID(a)
@@ -196,7 +196,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, queue.ErrLeased):
+	case errors.Is(err, queue.ErrLeased), errors.Is(err, queue.ErrQuarantined), errors.Is(err, queue.ErrUnreadable):
 		code = http.StatusConflict
 	case errors.Is(err, queue.ErrClosed), errors.Is(err, queue.ErrNoSpace):
 		code = http.StatusServiceUnavailable

@@ -19,6 +19,9 @@ type Stats struct {
 	Oldest time.Time `json:"oldest,omitzero"`
 	// OldestAgeSeconds is how long ago Oldest was; 0 when empty.
 	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	// Quarantined counts the messages whose record was unreadable and was
+	// moved aside; they are not in Total.
+	Quarantined int64 `json:"quarantined"`
 }
 
 // NewStats converts queue stats, with ages relative to now.
@@ -26,7 +29,7 @@ func NewStats(s queue.Stats, now time.Time) Stats {
 	out := Stats{
 		Ready: s.Ready, Deferred: s.Deferred, Inflight: s.Inflight, Held: s.Held,
 		Total: s.Ready + s.Deferred + s.Inflight + s.Held,
-		Bytes: s.Bytes, Oldest: s.Oldest,
+		Bytes: s.Bytes, Oldest: s.Oldest, Quarantined: s.Quarantined,
 	}
 	if !s.Oldest.IsZero() {
 		out.OldestAgeSeconds = max(now.Sub(s.Oldest).Seconds(), 0)
@@ -37,7 +40,7 @@ func NewStats(s queue.Stats, now time.Time) Stats {
 // Message is the JSON form of a queued message.
 type Message struct {
 	ID queue.ID `json:"id"`
-	// State is held, inflight, deferred or ready.
+	// State is held, inflight, deferred, ready or quarantined.
 	State   string    `json:"state"`
 	From    string    `json:"from"`
 	Arrival time.Time `json:"arrival"`
@@ -53,6 +56,15 @@ type Message struct {
 	User   string `json:"user,omitempty"`
 	// Headers is the header section, only when asked for.
 	Headers string `json:"headers,omitempty"`
+	// Quarantine says why and when an unreadable record was moved aside;
+	// the other fields then hold what could be read of it.
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
+}
+
+// Quarantine is the JSON form of queue.Quarantine.
+type Quarantine struct {
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Recipient is one recipient's delivery state.
@@ -76,6 +88,9 @@ func NewMessage(m *queue.Message, state string) Message {
 		ID: m.ID, State: state, From: m.From, Arrival: m.Arrival, Size: m.Size, Due: m.Due,
 		Ret: m.DSN.Ret, EnvID: m.DSN.EnvID, Client: m.Client, User: m.User,
 		Recipients: make([]Recipient, len(m.Recipients)),
+	}
+	if m.Quarantine != nil {
+		out.Quarantine = &Quarantine{Reason: m.Quarantine.Reason, At: m.Quarantine.At}
 	}
 	for i, r := range m.Recipients {
 		out.Recipients[i] = Recipient{

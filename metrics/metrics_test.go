@@ -43,7 +43,7 @@ func TestQueueCollector_ExactAtScrape(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	snap := QueueSnapshot{Ready: 3, Deferred: 2, Inflight: 1, Held: 4, Bytes: 1234, Oldest: now.Add(-90 * time.Second)}
+	snap := QueueSnapshot{Ready: 3, Deferred: 2, Inflight: 1, Held: 4, Bytes: 1234, Oldest: now.Add(-90 * time.Second), QuarantinedTotal: 2}
 	RegisterQueue(reg, func() QueueSnapshot { return snap }, func() time.Time { return now })
 	want := `
 # HELP mxout_queue_messages Messages in the queue by state: ready (waiting for a first attempt), deferred (waiting for a retry), inflight (being delivered), held (stopped by an operator).
@@ -55,8 +55,11 @@ mxout_queue_messages{state="ready"} 3
 # HELP mxout_queue_oldest_message_age_seconds Age of the oldest message in the queue; 0 when the queue is empty.
 # TYPE mxout_queue_oldest_message_age_seconds gauge
 mxout_queue_oldest_message_age_seconds 90
+# HELP mxout_queue_quarantined_total Message records that could not be read and were moved aside (quarantined) instead of stopping the queue; mxout queue list --state quarantined shows them.
+# TYPE mxout_queue_quarantined_total counter
+mxout_queue_quarantined_total 2
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mxout_queue_messages", "mxout_queue_oldest_message_age_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mxout_queue_messages", "mxout_queue_oldest_message_age_seconds", "mxout_queue_quarantined_total"); err != nil {
 		t.Error(err)
 	}
 	snap = QueueSnapshot{}

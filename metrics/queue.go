@@ -13,20 +13,25 @@ type QueueSnapshot struct {
 	Bytes int64
 	// Oldest is the arrival time of the oldest queued message; zero if empty.
 	Oldest time.Time
+	// QuarantinedTotal counts the unreadable message records moved aside
+	// since the queue was opened.
+	QuarantinedTotal int64
 }
 
 // queueCollector asks the queue at every scrape, so the gauges are exact.
 type queueCollector struct {
-	snapshot func() QueueSnapshot
-	now      func() time.Time
-	depth    *prometheus.Desc
-	oldest   *prometheus.Desc
-	bytes    *prometheus.Desc
+	snapshot    func() QueueSnapshot
+	now         func() time.Time
+	depth       *prometheus.Desc
+	oldest      *prometheus.Desc
+	bytes       *prometheus.Desc
+	quarantined *prometheus.Desc
 }
 
 // RegisterQueue registers the queue gauges (mxout_queue_messages{state},
-// mxout_queue_oldest_message_age_seconds, mxout_queue_bytes), read from
-// snapshot at every scrape.
+// mxout_queue_oldest_message_age_seconds, mxout_queue_bytes) and the
+// counter mxout_queue_quarantined_total, read from snapshot at every
+// scrape.
 func RegisterQueue(reg prometheus.Registerer, snapshot func() QueueSnapshot, now func() time.Time) {
 	if now == nil {
 		now = time.Now
@@ -41,6 +46,8 @@ func RegisterQueue(reg prometheus.Registerer, snapshot func() QueueSnapshot, now
 			"Age of the oldest message in the queue; 0 when the queue is empty.", nil, nil),
 		bytes: prometheus.NewDesc(namespace+"_queue_bytes",
 			"Total size of the message bodies in the queue.", nil, nil),
+		quarantined: prometheus.NewDesc(namespace+"_queue_quarantined_total",
+			"Message records that could not be read and were moved aside (quarantined) instead of stopping the queue; mxout queue list --state quarantined shows them.", nil, nil),
 	})
 }
 
@@ -48,6 +55,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.depth
 	ch <- c.oldest
 	ch <- c.bytes
+	ch <- c.quarantined
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -64,4 +72,5 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(c.quarantined, prometheus.CounterValue, float64(s.QuarantinedTotal))
 }

@@ -9,12 +9,16 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Get returns a stored message.
+// Get returns a stored message, or a quarantined one (with Quarantine
+// set and what could be read of its record).
 func (q *Queue) Get(id ID) (*Message, error) {
 	var m *Message
 	err := q.db.View(func(txn *badger.Txn) error {
 		var err error
 		m, err = getMessage(txn, id)
+		if errors.Is(err, ErrNotFound) {
+			m, err = getQuarantined(txn, id)
+		}
 		return err
 	})
 	if err != nil {
@@ -37,7 +41,9 @@ type ListOptions struct {
 	After ID
 	// Limit caps the page size; 0 means 100.
 	Limit int
-	// Held, Deferred or Ready select messages in that state only.
+	// State selects messages in that state only (StateOf): ready,
+	// deferred, inflight, held, or quarantined (unreadable records moved
+	// aside, listed from the quarantine).
 	State string
 	// Sender matches the envelope sender, case-insensitively; "<>" is the null sender.
 	Sender string
@@ -63,9 +69,11 @@ func (q *Queue) List(opts ListOptions) ([]*Message, bool, error) {
 }
 
 // StateOf names a message's state as the metrics and admin API do:
-// held, inflight, deferred or ready.
+// quarantined, held, inflight, deferred or ready.
 func (q *Queue) StateOf(m *Message) string {
 	switch {
+	case m.Quarantine != nil:
+		return "quarantined"
 	case m.Held:
 		return "held"
 	case q.Leased(m.ID):
@@ -176,9 +184,10 @@ func retryMessage(txn *badger.Txn, m *Message, now time.Time) error {
 	return putMessage(txn, m)
 }
 
-// Delete removes a message and its body without a bounce.
+// Delete removes a message and its body without a bounce; a quarantined
+// message, or one whose record is unreadable, too.
 func (q *Queue) Delete(id ID) error {
-	return q.adminUpdate(id, "delete", frees, func(txn *badger.Txn, m *Message, d *delta) error {
+	err := q.adminUpdate(id, "delete", frees, func(txn *badger.Txn, m *Message, d *delta) error {
 		if m.Held {
 			if err := txn.Delete(heldKey(m.ID)); err != nil {
 				return err
@@ -193,6 +202,10 @@ func (q *Queue) Delete(id ID) error {
 		d.bytes -= m.Size
 		return deleteMessage(txn, m.ID)
 	})
+	if errors.Is(err, ErrQuarantined) || errors.Is(err, ErrUnreadable) {
+		return q.removeUnreadable(id)
+	}
+	return err
 }
 
 // flushBatch is how many messages Flush changes per transaction: one
@@ -274,8 +287,8 @@ func (q *Queue) retryBatch(ids []ID, now time.Time) (int, error) {
 				continue
 			}
 			m, err := getMessage(txn, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) {
+				continue // gone; or quarantined by the lease that meets it
 			}
 			if err != nil {
 				return err
@@ -324,6 +337,9 @@ func (q *Queue) adminUpdate(id ID, op string, freesSpace bool, fn func(*badger.T
 	err := q.update(func(txn *badger.Txn) error {
 		d = delta{}
 		m, err := getMessage(txn, id)
+		if errors.Is(err, ErrNotFound) && exists(txn, quarantineKey(id)) {
+			return ErrQuarantined
+		}
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,9 @@ func (q *Queue) ListPage(opts ListOptions) (Page, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	if opts.State == "quarantined" {
+		return q.listQuarantined(opts, limit)
+	}
 	var cutoff time.Time
 	if opts.OlderThan > 0 {
 		cutoff = q.now().Add(-opts.OlderThan)
@@ -105,8 +108,9 @@ func (q *Queue) Headers(id ID) ([]byte, error) {
 
 // Consistency is what Verify found on disk.
 type Consistency struct {
-	// Messages, Bodies, Due and Held count the records of each kind.
-	Messages, Bodies, Due, Held int
+	// Messages, Bodies, Due, Held and Quarantined count the records of
+	// each kind.
+	Messages, Bodies, Due, Held, Quarantined int
 	// Problems describes each inconsistency found, at most 100.
 	Problems []string
 }
@@ -165,13 +169,23 @@ func (q *Queue) Verify() (Consistency, error) {
 				}
 			}
 		}
+		// A quarantined message keeps its body, if it had one.
+		quarantinedBodies := 0
+		qit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixQuarantine}})
+		defer qit.Close()
+		for qit.Rewind(); qit.Valid(); qit.Next() {
+			c.Quarantined++
+			if exists(txn, bodyKey(ID(qit.Item().Key()[1:]))) {
+				quarantinedBodies++
+			}
+		}
 		c.Bodies = countPrefix(txn, prefixBody)
 		c.Due = countPrefix(txn, prefixDue)
 		c.Held = countPrefix(txn, prefixHeld)
 		// Every record's keys exist (above); equal counts then mean no body
 		// or index entry is left over from a message that is gone.
-		if c.Bodies != c.Messages {
-			problem("%d bodies for %d message records", c.Bodies, c.Messages)
+		if c.Bodies != c.Messages+quarantinedBodies {
+			problem("%d bodies for %d message records and %d quarantined ones with a body", c.Bodies, c.Messages, quarantinedBodies)
 		}
 		if c.Due != unheld {
 			problem("%d due-index entries for %d messages that are not held", c.Due, unheld)

@@ -15,16 +15,20 @@ import (
 //	                 scheduling without reading records.
 //	h<id>            held messages; value: size
 //	k<area>\0<key>   key-value areas for other parts of the relay (kv.go)
+//	q<id>            quarantined message records that could not be read;
+//	                 value: quarantined (quarantine.go). The body stays at b<id>.
 const (
-	prefixMessage = 'm'
-	prefixBody    = 'b'
-	prefixDue     = 'd'
-	prefixHeld    = 'h'
+	prefixMessage    = 'm'
+	prefixBody       = 'b'
+	prefixDue        = 'd'
+	prefixHeld       = 'h'
+	prefixQuarantine = 'q'
 )
 
-func messageKey(id ID) []byte { return append([]byte{prefixMessage}, id...) }
-func bodyKey(id ID) []byte    { return append([]byte{prefixBody}, id...) }
-func heldKey(id ID) []byte    { return append([]byte{prefixHeld}, id...) }
+func messageKey(id ID) []byte    { return append([]byte{prefixMessage}, id...) }
+func bodyKey(id ID) []byte       { return append([]byte{prefixBody}, id...) }
+func heldKey(id ID) []byte       { return append([]byte{prefixHeld}, id...) }
+func quarantineKey(id ID) []byte { return append([]byte{prefixQuarantine}, id...) }
 
 // messageKeyAt is the first message key of every message that arrived at
 // or after t: IDs start with their time and sort by it.

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -43,20 +44,12 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	// The claim makes this caller the only writer of these messages, so
 	// they are read first and their new due times written through the
 	// group commit, sharing a sync with concurrent enqueues and completions.
-	var jobs []*Message
-	err = q.db.View(func(txn *badger.Txn) error {
-		for _, id := range claimed {
-			m, err := getMessage(txn, id)
-			if errors.Is(err, ErrNotFound) {
-				continue // deleted between the scan and now
-			}
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, m)
-		}
-		return nil
-	})
+	// Records that cannot be delivered are set aside, not returned as an
+	// error: one bad record must not stop the delivery of all the others.
+	jobs, bad, err := q.readClaimed(claimed)
+	if err == nil && len(bad) > 0 {
+		q.setAside(bad)
+	}
 	if err == nil && len(jobs) > 0 {
 		due := now.Add(q.opts.LeaseDuration)
 		done := q.due.note(due)
@@ -66,8 +59,8 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil {
-		for _, id := range claimed {
-			delete(q.leased, id)
+		for _, c := range claimed {
+			delete(q.leased, c.id)
 		}
 		return nil, fmt.Errorf("lease: %w", err)
 	}
@@ -75,9 +68,9 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	for _, m := range jobs {
 		found[m.ID] = true
 	}
-	for _, id := range claimed {
-		if !found[id] {
-			delete(q.leased, id)
+	for _, c := range claimed {
+		if !found[c.id] {
+			delete(q.leased, c.id)
 		}
 	}
 	return jobs, nil
@@ -100,16 +93,26 @@ type LeaseFilter struct {
 	Tail int
 }
 
+// claim is a due-index entry that a lease has marked as leased in memory.
+type claim struct {
+	id   ID
+	key  []byte // the due-index key
+	kind kind
+	size int64
+	// counted: the entry's value parsed, so the counters include it.
+	counted bool
+}
+
 // claimDue scans the due index up to now and marks up to max unleased
 // messages that the filter admits as leased in memory. It starts where the
 // live entries begin (indexFloor), not at the deletions that delivered
 // messages left before them.
-func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, error) {
+func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]claim, error) {
 	q.scanMu.Lock()
 	defer q.scanMu.Unlock()
 	start, bound := q.due.begin()
 	var first time.Time
-	var claimed []ID
+	var claimed []claim
 	end := dueKeyUpTo(now)
 	err := q.db.View(func(txn *badger.Txn) error {
 		q.mu.Lock()
@@ -122,10 +125,12 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 			}
 			var (
 				k      kind
+				size   int64
 				domain string
+				ok     bool
 			)
 			if err := it.Item().Value(func(v []byte) error {
-				k, _, domain, _ = parseDueValue(v)
+				k, size, domain, ok = parseDueValue(v)
 				return nil
 			}); err != nil {
 				return err
@@ -135,7 +140,7 @@ func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]ID, erro
 				return nil
 			}
 			q.leased[id] = k
-			claimed = append(claimed, id)
+			claimed = append(claimed, claim{id: id, key: it.Item().KeyCopy(nil), kind: k, size: size, counted: ok})
 			return nil
 		}
 		// Prefetch what the scan may look at, not more: a filtered scan
@@ -471,12 +476,24 @@ func (q *Queue) makeDueAgain(id ID) error {
 }
 
 func getMessage(txn *badger.Txn, id ID) (*Message, error) {
-	var m *Message
-	err := readValue(txn, messageKey(id), func(v []byte) (err error) {
-		m, err = decodeMessage(v)
+	m, _, err := readMessage(txn, id)
+	return m, err
+}
+
+// readMessage reads and decodes a message record. A record that does not
+// decode, or that names another message, is an error wrapping
+// errUnreadable; raw then holds the record as stored.
+func readMessage(txn *badger.Txn, id ID) (m *Message, raw []byte, err error) {
+	err = readValue(txn, messageKey(id), func(v []byte) (err error) {
+		if m, err = decodeMessage(v); err == nil && m.ID != id {
+			err = fmt.Errorf("%w: the record of %s names %.40q", errUnreadable, id, m.ID)
+		}
+		if err != nil {
+			m, raw = nil, bytes.Clone(v)
+		}
 		return err
 	})
-	return m, err
+	return m, raw, err
 }
 
 // readValue hands the value stored at key to fn, which must not keep it

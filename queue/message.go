@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,6 +109,10 @@ type Message struct {
 	Due time.Time `json:"due,omitzero"`
 	// DelayNotified records that a delay notice was sent.
 	DelayNotified bool `json:"delay_notified,omitempty"`
+	// Quarantine is set on a message whose record could not be read and
+	// was moved aside (listed with State "quarantined", or from Get); the
+	// other fields then hold what could be read of it. Never stored.
+	Quarantine *Quarantine `json:"-"`
 }
 
 // Deferred reports whether some pending recipient has been tried before,
@@ -190,17 +195,21 @@ func encodeMessage(m *Message) ([]byte, error) {
 	return b, nil
 }
 
+// errUnreadable marks a stored message record that cannot be used: not
+// JSON, or not a message. Such a record is quarantined (quarantine.go).
+var errUnreadable = errors.New("unreadable message record")
+
 // decodeMessage reads a stored message record and checks it is usable.
 func decodeMessage(b []byte) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode message record: %w", err)
+		return nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	if _, err := ParseID(string(m.ID)); err != nil {
-		return nil, fmt.Errorf("decode message record: %w", err)
+		return nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	if len(m.Recipients) == 0 {
-		return nil, fmt.Errorf("decode message record %s: no recipients", m.ID)
+		return nil, fmt.Errorf("%w %s: no recipients", errUnreadable, m.ID)
 	}
 	return &m, nil
 }

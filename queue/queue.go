@@ -83,7 +83,10 @@ type Queue struct {
 	evlog eventLog // events.go: numbering and wake-ups of the event log
 
 	ready, deferred, held, bytes atomic.Int64
-	lastWriteFailed              atomic.Bool
+	// quarantined counts the records in quarantine; quarantinedTotal
+	// those moved there since Open.
+	quarantined, quarantinedTotal atomic.Int64
+	lastWriteFailed               atomic.Bool
 	// syncs counts the sync failures badger only logs (syncwatch.go).
 	syncs *syncWatch
 	// beforeCommit, when set (by tests), runs just before each commit.
@@ -192,7 +195,8 @@ func newQueue(db *badger.DB, opts Options, syncs *syncWatch) *Queue {
 	return q
 }
 
-// rebuild recounts ready, deferred and held messages from the indexes.
+// rebuild recounts ready, deferred, held and quarantined messages from
+// the indexes.
 func (q *Queue) rebuild() error {
 	return q.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: 256})
@@ -224,6 +228,7 @@ func (q *Queue) rebuild() error {
 				return fmt.Errorf("rebuild: %w", err)
 			}
 		}
+		q.quarantined.Store(int64(countPrefix(txn, prefixQuarantine)))
 		return nil
 	})
 }
@@ -388,6 +393,10 @@ type Stats struct {
 	Bytes int64
 	// Oldest is the arrival time of the oldest queued message; zero if empty.
 	Oldest time.Time
+	// Quarantined counts the messages whose record was unreadable and was
+	// moved aside (not in the other counts); QuarantinedTotal those moved
+	// aside since the queue was opened.
+	Quarantined, QuarantinedTotal int64
 }
 
 // Stats reports the queue's counts by state. Leased messages count as
@@ -408,6 +417,9 @@ func (q *Queue) Stats() Stats {
 		Inflight: inReady + inDeferred,
 		Held:     q.held.Load(),
 		Bytes:    q.bytes.Load(),
+
+		Quarantined:      q.quarantined.Load(),
+		QuarantinedTotal: q.quarantinedTotal.Load(),
 	}
 	q.mu.Unlock()
 	if !q.closed.Load() {

@@ -71,8 +71,8 @@ func (qc *queueCmd) listCmd() *cobra.Command {
 			"on queues of millions of messages. Filters combine.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.State != "" && !map[string]bool{"ready": true, "deferred": true, "inflight": true, "held": true}[opts.State] {
-				return fmt.Errorf("--state %q: want ready, deferred, inflight or held", opts.State)
+			if opts.State != "" && !map[string]bool{"ready": true, "deferred": true, "inflight": true, "held": true, "quarantined": true}[opts.State] {
+				return fmt.Errorf("--state %q: want ready, deferred, inflight, held or quarantined", opts.State)
 			}
 			return qc.withSource(cmd, func(ctx context.Context, src *source) error {
 				p := newListPrinter(cmd.OutOrStdout(), src, qc.json, quiet)
@@ -101,7 +101,7 @@ func (qc *queueCmd) listCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&opts.State, "state", "", "only messages in this state: ready, deferred, inflight or held")
+	cmd.Flags().StringVar(&opts.State, "state", "", "only messages in this state: ready, deferred, inflight, held, or quarantined (unreadable records moved aside)")
 	cmd.Flags().StringVar(&opts.Domain, "domain", "", "only messages with a recipient at this domain")
 	cmd.Flags().StringVar(&opts.Sender, "sender", "", `only messages from this envelope sender ("<>" for bounces)`)
 	cmd.Flags().DurationVar(&opts.OlderThan, "older-than", 0, "only messages queued longer than this, e.g. 2h")

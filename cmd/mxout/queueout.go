@@ -34,7 +34,7 @@ func (p *listPrinter) begin() error {
 	case p.json:
 		_, err = fmt.Fprintf(p.w, `{"mode":%q,"source":%q,"messages":[`, p.src.Mode, p.src.Where)
 	case !p.quiet:
-		_, err = fmt.Fprintf(p.w, "%-20s  %-8s  %9s  %-23s  %s\n", "ID", "STATE", "SIZE", "ARRIVAL", "SENDER / RECIPIENTS")
+		_, err = fmt.Fprintf(p.w, "%-20s  %-11s  %9s  %-23s  %s\n", "ID", "STATE", "SIZE", "ARRIVAL", "SENDER / RECIPIENTS")
 	}
 	return err
 }
@@ -59,9 +59,12 @@ func (p *listPrinter) message(m admin.Message) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-20s  %-8s  %9s  %-23s  %s\n", m.ID, m.State, humanBytes(m.Size), m.Arrival.Local().Format(timeFormat), sender(m.From))
+	fmt.Fprintf(&b, "%-20s  %-11s  %9s  %-23s  %s\n", m.ID, m.State, humanBytes(m.Size), m.Arrival.Local().Format(timeFormat), senderOf(m))
 	for _, r := range m.Recipients {
 		fmt.Fprintf(&b, "%-20s  %s  %s\n", "", r.Addr, recipientSummary(r))
+	}
+	if q := m.Quarantine; q != nil {
+		fmt.Fprintf(&b, "%-20s  quarantined %s: %s\n", "", q.At.Local().Format(timeFormat), oneLine(q.Reason))
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
@@ -106,7 +109,7 @@ func printMessage(w io.Writer, src *source, m admin.Message, asJSON bool) error 
 	var b strings.Builder
 	now := time.Now()
 	fmt.Fprintf(&b, "Message %s (%s)\n", m.ID, m.State)
-	fmt.Fprintf(&b, "  from:     %s\n", sender(m.From))
+	fmt.Fprintf(&b, "  from:     %s\n", senderOf(m))
 	fmt.Fprintf(&b, "  arrival:  %s (%s)\n", m.Arrival.Local().Format(timeFormat), relative(m.Arrival, now))
 	fmt.Fprintf(&b, "  size:     %d bytes\n", m.Size)
 	if !m.Due.IsZero() {
@@ -117,6 +120,9 @@ func printMessage(w io.Writer, src *source, m admin.Message, asJSON bool) error 
 	}
 	if m.Ret != "" || m.EnvID != "" {
 		fmt.Fprintf(&b, "  dsn:      ret=%s envid=%s\n", m.Ret, m.EnvID)
+	}
+	if q := m.Quarantine; q != nil {
+		fmt.Fprintf(&b, "  quarantined: %s (%s): %s\n", q.At.Local().Format(timeFormat), relative(q.At, now), oneLine(q.Reason))
 	}
 	fmt.Fprintf(&b, "Recipients (%d):\n", len(m.Recipients))
 	for _, r := range m.Recipients {
@@ -155,8 +161,12 @@ func printStats(w io.Writer, src *source, s admin.Stats, asJSON bool) error {
 	if !s.Oldest.IsZero() {
 		oldest = fmt.Sprintf("%s (%s)", s.Oldest.Local().Format(timeFormat), relative(s.Oldest, time.Now()))
 	}
-	_, err := fmt.Fprintf(w, "ready     %d\ndeferred  %d\ninflight  %d\nheld      %d\ntotal     %d\nbytes     %d (%s)\noldest    %s\n-- %s\n",
-		s.Ready, s.Deferred, s.Inflight, s.Held, s.Total, s.Bytes, humanBytes(s.Bytes), oldest, src.Describe())
+	quarantined := ""
+	if s.Quarantined > 0 {
+		quarantined = fmt.Sprintf("quarantined %d (unreadable, not in the total: mxout queue list --state quarantined)\n", s.Quarantined)
+	}
+	_, err := fmt.Fprintf(w, "ready     %d\ndeferred  %d\ninflight  %d\nheld      %d\ntotal     %d\nbytes     %d (%s)\noldest    %s\n%s-- %s\n",
+		s.Ready, s.Deferred, s.Inflight, s.Held, s.Total, s.Bytes, humanBytes(s.Bytes), oldest, quarantined, src.Describe())
 	return err
 }
 
@@ -165,6 +175,15 @@ func writeJSONOut(w io.Writer, src *source, key string, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(map[string]any{"mode": src.Mode, "source": src.Where, key: v})
+}
+
+// senderOf is the envelope sender to show; a quarantined record may not
+// have one that could be read.
+func senderOf(m admin.Message) string {
+	if m.Quarantine != nil && m.From == "" {
+		return "(unreadable)"
+	}
+	return sender(m.From)
 }
 
 func sender(from string) string {

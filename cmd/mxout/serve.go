@@ -136,7 +136,10 @@ func (r *relay) start() error {
 	m := metrics.NewWithOptions(reg, metrics.Options{Domains: c.Metrics.Domains})
 	metrics.RegisterQueue(reg, func() metrics.QueueSnapshot {
 		s := q.Stats()
-		return metrics.QueueSnapshot{Ready: s.Ready, Deferred: s.Deferred, Inflight: s.Inflight, Held: s.Held, Bytes: s.Bytes, Oldest: s.Oldest}
+		return metrics.QueueSnapshot{
+			Ready: s.Ready, Deferred: s.Deferred, Inflight: s.Inflight, Held: s.Held, Bytes: s.Bytes, Oldest: s.Oldest,
+			QuarantinedTotal: s.QuarantinedTotal,
+		}
 	}, nil)
 
 	res, err := resolver.New(resolver.Config{Servers: c.Resolver.Servers, Timeout: c.Resolver.Timeout, Observer: m})

@@ -106,16 +106,21 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 		!strings.Contains(rep, "Action: failed") || !strings.Contains(rep, "Status: 5.0.0") || !strings.Contains(rep, "deleted from the queue") {
 		t.Errorf("report of the deleted message (from %q):\n%s", reports[0].From, rep)
 	}
-	out, _, err = r.cli(nil, "stats", "--json")
+	// The report reached the sender's MX just before its delivery was
+	// recorded: wait for the queue to be empty.
 	var stats struct {
 		Mode  string `json:"mode"`
 		Stats struct {
 			Total int `json:"total"`
 		} `json:"stats"`
 	}
-	if err != nil || json.Unmarshal([]byte(out), &stats) != nil || stats.Mode != "api" || stats.Stats.Total != 0 {
-		t.Errorf("stats --json: %v\n%s", err, out)
-	}
+	waitFor(t, 10*time.Second, "stats --json to show an empty queue", func() bool {
+		out, _, err := r.cli(nil, "stats", "--json")
+		if err != nil || json.Unmarshal([]byte(out), &stats) != nil || stats.Mode != "api" {
+			t.Fatalf("stats --json: %v\n%s", err, out)
+		}
+		return stats.Stats.Total == 0
+	})
 	if len(other.Messages()) != 0 {
 		t.Error("a deleted message was delivered")
 	}

@@ -136,6 +136,12 @@ type Delivery struct {
 	// MaxMessagesPerConnection caps transactions on one connection; 1
 	// disables reuse.
 	MaxMessagesPerConnection int `mapstructure:"max_messages_per_connection" yaml:"max_messages_per_connection"`
+	// MaxMXAddresses caps the remote addresses one delivery attempt tries
+	// (Postfix smtp_mx_address_limit); 0: no limit.
+	MaxMXAddresses int `mapstructure:"max_mx_addresses" yaml:"max_mx_addresses"`
+	// MaxMXSessions caps the connections one attempt makes that a server
+	// accepted (Postfix smtp_mx_session_limit); 0: no limit.
+	MaxMXSessions int `mapstructure:"max_mx_sessions" yaml:"max_mx_sessions"`
 	// ConnectionIdleTimeout is how long an idle connection is kept for the
 	// next message to the same host; 0 disables reuse.
 	ConnectionIdleTimeout time.Duration `mapstructure:"connection_idle_timeout" yaml:"connection_idle_timeout"`
@@ -196,6 +202,9 @@ type DeliveryTimeouts struct {
 	DataBlock time.Duration `mapstructure:"data_block" yaml:"data_block"`
 	DataDone  time.Duration `mapstructure:"data_done" yaml:"data_done"`
 	Rset      time.Duration `mapstructure:"rset" yaml:"rset"`
+	// Attempt bounds one whole delivery attempt: every MX host and
+	// address tried, every session and the transaction.
+	Attempt time.Duration `mapstructure:"attempt" yaml:"attempt"`
 }
 
 // IP families of delivery.ip_family.

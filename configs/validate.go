@@ -85,6 +85,8 @@ func (d *Delivery) validate(v *validator) {
 	v.check(d.MaxConnectionsPerDomain >= 1, "delivery.max_connections_per_domain", d.MaxConnectionsPerDomain, "must be at least 1")
 	v.check(d.MaxRecipientsPerTransaction >= 1, "delivery.max_recipients_per_transaction", d.MaxRecipientsPerTransaction, "must be at least 1")
 	v.check(d.MaxMessagesPerConnection >= 1, "delivery.max_messages_per_connection", d.MaxMessagesPerConnection, "must be at least 1 (1 disables reuse)")
+	v.check(d.MaxMXAddresses >= 0, "delivery.max_mx_addresses", d.MaxMXAddresses, "must be 0 (no limit) or positive")
+	v.check(d.MaxMXSessions >= 0, "delivery.max_mx_sessions", d.MaxMXSessions, "must be 0 (no limit) or positive")
 	v.check(d.ConnectionIdleTimeout >= 0, "delivery.connection_idle_timeout", d.ConnectionIdleTimeout, "must be 0 (no reuse) or positive")
 	v.oneOf("delivery.ip_family", d.IPFamily, IPFamilyAny, IPFamilyV4, IPFamilyV6)
 	if d.SourceAddress != "" {
@@ -131,6 +133,7 @@ func (d *Delivery) validate(v *validator) {
 	}{
 		{"connect", t.Connect}, {"greeting", t.Greeting}, {"helo", t.Helo}, {"mail", t.Mail}, {"rcpt", t.Rcpt},
 		{"data_init", t.DataInit}, {"data_block", t.DataBlock}, {"data_done", t.DataDone}, {"rset", t.Rset},
+		{"attempt", t.Attempt},
 	} {
 		v.check(x.d > 0, "delivery.timeouts."+x.key, x.d, "must be positive")
 	}

@@ -94,6 +94,11 @@ type Config struct {
 	// MaxMessagesPerConnection caps transactions per session; 0 or 1
 	// closes every session after one transaction.
 	MaxMessagesPerConnection int
+	// MaxMXAddresses caps the addresses one attempt tries, and
+	// MaxMXSessions the connections it makes that a server accepted
+	// (Postfix's smtp_mx_address_limit and smtp_mx_session_limit; the
+	// configuration's defaults are 5 and 2). 0 is no limit.
+	MaxMXAddresses, MaxMXSessions int
 	// ConnectionIdleTimeout is how long a session is kept open for the
 	// next message to the same host; 0 disables reuse.
 	ConnectionIdleTimeout time.Duration

@@ -32,6 +32,9 @@ type Timeouts struct {
 	// Rset bounds RSET before a cached session is reused, and QUIT
 	// (Postfix smtp_rset_timeout: 20s).
 	Rset time.Duration
+	// Attempt bounds one whole attempt of a group: its MX walk, every
+	// session and the transaction (attempt.go).
+	Attempt time.Duration
 }
 
 // DefaultTimeouts are RFC 5321's values, with Postfix's where the RFC
@@ -40,6 +43,7 @@ var DefaultTimeouts = Timeouts{
 	Connect: 30 * time.Second, Greeting: 5 * time.Minute, Helo: 5 * time.Minute,
 	Mail: 5 * time.Minute, Rcpt: 5 * time.Minute, DataInit: 2 * time.Minute,
 	DataBlock: 3 * time.Minute, DataDone: 10 * time.Minute, Rset: 20 * time.Second,
+	Attempt: 30 * time.Minute,
 }
 
 // withDefaults fills zero fields from DefaultTimeouts.
@@ -59,6 +63,7 @@ func (t Timeouts) withDefaults() Timeouts {
 	fill(&t.DataBlock, d.DataBlock)
 	fill(&t.DataDone, d.DataDone)
 	fill(&t.Rset, d.Rset)
+	fill(&t.Attempt, d.Attempt)
 	return t
 }
 

@@ -49,10 +49,12 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	}
 	// From here this worker holds one slot of r.dest: the session's while
 	// it has one, else a reservation for opening one.
-	outs, tried, last := e.walk(ctx, m, body, g, r, hops, cached)
+	actx, cancel := e.attemptContext(ctx)
+	outs, tried, last := e.walk(actx, m, body, g, r, hops, cached)
+	cancel()
 	if outs == nil {
 		if tried {
-			e.health(ctx, r, true, last)
+			e.health(r, true, last)
 		}
 		e.pool.release(r.dest)
 		outs = e.failGroup(m, g, last)
@@ -63,8 +65,8 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 // health reports a round's effect on the destination's health, before
 // its slot is given back, so that a worker waiting for the slot sees the
 // destination dead as soon as it is.
-func (e *Engine) health(ctx context.Context, r route, failed bool, o Outcome) {
-	if ctx.Err() != nil {
+func (e *Engine) health(r route, failed bool, o Outcome) {
+	if e.workCtx.Err() != nil {
 		return // shutting down: says nothing about the destination
 	}
 	if e.pool.report(r.dest, failed, o, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
@@ -123,13 +125,25 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 	// decides only when nothing else was learnt about the destination.
 	var refused Outcome
 	informed, skipped := false, 0
+	b := budget{maxAddrs: e.cfg.MaxMXAddresses, maxSessions: e.cfg.MaxMXSessions}
 	defer func() {
 		if skipped > 0 {
 			e.log.Info("delivery: skipped MX addresses the relay must not connect to", "queue_id", m.ID, "dest", g.dest,
 				"skipped", skipped, "reason", refused.Response)
 		}
 	}()
+	defer func() {
+		if b.stopped {
+			e.defence(metrics.DefenceMXLimit)
+			e.log.Info("delivery: MX walk stopped by "+b.which(), "queue_id", m.ID, "dest", g.dest,
+				"addresses", b.addrs, "sessions", b.sessions)
+		}
+	}()
+hosts:
 	for _, h := range hops {
+		if b.stop() {
+			break
+		}
 		addrs, err := e.addrsOf(ctx, h.host)
 		if err != nil {
 			// A broken MX host name defers; only the domain's own MX answer
@@ -158,21 +172,34 @@ func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g grou
 				skipped++
 				continue
 			}
+			if b.stop() {
+				break hosts
+			}
 			tried = true
+			b.addrs++
 			ap := netip.AddrPortFrom(a, uint16(r.port))
 			for fresh := false; ; fresh = true {
 				info := attemptInfo{host: h.host, addr: ap.String(), start: e.now()}
 				s, err := e.sessionAt(ctx, m, r, h.host, ap, fresh)
 				if err != nil {
+					if connected(err) {
+						b.sessions++
+					}
 					last = Classify(err, h.host)
 					if last.State == queue.Failed {
 						last = deferInstead(last) // a 5xx greeting or EHLO: this host only
 					}
 					break
 				}
+				b.sessions++
 				if res, ok := e.run(ctx, m, body, g, r, s, info); ok {
 					return res.out, true, Outcome{}
 				}
+				b.sessions-- // a reused session that had died: no session spent
+			}
+			if o, ok := e.expired(ctx, h.host); ok {
+				e.defence(metrics.DefenceAttemptDeadline)
+				return nil, true, o
 			}
 			if ctx.Err() != nil {
 				return nil, true, last
@@ -253,7 +280,8 @@ func (e *Engine) run(ctx context.Context, m *queue.Message, body []byte, g group
 		return res, false
 	}
 	info.end = e.now()
-	e.health(ctx, r, res.siteFailure, anyPending(res.out))
+	e.expire(ctx, res.out, s.remoteMTA)
+	e.health(r, res.siteFailure, anyPending(res.out))
 	e.finish(s, r, res, ctx)
 	if e.m != nil {
 		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())

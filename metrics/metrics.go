@@ -36,10 +36,16 @@ const (
 	// DefenceReplyTooLong: a server broke a reply limit (a line over 2,000
 	// octets, a reply over 100 lines or 64 KiB); its session was ended.
 	DefenceReplyTooLong = "reply_too_long"
+	// DefenceMXLimit: an MX walk stopped at delivery.max_mx_addresses or
+	// delivery.max_mx_sessions with hosts left untried.
+	DefenceMXLimit = "mx_limit"
+	// DefenceAttemptDeadline: an attempt ran past delivery.timeouts.attempt
+	// and was cut.
+	DefenceAttemptDeadline = "attempt_deadline"
 )
 
 // defences are the values of the defence label, pre-created.
-var defences = []string{DefenceNonGlobalAddress, DefenceReplyTooLong}
+var defences = []string{DefenceNonGlobalAddress, DefenceReplyTooLong, DefenceMXLimit, DefenceAttemptDeadline}
 
 // replyClasses are the values of the class label of remote_replies_total.
 var replyClasses = []string{"2xx", "4xx", "5xx"}
@@ -150,7 +156,7 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 		}, []string{"class", "domain"}),
 		DeliveryDefences: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "delivery_defences_total",
-			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply).",
+			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply), mx_limit (an MX walk stopped at max_mx_addresses or max_mx_sessions), attempt_deadline (an attempt cut at delivery.timeouts.attempt).",
 		}, []string{"defence"}),
 	}
 	reg.MustRegister(

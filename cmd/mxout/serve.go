@@ -296,6 +296,8 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 		MaxConnectionsPerDomain:     d.MaxConnectionsPerDomain,
 		MaxRecipientsPerTransaction: d.MaxRecipientsPerTransaction,
 		MaxMessagesPerConnection:    d.MaxMessagesPerConnection,
+		MaxMXAddresses:              d.MaxMXAddresses,
+		MaxMXSessions:               d.MaxMXSessions,
 		ConnectionIdleTimeout:       d.ConnectionIdleTimeout,
 		Domains:                     domains,
 		IPFamily:                    d.IPFamily,
@@ -312,7 +314,7 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 		},
 		Timeouts: delivery.Timeouts{
 			Connect: t.Connect, Greeting: t.Greeting, Helo: t.Helo, Mail: t.Mail, Rcpt: t.Rcpt,
-			DataInit: t.DataInit, DataBlock: t.DataBlock, DataDone: t.DataDone, Rset: t.Rset,
+			DataInit: t.DataInit, DataBlock: t.DataBlock, DataDone: t.DataDone, Rset: t.Rset, Attempt: t.Attempt,
 		},
 		OwnAddrs:        own,
 		AllowedNetworks: networks(d.AllowedNetworks),

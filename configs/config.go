@@ -60,6 +60,9 @@ type Submission struct {
 	// MaxConnectionsPerIP bounds open connections from one client address
 	// outside TrustedNetworks (IPv6: one /64).
 	MaxConnectionsPerIP int `mapstructure:"max_connections_per_ip" yaml:"max_connections_per_ip"`
+	// PreAuthTimeout is how long a client outside TrustedNetworks may stay
+	// connected without authenticating.
+	PreAuthTimeout time.Duration `mapstructure:"pre_auth_timeout" yaml:"pre_auth_timeout"`
 	// RateLimit bounds accepted messages per user and per client address.
 	RateLimit RateLimit `mapstructure:"rate_limit" yaml:"rate_limit"`
 	// AuthThrottle limits failed AUTH attempts.

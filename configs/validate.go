@@ -66,6 +66,7 @@ func (s *Submission) validate(v *validator) {
 	v.check(s.MaxErrors >= 1, "submission.max_errors", s.MaxErrors, "must be at least 1")
 	v.check(s.MaxConnections >= 1, "submission.max_connections", s.MaxConnections, "must be at least 1")
 	v.check(s.MaxConnectionsPerIP >= 1 && s.MaxConnectionsPerIP <= s.MaxConnections, "submission.max_connections_per_ip", s.MaxConnectionsPerIP, "must be between 1 and submission.max_connections")
+	v.check(s.PreAuthTimeout > 0, "submission.pre_auth_timeout", s.PreAuthTimeout, "must be positive")
 	r := s.RateLimit
 	v.check(r.Window >= time.Second, "submission.rate_limit.window", r.Window, "must be at least 1s")
 	v.check(r.MessagesPerUser >= 0, "submission.rate_limit.messages_per_user", r.MessagesPerUser, "must be 0 (no limit) or positive")

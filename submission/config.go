@@ -49,9 +49,16 @@ type Config struct {
 	MaxErrors int
 	// MaxConnections bounds open connections over all listeners, and
 	// MaxConnectionsPerIP those from one untrusted address; more get
-	// 421 4.7.0 at connect.
+	// 421 4.7.0 at connect. Untrusted clients that have not authenticated
+	// may hold at most 80% of MaxConnections (at least one), so that
+	// strangers cannot take the slots of trusted and authenticated
+	// clients.
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// PreAuthTimeout is how long an untrusted client may stay connected
+	// without authenticating (it cannot send MAIL before); then it gets
+	// 421 4.4.2 and is closed.
+	PreAuthTimeout time.Duration
 	// RateLimit bounds accepted messages per user and per client address.
 	RateLimit RateLimit
 	// AuthThrottle slows down and stops password guessing.
@@ -127,6 +134,8 @@ func validate(cfg *Config, q Queue) error {
 		return errors.New("max errors must be positive")
 	case cfg.MaxConnections <= 0 || cfg.MaxConnectionsPerIP <= 0:
 		return errors.New("connection limits must be positive")
+	case cfg.PreAuthTimeout <= 0:
+		return errors.New("pre-auth timeout must be positive")
 	case cfg.RateLimit.Window <= 0 || cfg.RateLimit.MessagesPerUser < 0 || cfg.RateLimit.MessagesPerIP < 0:
 		return errors.New("rate limit: window must be positive, limits 0 (none) or positive")
 	}

@@ -37,11 +37,14 @@
 // # Limits
 //
 // Connections over MaxConnections (or MaxConnectionsPerIP, untrusted
-// clients only) get 421 4.7.0 at connect. MAIL over a RateLimit gets 450
-// 4.7.1. A connection is cut with 421 4.4.2 when a command line takes
-// longer than ReadTimeout, a message transfer longer than DataTimeout, or
-// the whole connection longer than SessionTimeout, and with 421 4.7.0
-// after MaxErrors refused commands. go-smtp sets no limit by itself; the
+// clients only) get 421 4.7.0 at connect, and so do untrusted clients
+// beyond 80% of MaxConnections held by untrusted clients that have not
+// authenticated. MAIL over a RateLimit gets 450 4.7.1. A connection is cut
+// with 421 4.4.2 when a command line takes longer than ReadTimeout, a
+// message transfer longer than DataTimeout, the whole connection longer
+// than SessionTimeout, or an untrusted client has not authenticated
+// within PreAuthTimeout, and with 421 4.7.0 after MaxErrors refused
+// commands. go-smtp sets no limit by itself; the
 // deadlines are enforced in the connection wrapper below TLS.
 //
 // # Replies

@@ -40,6 +40,7 @@ func testConfig() Config {
 		MaxErrors:           20,
 		MaxConnections:      100,
 		MaxConnectionsPerIP: 50,
+		PreAuthTimeout:      time.Minute,
 		RateLimit:           RateLimit{Window: time.Minute},
 		AuthThrottle: AuthThrottle{
 			Window: 15 * time.Minute, MaxFailuresPerIP: 100, MaxFailuresPerUser: 100, MaxFailuresPerSession: 3,

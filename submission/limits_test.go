@@ -31,9 +31,17 @@ func TestConnectionCaps(t *testing.T) {
 		from []string
 		want []bool
 	}{{
-		name: "overall", overall: 2, perIP: 2,
-		from: []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"},
-		want: []bool{true, true, false},
+		// Strangers may hold 8 of 10; the other two stay free for
+		// trusted (and authenticated) clients, until all 10 are taken.
+		name: "untrusted clients that have not authenticated: 80% of the slots", overall: 10, perIP: 10,
+		trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.100/32")},
+		from: []string{"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2",
+			"127.0.0.3", "127.0.0.100", "127.0.0.100", "127.0.0.100"},
+		want: []bool{true, true, true, true, true, true, true, true, false, true, true, false},
+	}, {
+		name: "80% of a single slot is that slot", overall: 1, perIP: 1,
+		from: []string{"127.0.0.1", "127.0.0.2"},
+		want: []bool{true, false},
 	}, {
 		name: "per IP", overall: 10, perIP: 2,
 		from: []string{"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2"},

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/mxout/mxout/metrics"
 )
 
 // refuseWriteTimeout bounds the 421 written to a connection over a limit,
@@ -43,14 +41,16 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 			c.Close()
 			return nil, net.ErrClosed
 		case overLimit:
-			l.refuse(tc)
+			l.refuse(tc, "connection refused: too many connections")
+		case overPreAuthLimit:
+			l.refuse(tc, "connection refused: too many connections of clients that have not authenticated")
 		}
 	}
 }
 
-func (l *trackingListener) refuse(tc *trackedConn) {
+func (l *trackingListener) refuse(tc *trackedConn, why string) {
 	l.s.m.MessagesRejected.WithLabelValues(ReasonConnectionLimit).Inc()
-	l.s.log.Debug("connection refused: too many connections", "client", tc.ip)
+	l.s.log.Debug(why, "client", tc.ip)
 	if !l.implicitTLS {
 		tc.Conn.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 		io.WriteString(tc.Conn, "421 4.7.0 "+l.s.cfg.Hostname+" Too many connections, try again later\r\n")
@@ -66,8 +66,10 @@ func (l *trackingListener) refuse(tc *trackedConn) {
 // forever. Once a read has timed out, every later read times out at once:
 // bufio hands go-smtp the part of a line read before the deadline as if
 // it were whole, and the client must not get another full ReadTimeout
-// after that. It also carries the per-connection counters that must
-// survive STARTTLS (go-smtp starts a new Session after it).
+// after that. An untrusted client's reads are also clamped to its
+// pre-auth deadline until it authenticates. It also carries the
+// per-connection counters that must survive STARTTLS (go-smtp starts a
+// new Session after it).
 type trackedConn struct {
 	net.Conn
 	s       *Server
@@ -76,9 +78,16 @@ type trackedConn struct {
 	once    sync.Once
 	err     error
 
+	// preAuth: the connection holds one of the slots of untrusted
+	// clients that have not authenticated (Server.preAuth). Guarded by
+	// the Server's mu.
+	preAuth bool
+
 	mu         sync.Mutex
 	sessionEnd time.Time
 	dataEnd    time.Time // zero outside a message transfer
+	preAuthEnd time.Time // zero for trusted clients and once authenticated
+	preAuthOut bool      // the pre-auth deadline has passed (counted once)
 	timedOut   bool      // a read has timed out
 	hangup     hangupState
 	errors     int  // refused commands (see session.refuse)
@@ -98,11 +107,13 @@ const (
 
 func newTrackedConn(c net.Conn, s *Server) *trackedConn {
 	ip := remoteIP(c.RemoteAddr())
-	return &trackedConn{
-		Conn: c, s: s, ip: ip, trusted: s.trusted(ip),
-		// Deadlines are wall-clock times for the kernel, not Config.Now.
-		sessionEnd: time.Now().Add(s.cfg.SessionTimeout),
+	// Deadlines are wall-clock times for the kernel, not Config.Now.
+	now := time.Now()
+	tc := &trackedConn{Conn: c, s: s, ip: ip, trusted: s.trusted(ip), sessionEnd: now.Add(s.cfg.SessionTimeout)}
+	if !tc.trusted {
+		tc.preAuthEnd = now.Add(s.cfg.PreAuthTimeout)
 	}
+	return tc
 }
 
 // connOf finds the trackedConn under what go-smtp holds (the connection
@@ -134,7 +145,14 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		if inData && c.hangup == hangupNone {
 			c.hangup = hangupRequested
 		}
+		// go-smtp answers the timeout with 421 4.4.2 and closes.
+		preAuthOut := !c.preAuthOut && !c.preAuthEnd.IsZero() && !time.Now().Before(c.preAuthEnd)
+		c.preAuthOut = c.preAuthOut || preAuthOut
 		c.mu.Unlock()
+		if preAuthOut {
+			c.s.m.MessagesRejected.WithLabelValues(ReasonPreAuthTimeout).Inc()
+			c.s.log.Info("no AUTH within the pre-auth timeout, closing connection", "client", c.ip, "timeout", c.s.cfg.PreAuthTimeout)
+		}
 		if inData {
 			// go-smtp writes a read error met inside a BDAT chunk to the
 			// client as it is, and anything but an *smtp.SMTPError as a
@@ -176,7 +194,7 @@ func (c *trackedConn) clamp(t time.Time) time.Time {
 	if c.timedOut || (c.draining && !c.busy) {
 		return time.Unix(1, 0) // long past
 	}
-	for _, end := range []time.Time{c.sessionEnd, c.dataEnd} {
+	for _, end := range []time.Time{c.sessionEnd, c.dataEnd, c.preAuthEnd} {
 		if !end.IsZero() && (t.IsZero() || end.Before(t)) {
 			t = end
 		}
@@ -233,6 +251,15 @@ func (c *trackedConn) drain() {
 	}
 }
 
+// authenticated lifts the pre-auth deadline from the next read on, and
+// gives the connection's pre-auth slot back.
+func (c *trackedConn) authenticated() {
+	c.mu.Lock()
+	c.preAuthEnd = time.Time{}
+	c.mu.Unlock()
+	c.s.leavePreAuth(c)
+}
+
 // addError counts a refused command and returns the new count.
 func (c *trackedConn) addError() int {
 	c.mu.Lock()
@@ -281,35 +308,6 @@ func remoteIP(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-type admission int
-
-const (
-	admitted admission = iota
-	serverClosed
-	overLimit
-)
-
-// admit registers c unless the server is closed or c is over a
-// connection cap. Trusted networks are exempt from the per-IP cap.
-func (s *Server) admit(c *trackedConn) admission {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return serverClosed
-	case len(s.conns) >= s.cfg.MaxConnections:
-		return overLimit
-	case !c.trusted && s.connsPerIP[clientKey(c.ip)] >= s.cfg.MaxConnectionsPerIP:
-		return overLimit
-	}
-	s.conns[c] = struct{}{}
-	if !c.trusted {
-		s.connsPerIP[clientKey(c.ip)]++
-	}
-	s.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Inc()
-	return admitted
-}
-
 func (s *Server) addListener(l net.Listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -324,27 +322,4 @@ func (s *Server) removeListener(l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.listeners, l)
-}
-
-func (s *Server) removeConn(c *trackedConn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.conns[c]; !ok {
-		return
-	}
-	delete(s.conns, c)
-	if key := clientKey(c.ip); !c.trusted {
-		if s.connsPerIP[key]--; s.connsPerIP[key] <= 0 {
-			delete(s.connsPerIP, key)
-		}
-	}
-	s.m.SessionsActive.WithLabelValues(metrics.SideSubmission).Dec()
-	s.maybeDrainedLocked()
-}
-
-// maybeDrainedLocked signals Shutdown once no connection is left.
-func (s *Server) maybeDrainedLocked() {
-	if s.closed && len(s.conns) == 0 {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
 }

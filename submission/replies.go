@@ -30,6 +30,7 @@ const (
 	ReasonLocalError        = "local_error"         // any other local fault
 	ReasonNoDKIMKey         = "no_dkim_key"         // dkim.require and the sender domain has no key
 	ReasonTooManyHops       = "too_many_hops"       // more than 50 Received: fields: a mail loop
+	ReasonPreAuthTimeout    = "pre_auth_timeout"    // an untrusted client did not AUTH within PreAuthTimeout
 )
 
 // allReasons lists every reason label value, so New can pre-create the series.
@@ -38,7 +39,7 @@ func allReasons() []string {
 		ReasonAuthRequired, ReasonSenderDenied, ReasonBadAddress, ReasonTooManyRecipients,
 		ReasonSize, ReasonLineTooLong, ReasonBareLF, ReasonRateLimit, ReasonConnectionLimit,
 		ReasonTooManyErrors, ReasonTimeout, ReasonStorage, ReasonAborted, ReasonLocalError,
-		ReasonNoDKIMKey, ReasonTooManyHops,
+		ReasonNoDKIMKey, ReasonTooManyHops, ReasonPreAuthTimeout,
 	}
 }
 

@@ -68,8 +68,11 @@ type Server struct {
 	// connsPerIP counts the open connections of untrusted clients, by
 	// clientKey.
 	connsPerIP map[string]int
-	drained    chan struct{} // closed once closed is set and conns is empty
-	drainOnce  sync.Once
+	// preAuth counts the open connections of untrusted clients that have
+	// not authenticated (see admit).
+	preAuth   int
+	drained   chan struct{} // closed once closed is set and conns is empty
+	drainOnce sync.Once
 }
 
 // New checks cfg and returns a Server that hands accepted mail to q.

@@ -70,6 +70,7 @@ func (s *session) authenticate(username, password string) error {
 		return s.authFailed(username)
 	}
 	s.user = acc
+	s.tc.authenticated()
 	s.srv.log.Info("auth succeeded", "client", s.ip, "user", username, "tls", s.tls != nil)
 	return nil
 }

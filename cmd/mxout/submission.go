@@ -31,6 +31,7 @@ func submissionConfig(c *configs.Config, tlsConf *tls.Config, users []submission
 		MaxErrors:                     s.MaxErrors,
 		MaxConnections:                s.MaxConnections,
 		MaxConnectionsPerIP:           s.MaxConnectionsPerIP,
+		PreAuthTimeout:                s.PreAuthTimeout,
 		RateLimit: submission.RateLimit{
 			Window: s.RateLimit.Window, MessagesPerUser: s.RateLimit.MessagesPerUser, MessagesPerIP: s.RateLimit.MessagesPerIP,
 		},

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -156,5 +158,86 @@ func TestHostile_MailLoopRefused(t *testing.T) {
 	}
 	if v := r.metric(t, `mxout_messages_rejected_total{reason="too_many_hops"}`); v != 1 {
 		t.Errorf("too_many_hops rejections %v, want 1", v)
+	}
+}
+
+// rawLine connects to addr from the loopback address from and returns the
+// connection and its first line (the greeting, or a refusal).
+func rawLine(t *testing.T, addr, from string) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("connection from %s: %v", from, err)
+	}
+	return c, r, strings.TrimRight(line, "\r\n")
+}
+
+// Strangers holding idle connections no longer lock everyone out: one
+// address gets 10 connections (max_connections_per_ip), strangers
+// together 80% of max_connections, the rest stays for the trusted
+// client; and a stranger that does not authenticate within
+// pre_auth_timeout gets 421 4.4.2.
+func TestHostile_IdleStrangersCannotTakeEverySlot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	r := e.newRelay(map[string]any{"submission": map[string]any{
+		"trusted_networks": []any{"127.0.0.1/32"},
+		"max_connections":  20, // strangers: 16
+		"pre_auth_timeout": "2s",
+	}}).start()
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	const full = "421 4.7.0 relay.e2e.invalid Too many connections, try again later"
+
+	var held []*bufio.Reader
+	for i := range 10 {
+		_, br, line := rawLine(t, addr, "127.0.0.2")
+		if !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("connection %d from 127.0.0.2: %q", i, line)
+		}
+		held = append(held, br)
+	}
+	if _, _, line := rawLine(t, addr, "127.0.0.2"); line != full {
+		t.Errorf("11th connection from one address: %q, want %q", line, full)
+	}
+	for i := range 6 {
+		_, br, line := rawLine(t, addr, "127.0.0.3")
+		if !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("connection %d from 127.0.0.3: %q", i, line)
+		}
+		held = append(held, br)
+	}
+	if _, _, line := rawLine(t, addr, "127.0.0.4"); line != full {
+		t.Errorf("17th stranger: %q, want %q", line, full)
+	}
+	// The trusted client still gets in and relays.
+	if _, err := r.send("app@sender.example", []string{"someone@dest.example"}, message("trusted")); err != nil {
+		t.Fatalf("trusted client: %v", err)
+	}
+	mx.WaitMessages(t, 1, 15*time.Second)
+
+	// Without AUTH, every stranger is sent away after pre_auth_timeout.
+	for i, br := range held {
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "421 4.4.2 ") {
+			t.Fatalf("stranger %d: %q, %v; want 421 4.4.2", i, line, err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the strangers' slots to be free", func() bool {
+		return r.metric(t, `mxout_smtp_sessions_active{side="submission"}`) == 0
+	})
+	if _, _, line := rawLine(t, addr, "127.0.0.4"); !strings.HasPrefix(line, "220 ") {
+		t.Errorf("a stranger after the others left: %q", line)
+	}
+	if v := r.metric(t, `mxout_messages_rejected_total{reason="pre_auth_timeout"}`); v != 16 {
+		t.Errorf("pre_auth_timeout %v, want 16", v)
 	}
 }

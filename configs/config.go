@@ -85,7 +85,8 @@ type RateLimit struct {
 }
 
 // AuthThrottle limits failed AUTH attempts per client address, username
-// and connection within a sliding window, each answered after Delay.
+// from one address and connection within a sliding window, each answered
+// after Delay. A username's failures from all addresses only add delay.
 type AuthThrottle struct {
 	Window                time.Duration `mapstructure:"window" yaml:"window"`
 	MaxFailuresPerIP      int           `mapstructure:"max_failures_per_ip" yaml:"max_failures_per_ip"`

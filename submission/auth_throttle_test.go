@@ -110,7 +110,10 @@ func TestAuth_ThrottledPerIPAcrossSessions(t *testing.T) {
 	}
 }
 
-func TestAuth_ThrottledPerUserAcrossAddresses(t *testing.T) {
+// Failures lock a username out only for the address they came from:
+// strangers failing with app's name from other addresses cannot keep app
+// out, and app's right password from an address without failures works.
+func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
 	cfg.AuthThrottle.MaxFailuresPerUser = 2
@@ -121,34 +124,84 @@ func TestAuth_ThrottledPerUserAcrossAddresses(t *testing.T) {
 	c := dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "wrong"), "535 5.7.8")
-	c.must("NOOP", "250") // one failure: the session goes on
-
-	c = dialTLSRaw(t, h, "127.0.0.2")
-	c.must("EHLO client.example", "250")
-	c.must(authPlain("app", "wrong"), "535 5.7.8") // the second for app
+	c.must("NOOP", "250")                          // one failure: the session goes on
+	c.must(authPlain("app", "wrong"), "535 5.7.8") // the second for app from here
 	c.expectClosed(closeWait)
 
-	c = dialTLSRaw(t, h, "127.0.0.3")
+	// From 127.0.0.1, app is locked out, even with the right password.
+	c = dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "454 4.7.0")
 	c.expectClosed(closeWait)
-
-	c = dialTLSRaw(t, h, "127.0.0.3")
+	c = dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
 	// LOGIN sends the username first; it is checked after the password.
 	b64 := base64.StdEncoding.EncodeToString
 	c.must("AUTH LOGIN "+b64([]byte("app")), "334 ")
 	c.must(b64([]byte("s3cret")), "454 4.7.0")
 	c.expectClosed(closeWait)
-
-	// Other users are not affected, and the lock ends with the window.
-	c = dialTLSRaw(t, h, "127.0.0.3")
+	// Other users from the same address are not affected.
+	c = dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("bob@example.com", "hunter2"), "235")
-	clock.Add(2 * cfg.AuthThrottle.Window)
+
+	// Another stranger fails with app's name: app has 3 failures now.
+	c = dialTLSRaw(t, h, "127.0.0.2")
+	c.must("EHLO client.example", "250")
+	c.must(authPlain("app", "wrong"), "535 5.7.8")
+
+	// app itself, from an address with no failures, gets in and sends.
 	c = dialTLSRaw(t, h, "127.0.0.3")
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "235")
+	c.must("MAIL FROM:<a@example.org>", "250")
+
+	// The lock of 127.0.0.1 ends with the window.
+	clock.Add(2 * cfg.AuthThrottle.Window)
+	c = dialTLSRaw(t, h, "127.0.0.1")
+	c.must("EHLO client.example", "250")
+	c.must(authPlain("app", "s3cret"), "235")
+	if v := testutil.ToFloat64(h.m.AuthFailures); v != 5 {
+		t.Errorf("auth failures %v, want 5 (3 wrong passwords, 2 throttled)", v)
+	}
+}
+
+// A username's failures from all addresses slow every AUTH for it down,
+// one delay per max_failures_per_user of them, right passwords too; other
+// usernames are not slowed down.
+func TestAuth_PerUserFailuresOnlyAddDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 300 * time.Millisecond
+	cfg := authConfig(t)
+	cfg.AuthThrottle.MaxFailuresPerUser = 2
+	cfg.AuthThrottle.Delay = delay
+	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	fail := func(from string) {
+		c := dialTLSRaw(t, h, from)
+		c.must("EHLO client.example", "250")
+		c.must(authPlain("app", "wrong"), "535 5.7.8")
+	}
+	// timedAuth logs in as user from a fresh address; a lower bound
+	// only: the reply waits at least that long.
+	timedAuth := func(from, user, password string, atLeast time.Duration) {
+		c := dialTLSRaw(t, h, from)
+		c.must("EHLO client.example", "250")
+		begin := time.Now()
+		c.must(authPlain(user, password), "235")
+		if d := time.Since(begin); d < atLeast {
+			t.Errorf("%s from %s answered after %v, before %v", user, from, d, atLeast)
+		}
+	}
+	fail("127.0.0.1")
+	fail("127.0.0.2")
+	timedAuth("127.0.0.3", "app", "s3cret", delay) // 2 failures: one delay
+	fail("127.0.0.4")
+	fail("127.0.0.5")
+	timedAuth("127.0.0.6", "app", "s3cret", 2*delay) // 4 failures: two
+	timedAuth("127.0.0.6", "bob@example.com", "hunter2", 0)
+	if !strings.Contains(h.logs.String(), "auth slowed down: many failures for this username") {
+		t.Errorf("no log line for the delay:\n%s", h.logs)
+	}
 }
 
 func TestAuth_FailureDelay(t *testing.T) {

@@ -104,10 +104,13 @@ type RateLimit struct {
 
 // AuthThrottle limits failed AUTH attempts. Every failure is answered
 // after Delay. A failure that reaches a limit is answered 535 5.7.8 and
-// the connection is closed; while the client address or the username
-// stays over its limit (MaxFailuresPerIP or MaxFailuresPerUser within the
-// sliding Window), every AUTH is answered 454 4.7.0 after Delay and the
-// connection is closed.
+// the connection is closed; while the client address stays over
+// MaxFailuresPerIP, or a username from that address over
+// MaxFailuresPerUser (within the sliding Window), every such AUTH is
+// answered 454 4.7.0 after Delay and the connection is closed. A
+// username's failures from all addresses never lock it out: every
+// MaxFailuresPerUser of them adds Delay to each AUTH for it (at most five
+// times Delay), so a stranger cannot lock a user out, only slow it down.
 type AuthThrottle struct {
 	Window                time.Duration
 	MaxFailuresPerIP      int

@@ -29,10 +29,13 @@
 //
 // Every failed AUTH is answered 535 5.7.8 after AuthThrottle.Delay, and
 // counted per connection, per client address (IPv6: per /64) and per
-// username over a sliding window. The failure that reaches a limit closes
-// the connection; while an address or a username stays over its limit,
-// AUTH gets 454 4.7.0 and the connection is closed. Unknown usernames cost
-// a bcrypt comparison too, so failures take the same time.
+// username from that address over a sliding window. The failure that
+// reaches a limit closes the connection; while an address, or a username
+// from that address, stays over its limit, AUTH gets 454 4.7.0 and the
+// connection is closed. A right password from an address without recent
+// failures is accepted: failures of a username from all addresses only
+// slow its AUTH down, so strangers cannot lock a user out. Unknown
+// usernames cost a bcrypt comparison too, so failures take the same time.
 //
 // # Limits
 //

@@ -53,9 +53,11 @@ type Server struct {
 	now  func() time.Time
 	auth atomic.Pointer[authenticator] // swapped by SetUsers
 
-	// Sliding-window counters shared by all connections.
-	authFailsByIP, authFailsByUser *windowCounter
-	msgsByIP, msgsByUser           *windowCounter
+	// Sliding-window counters shared by all connections. AUTH failures
+	// count per client address and per (username, client address), which
+	// limit, and per username, which only slows down (session_auth.go).
+	authFailsByIP, authFailsByUserIP, authFailsByUser *windowCounter
+	msgsByIP, msgsByUser                              *windowCounter
 
 	// ctx is handed to Enqueue; it is cancelled when Shutdown gives up.
 	ctx    context.Context
@@ -94,11 +96,12 @@ func New(cfg Config, q Queue) (*Server, error) {
 		conns:     make(map[*trackedConn]struct{}),
 		drained:   make(chan struct{}),
 
-		connsPerIP:      make(map[string]int),
-		authFailsByIP:   newWindowCounter(cfg.AuthThrottle.Window),
-		authFailsByUser: newWindowCounter(cfg.AuthThrottle.Window),
-		msgsByIP:        newWindowCounter(cfg.RateLimit.Window),
-		msgsByUser:      newWindowCounter(cfg.RateLimit.Window),
+		connsPerIP:        make(map[string]int),
+		authFailsByIP:     newWindowCounter(cfg.AuthThrottle.Window),
+		authFailsByUser:   newWindowCounter(cfg.AuthThrottle.Window),
+		authFailsByUserIP: newWindowCounter(cfg.AuthThrottle.Window),
+		msgsByIP:          newWindowCounter(cfg.RateLimit.Window),
+		msgsByUser:        newWindowCounter(cfg.RateLimit.Window),
 	}
 	s.auth.Store(auth)
 	if s.log == nil {

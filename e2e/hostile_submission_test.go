@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -239,5 +240,59 @@ func TestHostile_IdleStrangersCannotTakeEverySlot(t *testing.T) {
 	}
 	if v := r.metric(t, `mxout_messages_rejected_total{reason="pre_auth_timeout"}`); v != 16 {
 		t.Errorf("pre_auth_timeout %v, want 16", v)
+	}
+}
+
+// startTLSFrom opens a STARTTLS session to addr from the loopback address
+// from and greets.
+func startTLSFrom(t *testing.T, addr, from string) *smtp.Client {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.NewClientStartTLS(conn, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Hello("client.e2e.invalid"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Ten wrong passwords for app from five addresses (two each, under every
+// per-address limit) used to lock app out everywhere for 15 minutes. Now
+// app's right password from an address without failures is accepted,
+// and its mail goes out.
+func TestHostile_StrangersCannotLockAUserOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	dir := t.TempDir()
+	writeCertPair(t, dir, "localhost")
+	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "right"})
+	r := submissionRelay(t, e, dir, nil) // auth_throttle defaults but delay 0s
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	for _, from := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"} {
+		c := startTLSFrom(t, addr, from)
+		for range 2 {
+			err := c.Auth(sasl.NewPlainClient("", "app", "guess"))
+			wantSMTPError(t, "wrong password from "+from, err, 535, smtp.EnhancedCode{5, 7, 8})
+		}
+		c.Close()
+	}
+	c := startTLSFrom(t, addr, "127.0.0.7")
+	if err := c.Auth(sasl.NewPlainClient("", "app", "right")); err != nil {
+		t.Fatalf("app's right password after 10 failures elsewhere: %v", err)
+	}
+	if err := c.SendMail("app@sender.example", []string{"someone@dest.example"}, strings.NewReader(message("not-locked-out"))); err != nil {
+		t.Fatal(err)
+	}
+	mx.WaitMessages(t, 1, 15*time.Second)
+	if v := r.metric(t, "mxout_auth_failures_total"); v != 10 {
+		t.Errorf("auth failures %v, want 10", v)
 	}
 }

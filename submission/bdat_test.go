@@ -37,6 +37,9 @@ func TestBDAT_Guarded(t *testing.T) {
 		{"bare LF smuggling", []string{"Subject: x\r\n\r\nhello\n.\r\nMAIL FROM:<evil@example.org>\r\n"}, "550 5.6.11", ReasonBareLF},
 		{"bare CR", []string{"Subject: x\r\n\r\none\rtwo\r\n"}, "550 5.6.11", ReasonBareLF},
 		{"CR at a chunk's end, no LF after it", []string{"Subject: x\r\n\r\nend\r", "X\r\n"}, "550 5.6.11", ReasonBareLF},
+		// DATA loses these two bytes in go-smtp (dotcr_test.go); BDAT has
+		// no dot-stuffing and refuses them.
+		{"dot and bare CR at a line start", []string{"Subject: x\r\n\r\nbefore\r\n.\rX\r\n"}, "550 5.6.11", ReasonBareLF},
 		{"over max_message_bytes", []string{strings.Repeat("a\r\n", 200), strings.Repeat("b\r\n", 200)}, "552 5.3.4", ""},
 	}
 	cfg := testConfig()

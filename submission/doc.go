@@ -63,7 +63,10 @@
 //
 // The body must use CRLF line endings only, in DATA and BDAT alike: a bare
 // LF or bare CR gets 550 5.6.11, which closes the SMTP smuggling hole
-// (<LF>.<CR><LF> read as the end of data by some next hop). The relay
+// (<LF>.<CR><LF> read as the end of data by some next hop). One form never
+// reaches the check: go-smtp's DATA reader drops the dot and the CR of
+// <CRLF>.<CR> not followed by LF (docs/upstream.md), so such a message is
+// stored two bytes short; it stays CRLF-clean and smuggles nothing. The relay
 // prepends a Received header (with the TLS version and cipher, the user
 // only with ReceivedHeaderAuth, the client address unless HideClientIP)
 // and, when the header section lacks them, Message-ID and Date; the rest

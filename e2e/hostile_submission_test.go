@@ -296,3 +296,82 @@ func TestHostile_StrangersCannotLockAUserOut(t *testing.T) {
 		t.Errorf("auth failures %v, want 10", v)
 	}
 }
+
+// rawDATA runs one transaction on a raw connection to the relay, writes
+// data exactly as given after DATA, and returns the reply to it.
+func rawDATA(t *testing.T, r *relay, from, to, data string) string {
+	t.Helper()
+	c, br, line := rawLine(t, fmt.Sprintf("127.0.0.1:%d", r.port), "127.0.0.1")
+	if !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("greeting %q", line)
+	}
+	reply := func() string {
+		var last string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read reply: %v", err)
+			}
+			if last = strings.TrimRight(l, "\r\n"); len(last) < 4 || last[3] != '-' {
+				return last
+			}
+		}
+	}
+	for _, cmd := range []string{"EHLO client.e2e.invalid", "MAIL FROM:<" + from + ">", "RCPT TO:<" + to + ">", "DATA"} {
+		fmt.Fprintf(c, "%s\r\n", cmd)
+		if got := reply(); !strings.HasPrefix(got, "250") && !strings.HasPrefix(got, "354") {
+			t.Fatalf("%s: %q", cmd, got)
+		}
+	}
+	if _, err := c.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	return reply()
+}
+
+// <CRLF>.<CR> not followed by LF: go-smtp's DATA reader drops the dot and
+// the CR (docs/upstream.md), so the built binary accepts such a message
+// two bytes short instead of refusing it; after <CRLF>.<CR><CRLF> it also
+// reads the next dot line as data. This pins that residual and shows it
+// smuggles nothing: the next hop gets one message, the would-be commands
+// as its text, with the dot line dot-stuffed on the way.
+func TestHostile_DotCRCannotSmuggle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mx := e.mx("dest.example", 10, smtptest.Options{})
+	r := e.newRelay(nil).start()
+
+	reply := rawDATA(t, r, "app@sender.example", "someone@dest.example",
+		"Subject: dot cr\r\n\r\nbefore\r\n.\rX after\r\n.\r\n")
+	if strings.HasPrefix(reply, "550 5.6.11") {
+		t.Fatalf("%q: go-smtp now passes <CRLF>.<CR> through: update docs/security.md and docs/upstream.md, and expect 550 5.6.11 here", reply)
+	}
+	if !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("<CRLF>.<CR>X: %q", reply)
+	}
+	got := mx.WaitMessages(t, 1, 15*time.Second)[0]
+	if !strings.HasSuffix(string(got.Data), "\r\n\r\nbefore\r\nX after\r\n") {
+		t.Errorf("delivered %q", got.Data)
+	}
+
+	smuggle := "Subject: smuggler\r\n\r\nbefore\r\n.\r\r\n.\r\nMAIL FROM:<evil@sender.example>\r\nRCPT TO:<victim@dest.example>\r\n" +
+		"DATA\r\nSubject: smuggled\r\n\r\nhi\r\n.\r\n"
+	if reply := rawDATA(t, r, "app@sender.example", "someone@dest.example", smuggle); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("<CRLF>.<CR><CRLF>: %q", reply)
+	}
+	waitFor(t, 15*time.Second, "the second message", func() bool { return mx.MessageCount() >= 2 })
+	// Give a smuggled third message the time to arrive, if there were one:
+	// the queue would hold it, and the MX would count it.
+	waitFor(t, 15*time.Second, "the queue to drain", func() bool {
+		return r.metric(t, `mxout_queue_messages{state="ready"}`) == 0 && r.metric(t, `mxout_queue_messages{state="inflight"}`) == 0
+	})
+	msgs := mx.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("the MX got %d messages, want 2 (no smuggled one)", len(msgs))
+	}
+	second := msgs[1]
+	if strings.Join(second.To, ",") != "someone@dest.example" ||
+		!strings.HasSuffix(string(second.Data), "\r\nbefore\r\n\r\n.\r\nMAIL FROM:<evil@sender.example>\r\nRCPT TO:<victim@dest.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nhi\r\n") {
+		t.Errorf("the MX got %v:\n%q", second.To, second.Data)
+	}
+}

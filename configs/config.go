@@ -231,8 +231,14 @@ type Smarthost struct {
 	Address  string `mapstructure:"address" yaml:"address"`
 	Username string `mapstructure:"username" yaml:"username"`
 	Password string `mapstructure:"password" yaml:"password"`
-	// TLS is starttls, implicit or none.
+	// TLS is starttls, implicit or none (not with credentials).
 	TLS string `mapstructure:"tls" yaml:"tls"`
+	// CAFile is a PEM file of the CA certificates that verify the
+	// smarthost's certificate, instead of the system's roots.
+	CAFile string `mapstructure:"ca_file" yaml:"ca_file"`
+	// InsecureSkipVerify accepts any smarthost certificate, even when
+	// credentials are sent (warned about at every start).
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify" yaml:"insecure_skip_verify"`
 }
 
 // Retry is the backoff schedule for temporary failures.

@@ -137,6 +137,7 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"uppercase metrics domain", "metrics: {domains: [Gmail.com]}", "metrics.domains[0]"},
 		{"metrics domain other", "metrics: {domains: [other]}", "metrics.domains[0]"},
 		{"metrics domain twice", "metrics: {domains: [gmail.com, gmail.com]}", "metrics.domains[1]"},
+		{"smarthost credentials without TLS", "delivery: {smarthost: {address: 'relay.example:587', username: u, password: p, tls: none}}", "delivery.smarthost.tls"},
 		{"bad allowed network", "delivery: {allowed_networks: [10.0.0.0/33]}", "delivery.allowed_networks[0]"},
 		{"bad smarthost tls", "delivery: {smarthost: {address: 'relay.example:587', tls: sometimes}}", "delivery.smarthost.tls"},
 		{"zero data timeout", "submission: {data_timeout: 0s}", "submission.data_timeout"},

@@ -119,6 +119,8 @@ func (d *Delivery) validate(v *validator) {
 		v.check(isHostPort(d.Smarthost.Address), "delivery.smarthost.address", d.Smarthost.Address, "must be host:port")
 		v.oneOf("delivery.smarthost.tls", d.Smarthost.TLS, "starttls", "implicit", "none")
 		v.check((d.Smarthost.Username == "") == (d.Smarthost.Password == ""), "delivery.smarthost.username", d.Smarthost.Username, "and delivery.smarthost.password must be set together")
+		v.check(d.Smarthost.Username == "" || d.Smarthost.TLS != "none", "delivery.smarthost.tls", d.Smarthost.TLS,
+			"must be starttls or implicit when delivery.smarthost.username is set: credentials are sent only over TLS with a verified certificate")
 	}
 	r := d.Retry
 	v.check(r.Initial > 0, "delivery.retry.initial", r.Initial, "must be positive")

@@ -134,9 +134,12 @@ type localError struct {
 	state  queue.State
 	status string
 	msg    string
+	cause  error // what went wrong underneath, for errors.As; msg describes it
 }
 
 func (e *localError) Error() string { return e.msg }
+
+func (e *localError) Unwrap() error { return e.cause }
 
 func permanentLocal(status, format string, a ...any) error {
 	return &localError{state: queue.Failed, status: status, msg: fmt.Sprintf(format, a...)}

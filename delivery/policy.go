@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -93,12 +95,17 @@ const (
 type Smarthost struct {
 	// Address is host:port; empty means MX routing.
 	Address string
-	// Username and Password, when set, are used with AUTH PLAIN or LOGIN.
+	// Username and Password, when set, are used with AUTH PLAIN or LOGIN,
+	// only over TLS whose certificate is verified.
 	Username, Password string
 	// TLS is SmarthostSTARTTLS (mandatory), SmarthostImplicit or
-	// SmarthostNone. The certificate is verified when Config.TLS is
-	// TLSRequired.
+	// SmarthostNone (not with credentials). The certificate is verified
+	// when credentials are set or Config.TLS is TLSRequired.
 	TLS string
+	// RootCAs verify the certificate; nil means Config.RootCAs.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any certificate, credentials or not.
+	InsecureSkipVerify bool
 }
 
 // IP families for Config.IPFamily.
@@ -149,7 +156,11 @@ type smarthostRoute struct {
 	cred *credentials
 }
 
-func parseSmarthost(sh Smarthost, verify bool) (smarthostRoute, error) {
+// parseSmarthost checks sh. Its certificate is verified when verifyAll
+// (delivery.tls: required) or credentials are set, unless
+// sh.InsecureSkipVerify: a password must not go to whoever answers the
+// connection with a certificate of their own.
+func parseSmarthost(sh Smarthost, verifyAll bool) (smarthostRoute, error) {
 	if sh.Address == "" {
 		return smarthostRoute{}, nil
 	}
@@ -159,18 +170,22 @@ func parseSmarthost(sh Smarthost, verify bool) (smarthostRoute, error) {
 		return smarthostRoute{}, fmt.Errorf("delivery: smarthost address %q is not host:port", sh.Address)
 	}
 	r := smarthostRoute{host: strings.ToLower(host), port: port}
+	if sh.Username != "" {
+		r.cred = &credentials{user: sh.Username, password: sh.Password}
+	}
+	verify := (verifyAll || r.cred != nil) && !sh.InsecureSkipVerify
 	switch sh.TLS {
 	case SmarthostSTARTTLS, "":
-		r.tls = tlsPolicy{mode: tlsMust, verify: verify}
+		r.tls = tlsPolicy{mode: tlsMust, verify: verify, roots: sh.RootCAs}
 	case SmarthostImplicit:
-		r.tls = tlsPolicy{mode: tlsImplicit, verify: verify}
+		r.tls = tlsPolicy{mode: tlsImplicit, verify: verify, roots: sh.RootCAs}
 	case SmarthostNone:
+		if r.cred != nil {
+			return smarthostRoute{}, errors.New("delivery: smarthost credentials need TLS (starttls or implicit); without it the password would travel in the clear")
+		}
 		r.tls = tlsPolicy{mode: tlsOff}
 	default:
 		return smarthostRoute{}, fmt.Errorf("delivery: unknown smarthost TLS mode %q", sh.TLS)
-	}
-	if sh.Username != "" {
-		r.cred = &credentials{user: sh.Username, password: sh.Password}
 	}
 	return r, nil
 }

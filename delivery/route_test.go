@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"crypto/x509"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -103,30 +105,50 @@ func TestDeliver_Smarthost(t *testing.T) {
 		name       string
 		tls        string
 		opts       smtptest.Options
+		user       string
 		password   string
+		trust      bool // Smarthost.RootCAs holds the smarthost's certificate
+		insecure   bool // Smarthost.InsecureSkipVerify
 		wantState  queue.State
 		wantStatus string
 		wantTLS    bool
+		wantAuth   bool // AUTH reached the smarthost
 	}{
-		{name: "starttls with AUTH", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, password: pass,
-			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
-		{name: "implicit TLS with AUTH", tls: SmarthostImplicit, opts: smtptest.Options{Implicit: true}, password: pass,
-			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
-		{name: "plaintext with AUTH", tls: SmarthostNone, opts: smtptest.Options{}, password: pass,
-			wantState: queue.Delivered, wantStatus: "2.0.0"},
-		{name: "starttls not offered", tls: SmarthostSTARTTLS, opts: smtptest.Options{}, password: pass,
+		{name: "starttls with AUTH", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, trust: true,
+			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
+		{name: "implicit TLS with AUTH", tls: SmarthostImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass, trust: true,
+			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
+		{name: "starttls not offered", tls: SmarthostSTARTTLS, opts: smtptest.Options{}, user: user, password: pass,
 			wantState: queue.Pending, wantStatus: "4.7.10"},
-		{name: "wrong password defers", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, password: "wrong",
-			wantState: queue.Pending, wantStatus: "4.7.8"},
+		{name: "wrong password defers", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: "wrong", trust: true,
+			wantState: queue.Pending, wantStatus: "4.7.8", wantAuth: true},
+		// An active attacker answers with a certificate of their own: the
+		// password must not go to them.
+		{name: "starttls with AUTH, certificate not trusted", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass,
+			wantState: queue.Pending, wantStatus: "4.7.5"},
+		{name: "implicit TLS with AUTH, certificate not trusted", tls: SmarthostImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass,
+			wantState: queue.Pending, wantStatus: "4.7.5"},
+		{name: "insecure_skip_verify accepts it", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, insecure: true,
+			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
+		{name: "no credentials, certificate not verified", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true},
+			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			tt.opts.Addr = w.net.Addr(w.net.NextIP())
-			tt.opts.AuthUser, tt.opts.AuthPassword = user, pass
+			if tt.user != "" {
+				tt.opts.AuthUser, tt.opts.AuthPassword = user, pass
+			}
 			relay := smtptest.NewServer(t, tt.opts)
-			w.cfg.Smarthost = Smarthost{Address: relay.Addr(), Username: user, Password: tt.password, TLS: tt.tls}
+			w.cfg.Smarthost = Smarthost{Address: relay.Addr(), Username: tt.user, Password: tt.password, TLS: tt.tls, InsecureSkipVerify: tt.insecure}
+			if tt.trust {
+				w.cfg.Smarthost.RootCAs = x509.NewCertPool()
+				w.cfg.Smarthost.RootCAs.AppendCertsFromPEM(relay.CertPEM())
+			}
+			logs := &syncBuffer{}
+			w.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			w.start()
 			// No DNS records at all: a lookup would fail the recipients.
 			id := w.enqueue("app@sender.example", "a@one.example", "b@two.example")
@@ -137,14 +159,35 @@ func TestDeliver_Smarthost(t *testing.T) {
 			if q := w.dns.Queries(); len(q) != 0 {
 				t.Errorf("smarthost mode looked up DNS: %+v", q)
 			}
+			if got := relay.AuthAttempts() > 0; got != tt.wantAuth {
+				t.Errorf("AUTH reached the smarthost: %v, want %v", got, tt.wantAuth)
+			}
+			if tt.wantStatus == "4.7.5" && (!strings.Contains(logs.String(), "certificate not verified; mail deferred, no AUTH sent") ||
+				!strings.Contains(logs.String(), "x509: certificate signed by unknown authority")) {
+				t.Errorf("no log line names the certificate problem:\n%s", logs.String())
+			}
+			if tt.insecure != strings.Contains(logs.String(), "insecure_skip_verify is set") {
+				t.Errorf("insecure_skip_verify %v, but its warning at start: %v", tt.insecure, !tt.insecure)
+			}
 			if tt.wantState != queue.Delivered {
 				return
 			}
 			w.waitFinal(id, 2, 10*time.Second)
 			msgs := relay.Messages()
-			if len(msgs) != 1 || len(msgs[0].To) != 2 || msgs[0].AuthUser != user || msgs[0].TLS != tt.wantTLS {
-				t.Errorf("smarthost got %+v; want one transaction for both domains, authenticated, TLS %v", msgs, tt.wantTLS)
+			if len(msgs) != 1 || len(msgs[0].To) != 2 || msgs[0].AuthUser != tt.user || msgs[0].TLS != tt.wantTLS {
+				t.Errorf("smarthost got %+v; want one transaction for both domains, AUTH %q, TLS %v", msgs, tt.user, tt.wantTLS)
 			}
 		})
+	}
+}
+
+// Credentials never go over a smarthost connection without TLS: such a
+// configuration is refused.
+func TestNew_SmarthostCredentialsNeedTLS(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Workers: 1, Port: 25, HeloName: "relay.test.invalid", TLS: TLSOpportunistic, MaxConnectionsPerDomain: 1,
+		Smarthost: Smarthost{Address: "127.0.0.1:2526", Username: "u", Password: "p", TLS: SmarthostNone}}
+	if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "credentials need TLS") {
+		t.Errorf("New = %v, want an error about credentials without TLS", err)
 	}
 }

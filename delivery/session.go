@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/queue"
 )
 
 // TLS policies for outbound sessions.
@@ -42,6 +43,8 @@ type tlsPolicy struct {
 	// verify checks the certificate against the host name; otherwise any
 	// certificate is accepted (protection against passive eavesdropping only).
 	verify bool
+	// roots verifies the certificate; nil means the opener's.
+	roots *x509.CertPool
 }
 
 // policyOf maps a delivery.tls value to a tlsPolicy.
@@ -136,7 +139,7 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 		conn.SetDeadline(time.Now().Add(o.t.Helo))
 		tc := tls.Client(conn, o.tlsConfig(host, p))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", errTLSHandshake, temporaryLocal("4.7.5", "TLS handshake with %s[%s] failed: %v", host, target, err))
+			return nil, handshakeError(host+"["+target+"]", err)
 		}
 		c, s.tls = tc, describeTLS(tc)
 	}
@@ -220,21 +223,37 @@ func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textpro
 	tc := tls.Client(conn, o.tlsConfig(host, p))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if must {
-			return nil, "", fmt.Errorf("%w: %w", errTLSHandshake, temporaryLocal("4.7.5", "TLS is required, but the handshake with %s failed: %v", host, err))
+			return nil, "", handshakeError(host, err)
 		}
 		return nil, "", fmt.Errorf("%w: %v", errTLSHandshake, err)
 	}
 	return tc, describeTLS(tc), nil
 }
 
+// handshakeError is the 4.7.5 deferral of a failed handshake that the
+// policy required. A certificate that does not verify is named as such,
+// and stays in the error chain for the log line that says so.
+func handshakeError(host string, err error) error {
+	msg := fmt.Sprintf("TLS is required, but the handshake with %s failed: %v", host, err)
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		msg = fmt.Sprintf("TLS is required, but the certificate of %s is not verified: %v", host, cve.Err)
+	}
+	return fmt.Errorf("%w: %w", errTLSHandshake, &localError{state: queue.Pending, status: "4.7.5", msg: msg, cause: err})
+}
+
 // tlsConfig verifies certificates only when the policy says so:
 // opportunistic TLS protects against passive eavesdropping only, and
 // refusing a self-signed certificate would just push the mail to plaintext.
 func (o *sessionOpener) tlsConfig(host string, p tlsPolicy) *tls.Config {
+	roots := o.rootCAs
+	if p.roots != nil {
+		roots = p.roots
+	}
 	return &tls.Config{
 		ServerName:         host,
 		InsecureSkipVerify: !p.verify,
-		RootCAs:            o.rootCAs,
+		RootCAs:            roots,
 		MinVersion:         tls.VersionTLS12,
 	}
 }

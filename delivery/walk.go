@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/netip"
 	"time"
@@ -232,7 +233,17 @@ func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host 
 			s, err = e.opener.open(ctx, host, addr, tlsPolicy{mode: tlsOff}, r.cred)
 		}
 	}
-	if err != nil {
+	var cve *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &cve):
+		e.defence(metrics.DefenceCertificateNotVerified)
+		msg := "delivery: certificate not verified; mail deferred"
+		if r.cred != nil {
+			msg += ", no AUTH sent"
+		}
+		e.log.Warn(msg, "queue_id", m.ID, "relay", addr, "host", host, "problem", clip(cve.Err.Error()))
+		return nil, err
+	case err != nil:
 		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", addr, "host", host, "err", clipErr(err))
 		return nil, err
 	}

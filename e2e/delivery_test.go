@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,18 @@ import (
 	"github.com/mxout/mxout/delivery/smtptest"
 )
 
+// caFile writes s's certificate where delivery.smarthost.ca_file can
+// name it.
+func caFile(t *testing.T, s *smtptest.Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "smarthost-ca.pem")
+	writeFile(t, path, s.CertPEM())
+	return path
+}
+
 // TestServe_SmarthostWithAuth configures delivery.smarthost in the YAML
-// file: every message goes to the smarthost over STARTTLS with AUTH, and
-// no DNS is consulted.
+// file: every message goes to the smarthost over STARTTLS with AUTH (its
+// certificate verified with ca_file), and no DNS is consulted.
 func TestServe_SmarthostWithAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -20,6 +30,7 @@ func TestServe_SmarthostWithAuth(t *testing.T) {
 	})
 	r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
 		"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls",
+		"ca_file": caFile(t, upstream),
 	}}}).start()
 	if _, err := r.send("app@sender.example", []string{"a@nowhere.example", "b@elsewhere.example"}, message("smarthost")); err != nil {
 		t.Fatal(err)
@@ -122,5 +133,46 @@ func TestServe_LoopbackMXRefusedByDefault(t *testing.T) {
 	})
 	if n := mx.Connections(); n != 0 {
 		t.Errorf("the MX on loopback got %d connections", n)
+	}
+}
+
+// TestServe_SmarthostCredentialsNeedVerifiedTLS: a smarthost (or someone
+// in the path) whose certificate does not verify gets no AUTH: the mail
+// is deferred, and a log line names the certificate problem. With
+// insecure_skip_verify it is used, and every start warns about it.
+func TestServe_SmarthostCredentialsNeedVerifiedTLS(t *testing.T) {
+	t.Parallel()
+	for _, insecure := range []bool{false, true} {
+		t.Run(fmt.Sprint("insecure_skip_verify ", insecure), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			upstream := smtptest.NewServer(t, smtptest.Options{
+				Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "hunter2",
+			})
+			r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
+				"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls",
+				"insecure_skip_verify": insecure,
+			}}}).start()
+			if _, err := r.send("app@sender.example", []string{"a@nowhere.example"}, message("unverified")); err != nil {
+				t.Fatal(err)
+			}
+			warned := func() bool {
+				return strings.Contains(r.logs(), `"level":"WARN","msg":"delivery: delivery.smarthost.insecure_skip_verify is set`)
+			}
+			if insecure {
+				upstream.WaitMessages(t, 1, 15*time.Second)
+				if !warned() {
+					t.Errorf("no WARN line about insecure_skip_verify at start:\n%s", r.logs())
+				}
+				return
+			}
+			waitFor(t, 15*time.Second, "a 4.7.5 deferral; log:\n"+r.logs(), func() bool { return strings.Contains(r.logs(), `"dsn":"4.7.5"`) })
+			if !strings.Contains(r.logs(), "certificate not verified; mail deferred, no AUTH sent") || !strings.Contains(r.logs(), "x509: certificate signed by unknown authority") {
+				t.Errorf("no log line names the certificate problem:\n%s", r.logs())
+			}
+			if n := upstream.AuthAttempts(); n != 0 || upstream.MessageCount() != 0 || warned() {
+				t.Errorf("AUTH attempts %d, messages %d, insecure warning %v; want none", n, upstream.MessageCount(), warned())
+			}
+		})
 	}
 }

@@ -267,6 +267,7 @@ func TestLogs_NoSmarthostPassword(t *testing.T) {
 	})
 	r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
 		"address": upstream.Addr(), "username": "relay", "password": wrong, "tls": "starttls",
+		"ca_file": caFile(t, upstream),
 	}}}).start()
 	if _, err := r.send("app@sender.example", []string{"a@nowhere.example"}, message("smarthost")); err != nil {
 		t.Fatal(err)

@@ -42,10 +42,14 @@ const (
 	// DefenceAttemptDeadline: an attempt ran past delivery.timeouts.attempt
 	// and was cut.
 	DefenceAttemptDeadline = "attempt_deadline"
+	// DefenceCertificateNotVerified: a certificate that had to be verified
+	// (delivery.tls required, or a smarthost with credentials) was not;
+	// the mail was deferred and no credentials were sent.
+	DefenceCertificateNotVerified = "certificate_not_verified"
 )
 
 // defences are the values of the defence label, pre-created.
-var defences = []string{DefenceNonGlobalAddress, DefenceReplyTooLong, DefenceMXLimit, DefenceAttemptDeadline}
+var defences = []string{DefenceNonGlobalAddress, DefenceReplyTooLong, DefenceMXLimit, DefenceAttemptDeadline, DefenceCertificateNotVerified}
 
 // replyClasses are the values of the class label of remote_replies_total.
 var replyClasses = []string{"2xx", "4xx", "5xx"}
@@ -156,7 +160,7 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 		}, []string{"class", "domain"}),
 		DeliveryDefences: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "delivery_defences_total",
-			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply), mx_limit (an MX walk stopped at max_mx_addresses or max_mx_sessions), attempt_deadline (an attempt cut at delivery.timeouts.attempt).",
+			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply), mx_limit (an MX walk stopped at max_mx_addresses or max_mx_sessions), attempt_deadline (an attempt cut at delivery.timeouts.attempt), certificate_not_verified (a certificate that had to verify did not; deferred, no AUTH sent).",
 		}, []string{"defence"}),
 	}
 	reg.MustRegister(

@@ -81,17 +81,20 @@ func (p *postfixImport) relayhost() {
 	_, port, _ := net.SplitHostPort(addr)
 	wrapper, _ := p.value("smtp_tls_wrappermode")
 	level, _, _ := p.cf.get("smtp_tls_security_level", p.defaults)
+	mode, why := "starttls", "smtp_tls_security_level = "+level
 	switch {
 	case wrapper == "yes" || port == "465":
-		p.d.set(key("delivery.smarthost.tls"), str("implicit"), "TLS from the first byte (port 465, smtp_tls_wrappermode)")
+		mode, why = "implicit", "TLS from the first byte (port 465, smtp_tls_wrappermode)"
 	case level == "" || level == "none":
-		p.d.set(key("delivery.smarthost.tls"), str("none"), "Postfix sent to the relay without TLS; prefer starttls if it offers it")
+		mode, why = "none", "Postfix sent to the relay without TLS; prefer starttls if it offers it"
 	case level == "may" || level == "dane":
-		p.d.set(key("delivery.smarthost.tls"), str("starttls"), "smtp_tls_security_level = "+level+": mxout requires STARTTLS with the smarthost (set none if it has no TLS)")
-	default:
-		p.d.set(key("delivery.smarthost.tls"), str("starttls"), "smtp_tls_security_level = "+level)
+		why += ": mxout requires STARTTLS with the smarthost (set none if it has no TLS)"
 	}
-	p.credentials(first)
+	p.d.set(key("delivery.smarthost.tls"), str(mode), why)
+	if p.credentials(first) && mode == "none" {
+		p.d.set(key("delivery.smarthost.tls"), str("starttls"),
+			"Postfix sent AUTH without TLS; mxout sends credentials only over TLS with a verified certificate (set ca_file for a private CA)")
+	}
 }
 
 // parseRelayhost turns a relayhost entry into host:port, and says
@@ -131,14 +134,15 @@ func parseRelayhost(s string) (addr string, mx bool, err error) {
 var servicePorts = map[string]string{"smtp": "25", "submission": "587", "smtps": "465", "submissions": "465"}
 
 // credentials copies the relay's user and password from the text source
-// of a hash:/lmdb:/texthash: smtp_sasl_password_maps, when it can be read.
-func (p *postfixImport) credentials(relay string) {
+// of a hash:/lmdb:/texthash: smtp_sasl_password_maps, when it can be read,
+// and reports whether it did.
+func (p *postfixImport) credentials(relay string) bool {
 	if v, _ := p.value("smtp_sasl_auth_enable"); v != "yes" {
-		return
+		return false
 	}
 	maps, ok := p.value("smtp_sasl_password_maps")
 	if !ok || maps == "" {
-		return
+		return false
 	}
 	how := "copy the user and password for " + relay + " from " + maps + " into delivery.smarthost.username and password"
 	var path string
@@ -148,12 +152,12 @@ func (p *postfixImport) credentials(relay string) {
 	if !ok || !strings.HasPrefix(path, "/") {
 		p.d.note("smtp_sasl_password_maps: %s.", how)
 		p.used["smtp_sasl_password_maps"] = true
-		return
+		return false
 	}
 	text, err := p.readFile(path)
 	if err != nil {
 		p.d.note("smtp_sasl_password_maps: %s (%v).", how, err)
-		return
+		return false
 	}
 	for _, line := range strings.Split(string(text), "\n") {
 		f := strings.Fields(line)
@@ -166,7 +170,8 @@ func (p *postfixImport) credentials(relay string) {
 		}
 		p.d.set(key("delivery.smarthost.username"), str(user), "from "+path+" (smtp_sasl_password_maps)")
 		p.d.set(key("delivery.smarthost.password"), str(pass), "keep this file private, or set MXOUT_DELIVERY_SMARTHOST_PASSWORD instead")
-		return
+		return true
 	}
 	p.d.note("smtp_sasl_password_maps: %s (no \"%s user:password\" line in %s).", how, relay, path)
+	return false
 }

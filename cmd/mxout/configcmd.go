@@ -18,10 +18,11 @@ func newConfigCmd() *cobra.Command {
 		Short: "Validate the configuration and print the effective values",
 		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
 			"variables, validates them, loads the DKIM key files,\n" +
-			"submission.users_file and the submission.tls certificate, and prints\n" +
+			"submission.users_file, the submission.tls certificate and\n" +
+			"delivery.smarthost.ca_file, and prints\n" +
 			"the effective configuration as YAML, after a comment line\n" +
 			"\"# warning: ...\" for each setting that is valid but surely wrong\n" +
-			"(a submission user that can never send).\n" +
+			"(a submission user that can never send, an unverified smarthost).\n" +
 			"Exits 1 with one line per bad key when the configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
@@ -44,6 +45,12 @@ func newConfigCmd() *cobra.Command {
 				if _, err := submission.NewCertStore(f.CertFile, f.KeyFile); err != nil {
 					return fmt.Errorf("submission.tls: %w", err)
 				}
+			}
+			if _, err := smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
+				return err
+			}
+			if sh := c.Delivery.Smarthost; sh.Address != "" && sh.InsecureSkipVerify {
+				warnings = append(warnings, "delivery.smarthost.insecure_skip_verify: the smarthost's certificate is not verified; an active attacker can pose as it and collect the mail and the AUTH password")
 			}
 			out, err := configs.Render(c)
 			if err != nil {

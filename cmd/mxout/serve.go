@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -176,7 +177,11 @@ func (r *relay) start() error {
 	if err != nil {
 		return err
 	}
-	r.engine, err = delivery.New(deliveryConfig(c, r.log, m, ownAddrs(r.listeners), notifier), q, res)
+	dcfg := deliveryConfig(c, r.log, m, ownAddrs(r.listeners), notifier)
+	if dcfg.Smarthost.RootCAs, err = smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
+		return err
+	}
+	r.engine, err = delivery.New(dcfg, q, res)
 	if err != nil {
 		return err
 	}
@@ -307,6 +312,7 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 		Smarthost: delivery.Smarthost{
 			Address: d.Smarthost.Address, Username: d.Smarthost.Username,
 			Password: d.Smarthost.Password, TLS: d.Smarthost.TLS,
+			InsecureSkipVerify: d.Smarthost.InsecureSkipVerify,
 		},
 		Retry: delivery.Backoff{
 			Initial: d.Retry.Initial, Multiplier: d.Retry.Multiplier, MaxInterval: d.Retry.MaxInterval,
@@ -352,4 +358,21 @@ func listenerAddrs(ls []net.Listener) []string {
 		out = append(out, l.Addr().String())
 	}
 	return out
+}
+
+// smarthostRoots reads delivery.smarthost.ca_file: the CA certificates
+// that verify the smarthost; nil without one (the system's roots).
+func smarthostRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("delivery.smarthost.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("delivery.smarthost.ca_file: no PEM certificate in %s", path)
+	}
+	return pool, nil
 }

@@ -115,6 +115,10 @@ func (s *Server) Active() int { return int(s.active.Load()) }
 // start or Reset.
 func (s *Server) MaxConcurrent() int { return int(s.maxActive.Load()) }
 
+// AuthAttempts returns how many AUTH commands clients sent since start or
+// Reset, whatever their outcome.
+func (s *Server) AuthAttempts() int { return int(s.authAttempts.Load()) }
+
 // Handshakes returns how many TLS handshakes (STARTTLS or implicit)
 // clients completed and then greeted with EHLO/HELO, since start or Reset.
 // A client that rejects the certificate aborts the handshake and is not
@@ -134,6 +138,7 @@ func (s *Server) Reset() {
 	s.connections.Store(0)
 	s.handshakes.Store(0)
 	s.hostileSent.Store(0)
+	s.authAttempts.Store(0)
 	s.maxActive.Store(s.active.Load())
 }
 

@@ -100,11 +100,12 @@ type Server struct {
 	attempts map[string]int
 	notify   chan struct{} // closed on the next message; nil without waiters
 
-	hostileSent atomic.Int64
-	connections atomic.Int64
-	handshakes  atomic.Int64
-	active      atomic.Int64
-	maxActive   atomic.Int64
+	hostileSent  atomic.Int64
+	authAttempts atomic.Int64
+	connections  atomic.Int64
+	handshakes   atomic.Int64
+	active       atomic.Int64
+	maxActive    atomic.Int64
 }
 
 // NewServer starts a Server as opts describes and stops it when the test

@@ -87,6 +87,7 @@ func (ss *session) AuthMechanisms() []string {
 
 // Auth starts a SASL exchange for mech.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	ss.s.authAttempts.Add(1)
 	if ss.s.opts.AuthUser == "" {
 		return nil, smtp.ErrAuthUnsupported
 	}

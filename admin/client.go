@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/mxout/mxout/internal/unixsock"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -21,7 +23,8 @@ var ErrUnreachable = errors.New("admin API unreachable")
 // APIError is an error answer from the API.
 type APIError struct {
 	// Status is the HTTP status: 404 no such message, 409 being
-	// delivered, 401 bad token, 501 not available in this build.
+	// delivered or quarantined, 401 bad token, 403 a change without the
+	// socket or token, 501 not available in this build.
 	Status  int
 	Message string
 }
@@ -36,16 +39,45 @@ type Client struct {
 	http  *http.Client
 }
 
+// clientTimeout bounds a request: a flush of a large queue is slow.
+const clientTimeout = 15 * time.Minute
+
 // NewClient returns a client for the API at addr (host:port), sending
-// token as a bearer token when it is not empty.
+// token as a bearer token when it is not empty. A listener on every
+// interface (":8025", "0.0.0.0:8025") is reached on loopback.
 func NewClient(addr, token string) *Client {
+	dial := addr
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			loop := "127.0.0.1"
+			if ip != nil && ip.To4() == nil {
+				loop = "::1"
+			}
+			dial = net.JoinHostPort(loop, port)
+		}
+	}
 	return &Client{
-		base: "http://" + addr, addr: addr, token: token,
-		http: &http.Client{Timeout: 15 * time.Minute}, // a flush of a large queue is slow
+		base: "http://" + dial, addr: addr, token: token,
+		http: &http.Client{Timeout: clientTimeout},
 	}
 }
 
-// Addr is the API address the client talks to.
+// NewSocketClient returns a client for the API on the unix socket at
+// path (admin.socket), sending token as a bearer token when it is not
+// empty (the socket does not need it).
+func NewSocketClient(path, token string) *Client {
+	return &Client{
+		base: "http://localhost", addr: path, token: token,
+		http: &http.Client{Timeout: clientTimeout, Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return unixsock.Dial(ctx, path)
+			},
+		}},
+	}
+}
+
+// Addr is the API address (host:port, or the socket's path) the client
+// talks to.
 func (c *Client) Addr() string { return c.addr }
 
 // Stats returns the queue's counts.

@@ -1,5 +1,5 @@
 // Package admin is the queue administration API: JSON over HTTP on
-// admin.listen, used by `mxout queue` and by scripts.
+// admin.socket and admin.listen, used by `mxout queue` and by scripts.
 //
 // Endpoints (all under /v1; errors are {"error": "..."} with a status code):
 //
@@ -24,10 +24,15 @@
 //   - A quarantined message (state=quarantined: its record was unreadable
 //     and was moved aside) can be listed, shown and deleted; hold,
 //     release and retry answer 409.
-//   - Access: the API serves loopback only unless a bearer token is
-//     configured (Serve refuses a non-loopback listener without one), and
-//     with a token every request must carry "Authorization: Bearer
-//     <token>", compared in constant time.
+//   - Access (guard.go): on a unix socket (admin.socket, mode 0600)
+//     everything; on TCP (admin.listen) reads only, without headers,
+//     unless a bearer token is configured; with a token every request must
+//     carry "Authorization: Bearer <token>" (compared in constant time) and
+//     may do everything. Serve refuses a non-loopback TCP listener without
+//     a token. Before that, whatever the listener: an Origin header (a web
+//     page) is 403, a Host other than the address the request came in on,
+//     localhost or Config.Names is 421 (DNS rebinding), and a POST or
+//     DELETE body that is not application/json is 415.
 //   - Deleting with a bounce holds the message first (no delivery can start
 //     meanwhile), hands it to the Bouncer, and deletes it only once the
 //     bounce is queued; without a Bouncer the request answers 501.

@@ -79,7 +79,11 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := NewMessage(m, s.q.StateOf(m))
-	if b, _ := strconv.ParseBool(r.URL.Query().Get("headers")); b {
+	if b, _ := strconv.ParseBool(r.URL.Query().Get("headers")); b && !s.privileged(r) {
+		// Headers carry subjects and more: for the privileged only, as
+		// Postfix's postcat is.
+		out.HeadersWithheld = true
+	} else if b {
 		h, err := s.q.Headers(id)
 		if err != nil {
 			s.fail(w, err)

@@ -2,14 +2,11 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/mxout/mxout/queue"
@@ -56,8 +53,14 @@ type Destinations interface {
 // Config configures a Server. cmd/mxout fills it from configs.
 type Config struct {
 	// Token, when set, is required on every request as "Authorization:
-	// Bearer <token>". Without it, Serve refuses a non-loopback listener.
+	// Bearer <token>", and then allows everything. Without it, a unix
+	// socket allows everything and TCP listeners reads only (guard.go),
+	// and Serve refuses a non-loopback TCP listener.
 	Token string
+	// Names are the host names, besides localhost and the address a
+	// request came in on, that its Host header may carry: the relay's
+	// hostname and the host of admin.listen.
+	Names []string
 	// Bouncer sends reports for delete?bounce=true; nil answers 501.
 	Bouncer Bouncer
 	// Destinations, when set, is revived by every flush.
@@ -113,7 +116,8 @@ func New(cfg Config, q Queue) *Server {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.http = &http.Server{
-		Handler:           s.authorize(mux),
+		Handler:           s.guard(mux),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A flush of a large queue takes a while; the client waits for it.
@@ -123,10 +127,12 @@ func New(cfg Config, q Queue) *Server {
 }
 
 // Serve answers requests on l until Shutdown; it returns nil after
-// Shutdown. Without a token it refuses (ErrNotLoopback) a listener that
-// is not on a loopback address.
+// Shutdown. It may be called for several listeners: a TCP one and a unix
+// socket, which serves everything to whoever can open it. Without a token
+// it refuses (ErrNotLoopback) a TCP listener that is not on a loopback
+// address.
 func (s *Server) Serve(l net.Listener) error {
-	if s.cfg.Token == "" && !IsLoopback(l.Addr()) {
+	if s.cfg.Token == "" && l.Addr().Network() != "unix" && !IsLoopback(l.Addr()) {
 		l.Close()
 		return fmt.Errorf("%w (listening on %s)", ErrNotLoopback, l.Addr())
 	}
@@ -146,25 +152,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func IsLoopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
-}
-
-// authorize checks the bearer token when one is configured. Both sides are
-// hashed first, so the comparison takes the same time whatever the length
-// of the guess.
-func (s *Server) authorize(next http.Handler) http.Handler {
-	if s.cfg.Token == "" {
-		return next
-	}
-	want := sha256.Sum256([]byte(s.cfg.Token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			s.log.Warn("admin: request without a valid token", "remote", r.RemoteAddr, "path", r.URL.Path)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mxout admin"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token (admin.token)"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

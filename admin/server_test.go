@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,23 +30,48 @@ func openQueue(t *testing.T) *queue.Queue {
 	return q
 }
 
-// serve starts an API server over q on loopback and returns a client.
-func serve(t *testing.T, q Queue, cfg Config) *Client {
+// served is an API server on a loopback TCP port and on a unix socket.
+type served struct {
+	tcp, socket string
+}
+
+// serveAPI starts an API server over q on loopback TCP and a unix socket.
+func serveAPI(t *testing.T, q Queue, cfg Config) served {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not t.TempDir(): a long test name makes a path too long for a socket.
+	dir, err := os.MkdirTemp("", "mxout-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	u, err := net.Listen("unix", filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := New(cfg, q)
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- s.Serve(l) }()
+	go func() { done <- s.Serve(u) }()
 	t.Cleanup(func() {
 		s.Shutdown(context.Background())
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
 		}
 	})
-	return NewClient(l.Addr().String(), cfg.Token)
+	return served{tcp: l.Addr().String(), socket: u.Addr().String()}
+}
+
+// serve starts an API server over q and returns a client on its socket,
+// which may do everything.
+func serve(t *testing.T, q Queue, cfg Config) *Client {
+	t.Helper()
+	return NewSocketClient(serveAPI(t, q, cfg).socket, "")
 }
 
 func enqueue(t *testing.T, q *queue.Queue, from string, to ...string) queue.ID {
@@ -152,7 +179,8 @@ func TestAPI_ListShowStats(t *testing.T) {
 func TestAPI_BadRequests(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t)
-	c := serve(t, q, Config{})
+	api := serveAPI(t, q, Config{})
+	c := NewSocketClient(api.socket, "")
 	ctx := context.Background()
 	unknown := queue.NewID(time.Now())
 	tests := []struct {
@@ -173,7 +201,7 @@ func TestAPI_BadRequests(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tt.name, got, tt.want)
 		}
 	}
-	resp, err := http.Get("http://" + c.Addr() + "/v2/whatever")
+	resp, err := http.Get("http://" + api.tcp + "/v2/whatever")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,16 +330,24 @@ func TestAPI_DeleteWithBounce(t *testing.T) {
 func TestAPI_Token(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t)
-	good := serve(t, q, Config{Token: "s3cret"})
+	api := serveAPI(t, q, Config{Token: "s3cret"})
 	ctx := context.Background()
+	good := NewClient(api.tcp, "s3cret")
 	if _, err := good.Stats(ctx); err != nil {
 		t.Errorf("with the token: %v", err)
 	}
+	if _, err := good.Flush(ctx); err != nil {
+		t.Errorf("a change with the token: %v", err)
+	}
 	for _, token := range []string{"", "wrong", "s3cret-but-longer"} {
-		c := NewClient(good.Addr(), token)
-		if _, err := c.Stats(ctx); apiStatus(err) != http.StatusUnauthorized {
-			t.Errorf("token %q: %v, want 401", token, err)
+		for _, c := range []*Client{NewClient(api.tcp, token), NewSocketClient(api.socket, token)} {
+			if _, err := c.Stats(ctx); apiStatus(err) != http.StatusUnauthorized {
+				t.Errorf("token %q at %s: %v, want 401", token, c.Addr(), err)
+			}
 		}
+	}
+	if _, err := NewSocketClient(api.socket, "s3cret").Flush(ctx); err != nil {
+		t.Errorf("a change on the socket with the token: %v", err)
 	}
 }
 

@@ -56,6 +56,10 @@ type Message struct {
 	User   string `json:"user,omitempty"`
 	// Headers is the header section, only when asked for.
 	Headers string `json:"headers,omitempty"`
+	// HeadersWithheld says that headers were asked for but not given: the
+	// request came over admin.listen without a token (only the admin
+	// socket or the token may read them).
+	HeadersWithheld bool `json:"headers_withheld,omitempty"`
 	// Quarantine says why and when an unreadable record was moved aside;
 	// the other fields then hold what could be read of it.
 	Quarantine *Quarantine `json:"quarantine,omitempty"`

@@ -304,10 +304,18 @@ const MaxMetricsDomains = 50
 
 // Admin configures the queue administration API.
 type Admin struct {
-	// Listen is host:port; empty disables the API.
+	// Listen is host:port; empty disables the API over TCP. Without a
+	// token it serves reads only (stats, listings, messages without
+	// their headers), like mailq for every local user.
 	Listen string `mapstructure:"listen" yaml:"listen"`
-	// Token, when set, is required as "Authorization: Bearer <token>".
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every request (on Socket too), and then allows everything.
 	Token string `mapstructure:"token" yaml:"token"`
+	// Socket is the path of a unix socket (mode 0600) that serves the
+	// whole API to the user mxout runs as (and root); `mxout queue`
+	// prefers it. A relative path is inside data_dir (Config.AdminSocket);
+	// empty disables it.
+	Socket string `mapstructure:"socket" yaml:"socket"`
 }
 
 // DSN configures bounces (delivery status notifications).

@@ -232,6 +232,9 @@ func TestLoad_AdminListen(t *testing.T) {
 		"admin: {listen: '[::1]:8025'}",
 		"admin: {listen: ''}",
 		"admin: {listen: '0.0.0.0:8025', token: s3cret}",
+		"admin: {socket: ''}",
+		"admin: {socket: /run/mxout/admin.sock}",
+		"data_dir: /" + strings.Repeat("d", 120) + "\nadmin: {socket: admin.sock}", // longer than a socket address holds: bound through the directory
 	} {
 		if _, err := Load(writeConfig(t, yaml)); err != nil {
 			t.Errorf("%s: %v", yaml, err)

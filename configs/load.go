@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -114,6 +115,15 @@ func (c *Config) fillDerived() error {
 		c.Queue.MinFreeBytes = c.AutoMinFreeBytes()
 	}
 	return nil
+}
+
+// AdminSocket is the path of admin.socket: as configured when absolute,
+// else inside data_dir; "" when disabled.
+func (c *Config) AdminSocket() string {
+	if c.Admin.Socket == "" || filepath.IsAbs(c.Admin.Socket) {
+		return c.Admin.Socket
+	}
+	return filepath.Join(c.DataDir, c.Admin.Socket)
 }
 
 // AutoMinFreeBytes is the disk reserve used when queue.min_free_bytes is 0:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mxout/mxout/admin"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -140,15 +142,12 @@ func (m *mxoutRelay) Deferred() (int, error) {
 
 // Flush asks the admin API to make every deferred message due now and to
 // revive dead destinations, as postqueue -f does.
+// It uses the admin socket: over admin.listen without a token the API
+// only reads.
 func (m *mxoutRelay) Flush() error {
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/v1/flush", m.admin), "application/json", nil)
-	if err != nil {
-		return fmt.Errorf("flush: %w (does this mxout serve admin.listen?)", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("flush: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	c := admin.NewSocketClient(filepath.Join(m.dir, "data", "admin.sock"), "")
+	if _, err := c.Flush(context.Background()); err != nil {
+		return fmt.Errorf("flush: %w", err)
 	}
 	return nil
 }

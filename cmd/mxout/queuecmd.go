@@ -28,7 +28,10 @@ func newQueueCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "queue",
 		Short: "Inspect and steer the queue (like mailq, postqueue and postsuper)",
-		Long: "Talks to the admin API of the running relay (admin.listen of the config).\n" +
+		Long: "Talks to the admin API of the running relay: on its unix socket\n" +
+			"(admin.socket, for root and the user mxout runs as), else on\n" +
+			"admin.listen, where without admin.token only list, show (without\n" +
+			"headers) and stats work, as mailq works for any local user.\n" +
 			"When the relay is not running, list, show and stats open the queue\n" +
 			"read-only instead; every output says which of the two was used.\n" +
 			"hold, release, retry, delete and flush need the running relay.\n" +
@@ -48,7 +51,7 @@ func newQueueCmd() *cobra.Command {
 	return cmd
 }
 
-// load reads the config the commands use (data_dir, admin.listen, admin.token).
+// load reads the config the commands use (data_dir, admin.listen, admin.socket, admin.token).
 func (qc *queueCmd) load() (*configs.Config, error) {
 	return configs.Load(qc.config)
 }
@@ -249,7 +252,7 @@ func (qc *queueCmd) flush(cmd *cobra.Command) error {
 	start := time.Now()
 	f, err := client.Flush(cmd.Context())
 	if err != nil {
-		return err
+		return client.explain(err)
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "flushed: %s due now, %s revived (%s, via the admin API at %s)\n",
 		count(f.Messages, "deferred message"), count(f.DestinationsRevived, "dead destination"), time.Since(start).Round(time.Millisecond), client.Addr())
@@ -273,12 +276,12 @@ func (qc *queueCmd) eachID(cmd *cobra.Command, verb string, args []string, do id
 	}
 	failed := 0
 	for _, id := range ids {
-		d, err := do(client, cmd.Context(), id)
+		d, err := do(client.Client, cmd.Context(), id)
 		if err != nil {
 			failed++
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", id, notFound(err))
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", id, notFound(client.explain(err)))
 			var apiErr *admin.APIError
-			if errors.As(err, &apiErr) && apiErr.Status == 501 {
+			if errors.As(err, &apiErr) && (apiErr.Status == 501 || apiErr.Status == 403) {
 				break // the same answer for every other ID
 			}
 			continue

@@ -142,6 +142,9 @@ func printMessage(w io.Writer, src *source, m admin.Message, asJSON bool) error 
 			b.WriteString("\n")
 		}
 	}
+	if m.HeadersWithheld {
+		b.WriteString("Headers: withheld (only the admin socket, as root or the user mxout runs as, or admin.token may read them)\n")
+	}
 	if m.Headers != "" {
 		b.WriteString("Headers:\n")
 		for _, line := range strings.Split(strings.TrimRight(m.Headers, "\r\n"), "\r\n") {

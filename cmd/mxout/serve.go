@@ -106,7 +106,7 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 	}
 	b := currentBuild()
 	log.Info("mxout started", "version", b.version, "commit", b.commit, "hostname", c.Hostname, "data_dir", c.DataDir,
-		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen)
+		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen, "admin_socket", c.AdminSocket())
 	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error
 	select {
@@ -157,20 +157,15 @@ func (r *relay) start() error {
 		}
 		r.listeners = append(r.listeners, ln)
 	}
-	var metricsLn, adminLn net.Listener
+	var metricsLn net.Listener
 	if c.Metrics.Listen != "" {
 		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
 			return fmt.Errorf("metrics.listen: listen on %s: %w", c.Metrics.Listen, err)
 		}
 	}
-	if c.Admin.Listen != "" {
-		if adminLn, err = net.Listen("tcp", c.Admin.Listen); err != nil {
-			return fmt.Errorf("admin.listen: listen on %s: %w", c.Admin.Listen, err)
-		}
-		if c.Admin.Token == "" && !admin.IsLoopback(adminLn.Addr()) {
-			adminLn.Close()
-			return fmt.Errorf("admin.listen: %s is not a loopback address; set admin.token", adminLn.Addr())
-		}
+	adminLns, err := listenAdmin(c)
+	if err != nil {
+		return err
 	}
 
 	notifier, err := bounce.New(bounceConfig(c, r.log, m), bounceSigner{q: q, signer: r.signer, domain: c.Hostname, log: r.log})
@@ -202,16 +197,31 @@ func (r *relay) start() error {
 		r.metricsSrv = metrics.NewServer(reg, r.ready, metrics.ServerOptions{Pprof: c.Metrics.Pprof})
 		go func() { r.report(r.metricsSrv.Serve(metricsLn)) }()
 	}
-	if adminLn != nil {
+	if adminLns.tcp != nil || adminLns.unix != nil {
 		r.adminSrv = admin.New(admin.Config{
 			Token:        c.Admin.Token,
+			Names:        adminNames(c),
 			Bouncer:      deletedBouncer{n: notifier, now: time.Now},
 			Destinations: r.engine,
 			Logger:       r.log,
 		}, q)
-		go func() { r.report(r.adminSrv.Serve(adminLn)) }()
+		for _, ln := range []net.Listener{adminLns.tcp, adminLns.unix} {
+			if ln != nil {
+				go func() { r.report(r.adminSrv.Serve(ln)) }()
+			}
+		}
 	}
 	return nil
+}
+
+// adminNames are the names a request to the admin API may give as its
+// Host, besides localhost and the address it came in on.
+func adminNames(c *configs.Config) []string {
+	names := []string{c.Hostname}
+	if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && host != "" {
+		names = append(names, host)
+	}
+	return names
 }
 
 // report passes a part's unexpected exit to runRelay.

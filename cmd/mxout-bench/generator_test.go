@@ -181,6 +181,19 @@ func TestTable_UntimedGenerator(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.Contains(last, "smtp-source") || !strings.HasSuffix(strings.TrimSpace(last), "-") {
 		t.Errorf("smtp-source's summary line %q should end with an unmeasured p99", last)
 	}
+
+	// A backlog has a drain rate where the others have an end-to-end rate.
+	drain := outcome{Workload: workload{Name: "drain", Backlog: true}, Generator: "go", Runs: map[string][]result{
+		"mxout":   {{E2ERate: 1800, CPUPer1000: 0.7, AcceptP99: 50}},
+		"postfix": {{E2ERate: 600, CPUPer1000: 3.5, AcceptP99: 125}},
+	}}
+	drain.summarize(relays)
+	buf.Reset()
+	writeSummary(&buf, []outcome{drain})
+	lines = strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if got := strings.Fields(lines[len(lines)-1]); !slices.Equal(got, []string{"drain", "go", "3.00×", "0.20×", "0.40×"}) {
+		t.Errorf("drain summary line %q: want the drain rate, CPU and p99 ratios", got)
+	}
 }
 
 // postfixToolsAndWorld finds smtp-source and smtp-sink, skipping the test

@@ -198,11 +198,14 @@ func format(v float64) string {
 }
 
 // summaryFigures are the ratios the summary shows for every workload and
-// generator.
-var summaryFigures = []struct{ label, head string }{
-	{"end-to-end msgs/s", "e2e msgs/s"},
-	{"CPU s per 1000 msgs", "CPU per msg"},
-	{"accept latency p99 ms", "accept p99"},
+// generator: the first of labels that the workload has.
+var summaryFigures = []struct {
+	labels []string
+	head   string
+}{
+	{[]string{"end-to-end msgs/s", "drain msgs/s"}, "e2e msgs/s"},
+	{[]string{"CPU s per 1000 msgs"}, "CPU per msg"},
+	{[]string{"accept latency p99 ms"}, "accept p99"},
 }
 
 // writeSummary prints mxout ÷ Postfix for each workload and generator on
@@ -228,11 +231,14 @@ func writeSummary(out io.Writer, ocs []outcome) {
 		}
 		row := o.Workload.Name + "\t" + o.Generator + "\t"
 		for _, f := range summaryFigures {
-			if v, ok := o.Ratio[f.label]; ok {
-				row += fmt.Sprintf("%.2f×", v) + "\t"
-			} else {
-				row += "-\t"
+			cell := "-"
+			for _, label := range f.labels {
+				if v, ok := o.Ratio[label]; ok {
+					cell = fmt.Sprintf("%.2f×", v)
+					break
+				}
 			}
+			row += cell + "\t"
 		}
 		fmt.Fprintln(tw, row)
 	}

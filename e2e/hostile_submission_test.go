@@ -199,23 +199,20 @@ func TestHostile_IdleStrangersCannotTakeEverySlot(t *testing.T) {
 	const full = "421 4.7.0 relay.e2e.invalid Too many connections, try again later"
 
 	var held []*bufio.Reader
-	for i := range 10 {
-		_, br, line := rawLine(t, addr, "127.0.0.2")
-		if !strings.HasPrefix(line, "220 ") {
-			t.Fatalf("connection %d from 127.0.0.2: %q", i, line)
+	hold := func(n int, from string) {
+		for i := range n {
+			_, br, line := rawLine(t, addr, from)
+			if !strings.HasPrefix(line, "220 ") {
+				t.Fatalf("connection %d from %s: %q", i, from, line)
+			}
+			held = append(held, br)
 		}
-		held = append(held, br)
 	}
+	hold(10, "127.0.0.2")
 	if _, _, line := rawLine(t, addr, "127.0.0.2"); line != full {
 		t.Errorf("11th connection from one address: %q, want %q", line, full)
 	}
-	for i := range 6 {
-		_, br, line := rawLine(t, addr, "127.0.0.3")
-		if !strings.HasPrefix(line, "220 ") {
-			t.Fatalf("connection %d from 127.0.0.3: %q", i, line)
-		}
-		held = append(held, br)
-	}
+	hold(6, "127.0.0.3")
 	if _, _, line := rawLine(t, addr, "127.0.0.4"); line != full {
 		t.Errorf("17th stranger: %q, want %q", line, full)
 	}

@@ -64,6 +64,13 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts
 		}
 		utf8 = false
 	}
+	if ok, _ := c.Extension("8BITMIME"); !ok && has8bit(body) {
+		// RFC 6152: never 8-bit to a server that did not offer it. Not
+		// converted to quoted-printable, which would break the message's
+		// DKIM signature (docs/delivery.md, "8-bit messages").
+		all(permanentLocal("5.6.3", "the message has 8-bit content, but host %s does not offer 8BITMIME (RFC 6152)", s.remoteMTA))
+		return res
+	}
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(body) > limit {
 		all(permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA))
 		return res
@@ -212,6 +219,16 @@ func needsSMTPUTF8(m *queue.Message, idxs []int, body []byte) bool {
 		header = body[:end]
 	}
 	for _, b := range header {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// has8bit reports whether body has an octet above 127.
+func has8bit(body []byte) bool {
+	for _, b := range body {
 		if b >= 0x80 {
 			return true
 		}

@@ -1,6 +1,7 @@
 package smtptest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -239,12 +240,23 @@ type conn struct {
 	drip atomic.Int64 // pause between two written octets; 0: write at once
 }
 
-// Write writes b, one octet at a time if the connection drips.
+// Write writes b, one octet at a time if the connection drips, and
+// without the 8BITMIME line of an EHLO reply with Options.No8BitMIME.
 func (c *conn) Write(b []byte) (int, error) {
-	if pause := time.Duration(c.drip.Load()); pause > 0 {
-		return c.dripWrite(b, pause)
+	out := b
+	if c.l.s.opts.No8BitMIME {
+		out = bytes.ReplaceAll(b, []byte("250-8BITMIME\r\n"), nil)
 	}
-	return c.Conn.Write(b)
+	var err error
+	if pause := time.Duration(c.drip.Load()); pause > 0 {
+		_, err = c.dripWrite(out, pause)
+	} else {
+		_, err = c.Conn.Write(out)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // Close closes the socket and leaves the open set.

@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -55,6 +56,10 @@ type Options struct {
 	// SMTPUTF8 advertises SMTPUTF8 (RFC 6531), as large mailbox providers
 	// do.
 	SMTPUTF8 bool
+	// No8BitMIME leaves 8BITMIME (RFC 6152) out of the EHLO reply, as an
+	// old 7-bit-only server would; go-smtp advertises it always. Only for
+	// plaintext sessions: the reply is edited on the socket, below TLS.
+	No8BitMIME bool
 	// MaxMessageBytes, if positive, is advertised with SIZE and enforced
 	// with 552.
 	MaxMessageBytes int64
@@ -133,6 +138,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Implicit || opts.BrokenTLS {
 		opts.TLS = true
+	}
+	if opts.No8BitMIME && opts.TLS {
+		return nil, errors.New("smtptest: No8BitMIME works only without TLS")
 	}
 	host, _, err := net.SplitHostPort(opts.Addr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {

@@ -48,6 +48,8 @@ func (p *pool) report(dest string, failed bool, o Outcome, now time.Time, after 
 		return false
 	}
 	st.failures++
+	st.lastFail = now
+	p.sweep(now, hold)
 	if st.failures < after {
 		return false
 	}
@@ -94,4 +96,44 @@ func (p *pool) limit(dest string, max, deadAfter int, now time.Time) int {
 		return 1
 	}
 	return max
+}
+
+// A destination that failed is remembered (its failure count, its dead
+// hold) while it holds connections, and for forgetAfter × the hold time
+// after its last failure; then a new failure starts the count again. The
+// map is keyed by recipient domains, which senders choose, so its entries
+// must expire, and at most maxFailing destinations are remembered: beyond
+// that, as during a flood of mail to many failing domains, idle ones are
+// forgotten early (their next failures count from one again).
+const (
+	forgetAfter = 2
+	sweepEvery  = time.Minute
+	maxFailing  = 10000
+)
+
+// sweep forgets destinations that hold nothing and failed long enough ago,
+// at most every sweepEvery unless there are too many; p.mu must be held.
+func (p *pool) sweep(now time.Time, hold time.Duration) {
+	if len(p.dests) <= maxFailing && now.Sub(p.lastSweep) < sweepEvery {
+		return
+	}
+	p.lastSweep = now
+	for dest, st := range p.dests {
+		if st.open == 0 && st.waiters == 0 && !now.Before(st.lastFail.Add(forgetAfter*hold)) {
+			delete(p.dests, dest)
+		}
+	}
+	if len(p.dests) <= maxFailing {
+		return
+	}
+	// Make room for a tenth more, so that a flood does not sweep the
+	// whole map at every failure.
+	for dest, st := range p.dests {
+		if len(p.dests) <= maxFailing*9/10 {
+			break
+		}
+		if st.open == 0 && st.waiters == 0 {
+			delete(p.dests, dest)
+		}
+	}
 }

@@ -29,11 +29,16 @@ var errPoolClosed = errors.New("delivery is shutting down")
 type pool struct {
 	idleTimeout time.Duration
 	quitTimeout time.Duration
+	// maxIdle caps the idle sessions of all destinations together (0: no
+	// cap); a session that would go beyond it is closed instead.
+	maxIdle int
 
-	mu     sync.Mutex
-	dests  map[string]*destState
-	idle   map[connKey][]*session
-	closed bool
+	mu        sync.Mutex
+	dests     map[string]*destState
+	idle      map[connKey][]*session
+	nidle     int       // sessions in idle
+	lastSweep time.Time // of the destinations that failed (dead.go)
+	closed    bool
 }
 
 // destState is one destination's connections and health.
@@ -43,6 +48,7 @@ type destState struct {
 	waiters  int
 	wake     chan struct{} // closed when a slot or an idle session may be free
 	failures int           // consecutive site failures (dead.go)
+	lastFail time.Time     // when the last of them was reported
 	dead     time.Time     // suspended until then (dead.go)
 	last     Outcome       // the failure that made it dead
 }
@@ -153,6 +159,7 @@ func (p *pool) unidle(s *session) {
 		s.timer = nil
 	}
 	p.idle[s.key] = remove(p.idle[s.key], s)
+	p.nidle--
 	if len(p.idle[s.key]) == 0 {
 		delete(p.idle, s.key)
 	}
@@ -171,10 +178,11 @@ func remove(list []*session, s *session) []*session {
 }
 
 // put keeps s, which holds a slot of dest, for reuse until the idle
-// timeout; when reuse is off or the pool is closed it closes s instead.
+// timeout; when reuse is off, the pool is closed or holds maxIdle idle
+// sessions already, it closes s instead.
 func (p *pool) put(s *session, dest string) {
 	p.mu.Lock()
-	if p.closed || p.idleTimeout <= 0 {
+	if p.closed || p.idleTimeout <= 0 || (p.maxIdle > 0 && p.nidle >= p.maxIdle) {
 		p.mu.Unlock()
 		s.close(p.quitTimeout)
 		p.release(dest)
@@ -184,6 +192,7 @@ func (p *pool) put(s *session, dest string) {
 	s.owner, s.idle, s.reused = dest, true, false
 	st.idle = append(st.idle, s)
 	p.idle[s.key] = append(p.idle[s.key], s)
+	p.nidle++
 	s.timer = time.AfterFunc(p.idleTimeout, func() { p.expire(s) })
 	st.signal()
 	p.mu.Unlock()

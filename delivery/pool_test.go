@@ -220,3 +220,74 @@ func TestDeliver_SharedMXReusedAcrossDomains(t *testing.T) {
 		t.Errorf("one.example still holds %d slots after its session moved", open)
 	}
 }
+
+// A destination that failed once is forgotten some time after its last
+// failure, once it holds nothing: the map is keyed by recipient domains.
+func TestPool_FailedDestinationsExpire(t *testing.T) {
+	t.Parallel()
+	p := newPool(time.Hour, time.Second)
+	const hold = time.Minute
+	t0 := time.Now()
+	fail := Outcome{State: queue.Pending, Status: "4.4.1", Response: "connection refused"}
+	p.report("once.example", true, fail, t0, 5, hold)
+	if len(p.dests) != 1 {
+		t.Fatalf("%d destinations remembered after one failure, want 1", len(p.dests))
+	}
+	p.report("later.example", true, fail, t0.Add(forgetAfter*hold), 5, hold)
+	if _, ok := p.dests["once.example"]; ok {
+		t.Errorf("once.example is still remembered %v after its only failure", forgetAfter*hold)
+	}
+	if _, ok := p.dests["later.example"]; !ok {
+		t.Error("the destination that just failed was forgotten")
+	}
+}
+
+// A flood of mail to ever new failing domains keeps the map bounded.
+func TestPool_FailingDestinationsBounded(t *testing.T) {
+	t.Parallel()
+	p := newPool(time.Hour, time.Second)
+	now := time.Now()
+	fail := Outcome{State: queue.Pending, Status: "4.4.1", Response: "connection refused"}
+	for i := range 3 * maxFailing {
+		p.report(fmt.Sprintf("d%d.example", i), true, fail, now, 5, time.Hour)
+	}
+	if n := len(p.dests); n > maxFailing {
+		t.Errorf("%d failing destinations remembered, want at most %d", n, maxFailing)
+	}
+	// A destination holding a connection is never forgotten.
+	if _, err := p.acquire(context.Background(), "busy.example", 1, 5); err != nil {
+		t.Fatal(err)
+	}
+	p.report("busy.example", true, fail, now, 5, time.Hour)
+	for i := range 2 * maxFailing {
+		p.report(fmt.Sprintf("e%d.example", i), true, fail, now, 5, time.Hour)
+	}
+	if st := p.dests["busy.example"]; st == nil || st.failures != 1 {
+		t.Errorf("busy.example = %+v, want it kept with its failure", st)
+	}
+}
+
+// Idle sessions of all destinations together are capped.
+func TestPool_IdleSessionsCapped(t *testing.T) {
+	t.Parallel()
+	p := newPool(time.Hour, time.Second)
+	p.maxIdle = 2
+	ctx := context.Background()
+	for i := range 3 {
+		dest := fmt.Sprintf("d%d.example", i)
+		if _, err := p.acquire(ctx, dest, 1, 0); err != nil {
+			t.Fatal(err)
+		}
+		p.put(fakeSession(fmt.Sprintf("192.0.2.%d:25", i+1)), dest)
+	}
+	if p.nidle != 2 {
+		t.Errorf("%d idle sessions, want the cap of 2", p.nidle)
+	}
+	if open, idle := p.stats("d2.example"); open != 0 || idle != 0 {
+		t.Errorf("the session over the cap: open %d idle %d, want it closed and its slot given back", open, idle)
+	}
+	s, err := p.acquire(ctx, "d0.example", 1, 0)
+	if err != nil || s == nil || p.nidle != 1 {
+		t.Errorf("acquire = %v, %v with %d idle; want d0's idle session and one left", s, err, p.nidle)
+	}
+}

@@ -1,39 +1,14 @@
 package admin
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
-	"time"
-)
 
-// raw sends one raw HTTP/1.1 request (head lines without the final empty
-// line, then body) on a fresh connection and returns the status and body.
-func raw(t *testing.T, network, addr string, head []string, body string) (int, string) {
-	t.Helper()
-	c, err := net.DialTimeout(network, addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	req := strings.Join(head, "\r\n") + "\r\nConnection: close\r\n\r\n" + body
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%q: %v", head[0], err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
+	"github.com/mxout/mxout/internal/rawhttp"
+)
 
 func TestGuard_BrowsersHostsAndBodies(t *testing.T) {
 	t.Parallel()
@@ -75,7 +50,7 @@ func TestGuard_BrowsersHostsAndBodies(t *testing.T) {
 		if tt.network == "unix" {
 			addr = api.socket
 		}
-		code, body := raw(t, tt.network, addr, tt.head, tt.body)
+		code, body := rawhttp.Do(t, tt.network, addr, tt.head, tt.body)
 		if code != tt.want || !strings.Contains(body, tt.contains) {
 			t.Errorf("%s: %d %s, want %d with %q", tt.name, code, strings.TrimSpace(body), tt.want, tt.contains)
 		}
@@ -107,7 +82,7 @@ func TestGuard_HeadersOnlyForThePrivileged(t *testing.T) {
 	if err != nil || !strings.Contains(m.Headers, "Subject:") {
 		t.Errorf("show on TCP with the token = %+v, %v; want headers", m, err)
 	}
-	code, body := raw(t, "tcp", withToken.tcp, []string{"POST /v1/flush HTTP/1.1", "Host: " + withToken.tcp, "Authorization: Bearer s3cret", "Origin: http://evil.example"}, "")
+	code, body := rawhttp.Do(t, "tcp", withToken.tcp, []string{"POST /v1/flush HTTP/1.1", "Host: " + withToken.tcp, "Authorization: Bearer s3cret", "Origin: http://evil.example"}, "")
 	if code != 403 {
 		t.Errorf("a page with the token: %d %s", code, body)
 	}

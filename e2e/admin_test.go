@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,48 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/rawhttp"
 )
 
-// rawHTTP sends one raw HTTP/1.1 request (head lines, then body) to the
-// relay and returns the status and body of the answer.
-func rawHTTP(t *testing.T, network, addr string, head []string, body string) (int, string) {
-	t.Helper()
-	c, err := net.DialTimeout(network, addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, strings.Join(head, "\r\n")+"\r\nConnection: close\r\n\r\n"+body); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", head[0], err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// TestAdmin_BrowsersAndLocalUsers: the built binary's admin API refuses a
-// web page (Origin: 403), a DNS-rebound name (Host: 421) and a form body
-// (415), and over admin.listen without a token it only reads; changes go
-// through the admin socket, mode 0600 inside the data directory, which
-// `mxout queue` uses.
 func TestAdmin_BrowsersAndLocalUsers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mx := e.mx("admin.example", 10, smtptest.Options{})
-	mx.Down()
-	addr, over := adminOverrides(t)
-	r := e.newRelay(over).start()
-	reply, err := r.send("app@sender.example", []string{"u@admin.example"}, message("admin-0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := queuedAs.FindStringSubmatch(reply)[1]
+	r, _, addr, ids := waitingRelay(t, "admin.example", "admin-0")
+	id := ids[0]
 	waitFor(t, 10*time.Second, "the message to be deferred", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "deferred", "-q")
 		return strings.TrimSpace(out) == id
@@ -75,7 +37,7 @@ func TestAdmin_BrowsersAndLocalUsers(t *testing.T) {
 		{"a local user's change", []string{hold, "Host: " + addr}, "", 403},
 		{"a local user's read", []string{"GET /v1/stats HTTP/1.1", "Host: localhost:" + port}, "", 200},
 	} {
-		if code, body := rawHTTP(t, "tcp", addr, tt.head, tt.body); code != tt.want {
+		if code, body := rawhttp.Do(t, "tcp", addr, tt.head, tt.body); code != tt.want {
 			t.Errorf("%s: %d %s, want %d", tt.name, code, strings.TrimSpace(body), tt.want)
 		}
 	}
@@ -88,10 +50,10 @@ func TestAdmin_BrowsersAndLocalUsers(t *testing.T) {
 	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("admin socket %s: %v %v, want a socket of mode 0600", sock, fi.Mode(), err)
 	}
-	if code, body := rawHTTP(t, "unix", sock, []string{hold, "Host: localhost", "Origin: http://evil.example"}, ""); code != 403 {
+	if code, body := rawhttp.Do(t, "unix", sock, []string{hold, "Host: localhost", "Origin: http://evil.example"}, ""); code != 403 {
 		t.Errorf("a page's form on the socket: %d %s", code, body)
 	}
-	if code, body := rawHTTP(t, "unix", sock, []string{hold, "Host: localhost"}, ""); code != 200 || !strings.Contains(body, `"held"`) {
+	if code, body := rawhttp.Do(t, "unix", sock, []string{hold, "Host: localhost"}, ""); code != 200 || !strings.Contains(body, `"held"`) {
 		t.Fatalf("a change on the socket: %d %s", code, body)
 	}
 	// The operator's CLI goes through the socket.
@@ -132,16 +94,8 @@ func TestAdmin_UnprivilegedUserCannotChangeTheQueue(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the CLI as nobody; TestAdmin_BrowsersAndLocalUsers covers the refusal")
 	}
-	e := newEnv(t)
-	mx := e.mx("nobody.example", 10, smtptest.Options{})
-	mx.Down()
-	_, over := adminOverrides(t)
-	r := e.newRelay(over).start()
-	reply, err := r.send("app@sender.example", []string{"u@nobody.example"}, message("nobody-0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := queuedAs.FindStringSubmatch(reply)[1]
+	r, _, _, ids := waitingRelay(t, "nobody.example", "nobody-0")
+	id := ids[0]
 
 	// A copy of the binary and the config that nobody may read.
 	pub, err := os.MkdirTemp("", "mxout-nobody")

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/mxout/mxout/delivery/smtptest"
 )
 
 // corruptRecord overwrites a message's record in a stopped relay's queue,
@@ -30,19 +29,7 @@ func corruptRecord(t *testing.T, dir, id string) {
 // while the other mail is delivered; the operator deletes it.
 func TestServe_QuarantinesAPoisonRecord(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mx := e.mx("poison.example", 10, smtptest.Options{})
-	mx.Down()
-	_, over := adminOverrides(t)
-	r := e.newRelay(over).start()
-	var ids []string
-	for _, marker := range []string{"poison-0", "poison-1", "poison-2"} {
-		reply, err := r.send("app@sender.example", []string{"u@poison.example"}, message(marker))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, queuedAs.FindStringSubmatch(reply)[1])
-	}
+	r, mx, _, ids := waitingRelay(t, "poison.example", "poison-0", "poison-1", "poison-2")
 	waitFor(t, 15*time.Second, "three deferred messages", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "deferred")
 		return len(queueIDs(out)) == 3

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/admin"
+	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -153,4 +154,26 @@ func (r *relay) submit(from string, to []string, body string) (outcome, string) 
 	default:
 		return inDoubt, err.Error()
 	}
+}
+
+// waitingRelay starts a relay with the admin API on a free port and
+// queues one message per marker to domain, whose MX is down so that they
+// wait; it returns the relay, the MX (Up delivers), the admin address and
+// the queue IDs.
+func waitingRelay(t *testing.T, domain string, markers ...string) (*relay, *smtptest.Server, string, []string) {
+	t.Helper()
+	e := newEnv(t)
+	mx := e.mx(domain, 10, smtptest.Options{})
+	mx.Down()
+	addr, over := adminOverrides(t)
+	r := e.newRelay(over).start()
+	var ids []string
+	for _, marker := range markers {
+		reply, err := r.send("app@sender.example", []string{"u@" + domain}, message(marker))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, queuedAs.FindStringSubmatch(reply)[1])
+	}
+	return r, mx, addr, ids
 }

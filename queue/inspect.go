@@ -19,29 +19,33 @@ type Page struct {
 }
 
 // ListPage returns one page of the messages that match opts, in arrival
-// order. It seeks to opts.After in the message records and reads at most
-// opts.MaxScan of them (never bodies), so a page costs the same on a queue
-// of a hundred or a million messages.
+// order. It seeks to opts.After in the message records (in the quarantine
+// for State "quarantined") and reads at most opts.MaxScan of them (never
+// bodies), so a page costs the same on a queue of a hundred or a million
+// messages.
 func (q *Queue) ListPage(opts ListOptions) (Page, error) {
 	limit := opts.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	if opts.State == "quarantined" {
-		return q.listQuarantined(opts, limit)
-	}
 	var cutoff time.Time
 	if opts.OlderThan > 0 {
 		cutoff = q.now().Add(-opts.OlderThan)
 	}
+	// The message records, from where the live ones begin (past the
+	// records of delivered mail); or the quarantine.
+	prefix, start := byte(prefixMessage), messageKeyAt(q.arrivals.start())
+	decode := func(_ ID, v []byte) (*Message, error) { return decodeMessage(v) }
+	if opts.State == "quarantined" {
+		prefix, start, decode = prefixQuarantine, []byte{prefixQuarantine}, quarantinedMessage
+	}
+	if opts.After != "" {
+		start = append(append([]byte{prefix}, opts.After...), 0)
+	}
 	var p Page
 	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMessage}, PrefetchValues: true, PrefetchSize: min(limit, 100)})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefix}, PrefetchValues: true, PrefetchSize: min(limit, 100)})
 		defer it.Close()
-		start := messageKeyAt(q.arrivals.start()) // past the records of delivered mail
-		if opts.After != "" {
-			start = append(messageKey(opts.After), 0)
-		}
 		scanned := 0
 		var last ID // the last record read: a scan cut short resumes after it
 		for it.Seek(start); it.Valid(); it.Next() {
@@ -58,11 +62,11 @@ func (q *Queue) ListPage(opts ListOptions) (Page, error) {
 			var m *Message
 			err := it.Item().Value(func(v []byte) error {
 				var err error
-				m, err = decodeMessage(v)
+				m, err = decode(id, v)
 				return err
 			})
 			if err != nil {
-				q.log.Warn("queue: skipping unreadable message record", "key", string(it.Item().Key()), "err", err)
+				q.log.Warn("queue: skipping unreadable record", "key", string(it.Item().Key()), "err", err)
 				continue
 			}
 			if !q.matches(m, opts) {

@@ -161,54 +161,6 @@ func quarantinedMessage(id ID, v []byte) (*Message, error) {
 	return &m, nil
 }
 
-// listQuarantined is ListPage for State "quarantined".
-func (q *Queue) listQuarantined(opts ListOptions, limit int) (Page, error) {
-	var p Page
-	err := q.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixQuarantine}, PrefetchValues: true, PrefetchSize: min(limit, 100)})
-		defer it.Close()
-		start := []byte{prefixQuarantine}
-		if opts.After != "" {
-			start = append(quarantineKey(opts.After), 0)
-		}
-		scanned := 0
-		var last ID
-		for it.Seek(start); it.Valid(); it.Next() {
-			id := ID(it.Item().Key()[1:])
-			if opts.MaxScan > 0 && scanned == opts.MaxScan {
-				p.Next = last
-				return nil
-			}
-			scanned++
-			last = id
-			var m *Message
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				m, err = quarantinedMessage(id, v)
-				return err
-			})
-			if err != nil {
-				q.log.Warn("queue: skipping an unreadable quarantine entry", "queue_id", string(id), "err", err)
-				continue
-			}
-			if !q.matches(m, ListOptions{Sender: opts.Sender, Domain: opts.Domain}) ||
-				(opts.OlderThan > 0 && !id.Time().Before(q.now().Add(-opts.OlderThan))) {
-				continue
-			}
-			if len(p.Messages) == limit {
-				p.Next = p.Messages[limit-1].ID
-				return nil
-			}
-			p.Messages = append(p.Messages, m)
-		}
-		return nil
-	})
-	if err != nil {
-		return Page{}, fmt.Errorf("list quarantined: %w", err)
-	}
-	return p, nil
-}
-
 // removeUnreadable deletes what is stored for a message whose record is
 // unreadable or quarantined: the record or its quarantined copy, the body
 // and a held entry. A due entry cannot be found without a readable record;

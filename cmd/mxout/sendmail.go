@@ -53,8 +53,9 @@ Refused: -bs (SMTP on stdin), -bp (use mxout queue list), -bi, -bd, -q, -I.
 
 The exit status follows sysexits.h: 0 the relay has the message on disk,
 64 usage, 65 bad message or data refused, 67 recipient refused (nothing
-is sent), 74 input unreadable, 75 relay down or busy (try again later),
-77 sender or credentials refused, 78 config unreadable or invalid.
+is sent), 70 internal error (a bug), 74 input unreadable, 75 relay down
+or busy (try again later), 77 sender or credentials refused, 78 config
+unreadable or invalid.
 Errors are one line on standard error.`,
 		Example: `  printf 'Subject: test\n\nhello\n' | mxout sendmail -f app@example.com you@example.net
   mxout sendmail -t -i < message.eml

@@ -1,9 +1,12 @@
 package queueconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +59,36 @@ func TestDefaults_InTheGivenDirectory(t *testing.T) {
 	want.Dir = "/tmp/q"
 	if !reflect.DeepEqual(got, want) || got.MemtableBytes == 0 {
 		t.Errorf("Defaults = %+v, want %+v", got, want)
+	}
+}
+
+// docs/architecture.md gives the value threshold (which values go to
+// badger's value log) as the default the config really has.
+func TestDocs_ArchitectureValueThreshold(t *testing.T) {
+	t.Parallel()
+	c, err := configs.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d KiB", c.Queue.Badger.ValueThreshold>>10)
+	above := regexp.MustCompile("above (?:`\\S+`,? )?(\\d+ KiB)")
+	n := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.Contains(line, "value log") && !strings.Contains(line, "value_threshold") {
+			continue
+		}
+		for _, m := range above.FindAllStringSubmatch(line, -1) {
+			n++
+			if m[1] != want {
+				t.Errorf("docs/architecture.md: %q, but values above %s go to the value log by default", line, want)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("docs/architecture.md does not say which values go to the value log")
 	}
 }

@@ -25,7 +25,7 @@ SENDMAIL_LINK ?=
 # Extra flags for `make bench`, e.g. BENCH_FLAGS='--runs 3 --drain-messages 100000'.
 BENCH_FLAGS ?=
 
-.PHONY: help build run test unit fuzz lint check clean install uninstall bench bench-micro
+.PHONY: help build run test unit fuzz lint check clean install uninstall bench bench-micro man
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,9 @@ uninstall: ## remove what install put in place, but the config and the queue
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/mxout $(DESTDIR)$(DATADIR)/zsh/site-functions/_mxout \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
+
+man: ## regenerate docs/man (mxout(8) and a page per command, mxout.yaml(5) from docs/configuration.md); a test fails when they drift
+	$(GO) test ./cmd/mxout -run '^TestManPages$$' -count=1 -update
 
 bench: build ## mxout beside Postfix through the whole relay, with two generators: its own Go clients and sinks, and Postfix's smtp-source and smtp-sink (installs Postfix; minutes; not in `make test`)
 	@./scripts/postfix-bench.sh install

@@ -60,7 +60,8 @@ Errors are one line on standard error.`,
 		Example: `  printf 'Subject: test\n\nhello\n' | mxout sendmail -f app@example.com you@example.net
   mxout sendmail -t -i < message.eml
   git config sendemail.sendmailcmd "mxout sendmail"   # or /usr/sbin/sendmail with the link`,
-		DisableFlagParsing: true,
+		DisableFlagParsing:    true,
+		DisableFlagsInUseLine: true, // its options are in Long, not cobra flags
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := runSendmail(cmd, args)
 			if err == nil {

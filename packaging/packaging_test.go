@@ -66,7 +66,8 @@ func TestMakeInstall(t *testing.T) {
 			if !strings.Contains(string(unit), "ExecStart="+tt.prefix+"/bin/mxout serve --config "+tt.sysconf+"/mxout/mxout.yaml\n") {
 				t.Errorf("unit does not start the installed binary with the installed config:\n%s", unit)
 			}
-			for _, f := range []string{"/lib/sysusers.d/mxout.conf", "/share/bash-completion/completions/mxout", "/share/zsh/site-functions/_mxout", "/share/fish/vendor_completions.d/mxout.fish"} {
+			for _, f := range []string{"/lib/sysusers.d/mxout.conf", "/share/bash-completion/completions/mxout", "/share/zsh/site-functions/_mxout", "/share/fish/vendor_completions.d/mxout.fish",
+				"/share/man/man8/mxout.8", "/share/man/man8/mxout-sendmail.8", "/share/man/man5/mxout.yaml.5"} {
 				if fi, err := os.Stat(at(tt.prefix + f)); err != nil || fi.Size() == 0 {
 					t.Errorf("%s: %v", f, err)
 				}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -151,5 +152,49 @@ func TestRepository_License(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "## Licence\n\nApache License 2.0 ([LICENSE](LICENSE))") {
 		t.Error("README.md does not name the licence in a Licence section")
+	}
+}
+
+// CHANGELOG.md keeps the Keep a Changelog form: an Unreleased section at
+// the top, then released versions, each with the standard kinds of change.
+func TestRepository_Changelog(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{"Added": true, "Changed": true, "Deprecated": true, "Removed": true, "Fixed": true, "Security": true}
+	var versions []string
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "## "):
+			versions = append(versions, strings.TrimPrefix(line, "## "))
+		case strings.HasPrefix(line, "### ") && !kinds[strings.TrimPrefix(line, "### ")]:
+			t.Errorf("CHANGELOG.md: %q is not a Keep a Changelog kind of change", line)
+		}
+	}
+	if len(versions) == 0 || versions[0] != "[Unreleased]" {
+		t.Errorf("CHANGELOG.md: the first section is %v, want [Unreleased]", versions)
+	}
+	release := regexp.MustCompile(`^\[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}$`)
+	for _, v := range versions[1:] {
+		if !release.MatchString(v) {
+			t.Errorf("CHANGELOG.md: section %q is not \"[X.Y.Z] - YYYY-MM-DD\"", v)
+		}
+	}
+}
+
+// SECURITY.md says how to report a vulnerability and which versions get
+// fixes.
+func TestRepository_SecurityPolicy(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Reporting a vulnerability", "## Supported versions", "privately", "| the latest release | yes |"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("SECURITY.md lacks %q", want)
+		}
 	}
 }

@@ -57,6 +57,15 @@ func TestHelp_CompletionScripts(t *testing.T) {
 // and a sendmail option such as -oi is not refused as an unknown flag.
 func TestHelp_SendmailFlagsAreItsOwn(t *testing.T) {
 	t.Parallel()
+	out := sendmailHelp(t)
+	if !strings.Contains(out, "-t            also send to the To, Cc and Bcc") || !strings.Contains(out, "Examples:") {
+		t.Errorf("sendmail --help:\n%s", out)
+	}
+}
+
+// sendmailHelp is what `mxout sendmail --help` prints.
+func sendmailHelp(t *testing.T) string {
+	t.Helper()
 	root := newRootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)
@@ -64,9 +73,7 @@ func TestHelp_SendmailFlagsAreItsOwn(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "-t            also send to the To, Cc and Bcc") || !strings.Contains(out.String(), "Examples:") {
-		t.Errorf("sendmail --help:\n%s", out.String())
-	}
+	return out.String()
 }
 
 func TestCommandLine_Argv0(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -67,17 +66,11 @@ func TestSendmail_ExitCodesMatchTheDocs(t *testing.T) {
 	t.Parallel()
 	want := exitCodesOf(t, "../../sendmail/exit.go")
 
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs([]string{"sendmail", "--help"})
-	if err := root.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	_, help, ok := strings.Cut(out.String(), "The exit status follows sysexits.h:")
+	out := sendmailHelp(t)
+	_, help, ok := strings.Cut(out, "The exit status follows sysexits.h:")
 	help, _, _ = strings.Cut(help, "Errors are one line")
 	if !ok {
-		t.Fatalf("sendmail --help has no exit status paragraph:\n%s", out.String())
+		t.Fatalf("sendmail --help has no exit status paragraph:\n%s", out)
 	}
 	if got := numbersIn(help, regexp.MustCompile(`(?:^|[\s:,])(\d+) `)); !slices.Equal(got, want) {
 		t.Errorf("sendmail --help lists the exit codes %v, sendmail/exit.go defines %v", got, want)

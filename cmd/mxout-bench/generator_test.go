@@ -251,6 +251,7 @@ func TestSMTPSink_CountsTheGoLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sinks.close() }) // a second close does nothing
 	if dst.Port == w.Port || !slices.Equal(dst.Hosts, w.Hosts) {
 		t.Errorf("smtp-sink destinations %+v: want the world's hosts at another port than %d", dst, w.Port)
 	}

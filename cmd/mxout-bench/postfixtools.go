@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func (s smtpSource) drive(addr string, w *world, wl workload, rec *recorder, dom
 		if share(wl.Messages, n, i) == 0 {
 			continue
 		}
-		p, err := startCounting(s.bin, smtpSourceArgs(addr, wl, rec, domains[i], i, n), parseSourceCounter, func(int) {
+		p, err := startCounting(s.bin, smtpSourceArgs(addr, wl, rec, domains[i], i, n), nil, parseSourceCounter, func(int) {
 			now := w.since()
 			first.CompareAndSwap(0, now)
 		})
@@ -142,14 +143,14 @@ func (s *smtpSinks) open(w *world, rec *recorder) (destinations, error) {
 		return dst, err
 	}
 	dst.Port = port
+	cred, err := unprivileged()
+	if err != nil {
+		return dst, err
+	}
 	for i, host := range dst.Hosts {
 		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		args := []string{"-c", "-h", "mx." + dst.Domains[i]}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "nobody") // required as root
-		}
-		args = append(args, addr, "1024")
-		p, err := startCounting(s.bin, args, parseSinkCounter, func(delta int) {
+		args := []string{"-c", "-h", "mx." + dst.Domains[i], addr, "1024"}
+		p, err := startCounting(s.bin, args, cred, parseSinkCounter, func(delta int) {
 			now := w.since()
 			for range delta {
 				rec.arriveAnon(now)
@@ -166,6 +167,30 @@ func (s *smtpSinks) open(w *world, rec *recorder) (destinations, error) {
 		}
 	}
 	return dst, nil
+}
+
+// unprivileged is the user smtp-sink runs as when the benchmark runs as
+// root (nobody), nil otherwise. smtp-sink refuses to run as root without
+// -u, but its own switch to that user would clear the parent-death signal
+// that ends it should the benchmark die; starting it as that user keeps
+// the signal.
+func unprivileged() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("smtp-sink must not run as root: %w", err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user nobody: uid %q: %w", u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user nobody: gid %q: %w", u.Gid, err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
 func (s *smtpSinks) close() time.Duration {
@@ -190,7 +215,8 @@ type counting struct {
 	err    error // cmd.Wait's, once exited is closed
 }
 
-func startCounting(bin string, args []string, parse func(string) (int, bool), onCount func(delta int)) (*counting, error) {
+// startCounting runs bin, as cred's user where cred is not nil.
+func startCounting(bin string, args []string, cred *syscall.Credential, parse func(string) (int, bool), onCount func(delta int)) (*counting, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -198,7 +224,7 @@ func startCounting(bin string, args []string, parse func(string) (int, bool), on
 	p := &counting{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = pw, &p.errBuf
 	// Should the benchmark die, the program dies too.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := p.cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()

@@ -114,6 +114,13 @@ func TestDeliver_HugeRcptReplyKeepsRecordSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, rc := range m.Recipients {
+		// The round was recorded (a 10 MB record would fail to write in
+		// this small test queue, and prove nothing).
+		if rc.Attempts != 1 || !strings.Contains(rc.LastResponse, "reply too long") {
+			t.Errorf("%s stored: %d attempts, %.80q", rc.Addr, rc.Attempts, rc.LastResponse)
+		}
+	}
 	rec, _ := json.Marshal(m) // the queue stores this encoding
 	if len(rec) > 8<<10 {
 		t.Errorf("the queue record is %d bytes after a 2 MiB RCPT reply; want it small", len(rec))

@@ -22,6 +22,11 @@
 //     unless the failed recipient is the postmaster itself (a double
 //     bounce, which is dropped). This bounds every chain of reports.
 //
+// Reports are DKIM-signed with the hostname's key through Config.Signer
+// (MAILER-DAEMON@hostname is their From:), unsigned when it has none.
+// An operator's delete with a bounce (BounceDeleted, admin.Bouncer) is
+// reported as a round in which every pending recipient failed.
+//
 // Each queued report is logged with the original's queue ID and its own,
 // and counted in mxout_bounces_sent_total{type}.
 package bounce

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mxout/mxout/delivery"
 	"github.com/mxout/mxout/dsn"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -18,6 +17,13 @@ import (
 type Queue interface {
 	// Enqueue stores a report durably under id before it returns.
 	Enqueue(ctx context.Context, id queue.ID, env queue.Envelope, body []byte) (queue.ID, error)
+}
+
+// Signer is what the notifier needs from a DKIM signer (package dkim).
+type Signer interface {
+	// SignDomain signs msg with domain's keys, and returns it unchanged
+	// when domain has none.
+	SignDomain(domain string, msg []byte) ([]byte, error)
 }
 
 // Config configures a Notifier. cmd/mxout fills it from configs.
@@ -36,6 +42,10 @@ type Config struct {
 	// MaxLifetime is how long the relay retries (Will-Retry-Until).
 	MaxLifetime time.Duration
 
+	// Signer DKIM-signs the reports with the key of Hostname (their From:
+	// is MAILER-DAEMON@Hostname), when it has one; nil: unsigned.
+	Signer Signer
+
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics // may be nil
 	// Now is the clock; nil means time.Now.
@@ -50,8 +60,6 @@ type Notifier struct {
 	log *slog.Logger
 	now func() time.Time
 }
-
-var _ delivery.Notifier = (*Notifier)(nil)
 
 // New checks cfg and returns a Notifier that queues reports on q.
 func New(cfg Config, q Queue) (*Notifier, error) {
@@ -82,14 +90,14 @@ func New(cfg Config, q Queue) (*Notifier, error) {
 // is about the failure report only: the others are logged when they
 // cannot be queued (a success notice is then lost; a delay notice is
 // tried again next round).
-func (n *Notifier) Notify(ctx context.Context, r delivery.Round) (delivery.Notified, error) {
+func (n *Notifier) Notify(ctx context.Context, r queue.Round) (queue.Notified, error) {
 	err := n.failure(ctx, r)
 	n.success(ctx, r)
-	return delivery.Notified{DelayNotified: n.delay(ctx, r)}, err
+	return queue.Notified{DelayNotified: n.delay(ctx, r)}, err
 }
 
 // failure reports the round's failed recipients to the sender.
-func (n *Notifier) failure(ctx context.Context, r delivery.Round) error {
+func (n *Notifier) failure(ctx context.Context, r queue.Round) error {
 	m := r.Message
 	var all, wanted []dsn.Recipient
 	for _, res := range r.Results {
@@ -121,7 +129,7 @@ func (n *Notifier) failure(ctx context.Context, r delivery.Round) error {
 // nullSender handles failed mail from <>: never returned (no loops, no
 // backscatter); a copy goes to the postmaster unless it is about mail to
 // the postmaster.
-func (n *Notifier) nullSender(ctx context.Context, r delivery.Round, failed []dsn.Recipient) error {
+func (n *Notifier) nullSender(ctx context.Context, r queue.Round, failed []dsn.Recipient) error {
 	m := r.Message
 	pm := n.cfg.Postmaster
 	for _, rc := range failed {
@@ -155,7 +163,7 @@ func (n *Notifier) failureReturn(m *queue.Message, body []byte) (dsn.Return, str
 }
 
 // success reports recipients relayed to servers without DSN.
-func (n *Notifier) success(ctx context.Context, r delivery.Round) {
+func (n *Notifier) success(ctx context.Context, r queue.Round) {
 	m := r.Message
 	if m.From == "" {
 		return
@@ -181,7 +189,7 @@ func (n *Notifier) success(ctx context.Context, r delivery.Round) {
 
 // delay sends the message's one delay notice once it is due, and reports
 // whether it did.
-func (n *Notifier) delay(ctx context.Context, r delivery.Round) bool {
+func (n *Notifier) delay(ctx context.Context, r queue.Round) bool {
 	m := r.Message
 	if m.From == "" || m.DelayNotified || n.cfg.DelayNoticeAfter <= 0 || r.Time.Sub(m.Arrival) < n.cfg.DelayNoticeAfter {
 		return false
@@ -211,7 +219,7 @@ func (n *Notifier) delay(ctx context.Context, r delivery.Round) bool {
 }
 
 // afterRound is every recipient's state once the round's results apply.
-func afterRound(r delivery.Round) []queue.Recipient {
+func afterRound(r queue.Round) []queue.Recipient {
 	out := append([]queue.Recipient(nil), r.Message.Recipients...)
 	for _, res := range r.Results {
 		rc := &out[res.Index]
@@ -221,7 +229,7 @@ func afterRound(r delivery.Round) []queue.Recipient {
 }
 
 // report starts a report about r's message to to.
-func (n *Notifier) report(kind dsn.Kind, r delivery.Round, to string, rcpts []dsn.Recipient) *dsn.Report {
+func (n *Notifier) report(kind dsn.Kind, r queue.Round, to string, rcpts []dsn.Recipient) *dsn.Report {
 	m := r.Message
 	now := n.now()
 	return &dsn.Report{
@@ -248,7 +256,7 @@ func (n *Notifier) send(ctx context.Context, m *queue.Message, rep *dsn.Report) 
 		UTF8:   rep.NeedsSMTPUTF8(),
 		Client: "bounce for " + string(m.ID),
 	}
-	got, err := n.q.Enqueue(ctx, queue.ID(id), env, body)
+	got, err := n.q.Enqueue(ctx, queue.ID(id), env, n.sign(queue.ID(id), body))
 	if err != nil {
 		return fmt.Errorf("queue the %s report about %s: %w", rep.Kind, m.ID, err)
 	}
@@ -258,6 +266,21 @@ func (n *Notifier) send(ctx context.Context, m *queue.Message, rep *dsn.Report) 
 		n.cfg.Metrics.BouncesSent.WithLabelValues(string(rep.Kind)).Inc()
 	}
 	return nil
+}
+
+// sign signs a report with the hostname's key. A report that cannot be
+// signed is queued unsigned: the sender learning of the failure matters
+// more than the signature.
+func (n *Notifier) sign(id queue.ID, body []byte) []byte {
+	if n.cfg.Signer == nil {
+		return body
+	}
+	signed, err := n.cfg.Signer.SignDomain(n.cfg.Hostname, body)
+	if err != nil {
+		n.log.Warn("dkim: bounce queued unsigned", "queue_id", id, "err", err)
+		return body
+	}
+	return signed
 }
 
 // wants reports whether a recipient's NOTIFY asks for event (FAILURE,

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxout/mxout/delivery"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,10 +80,10 @@ type rcpt struct {
 	remoteDSN   bool
 }
 
-func round(from, ret string, delayNotified bool, rcpts ...rcpt) delivery.Round {
+func round(from, ret string, delayNotified bool, rcpts ...rcpt) queue.Round {
 	m := &queue.Message{ID: "0123456789abcdefghij", Envelope: queue.Envelope{From: from, DSN: queue.MessageDSN{Ret: ret, EnvID: "env-1"}},
 		Arrival: arrival, DelayNotified: delayNotified}
-	r := delivery.Round{Message: m, Body: []byte(body), Time: roundAt}
+	r := queue.Round{Message: m, Body: []byte(body), Time: roundAt}
 	for i, rc := range rcpts {
 		m.Recipients = append(m.Recipients, queue.Recipient{
 			RecipientParams: queue.RecipientParams{Addr: rc.addr, Notify: rc.notify, ORCPT: rc.orcpt},
@@ -102,7 +101,7 @@ func round(from, ret string, delayNotified bool, rcpts ...rcpt) delivery.Round {
 		default:
 			res.Status, res.Response = "4.2.2", "452 4.2.2 mailbox full"
 		}
-		r.Results = append(r.Results, delivery.RoundResult{Result: res, RemoteDSN: rc.remoteDSN})
+		r.Results = append(r.Results, queue.RoundResult{Result: res, RemoteDSN: rc.remoteDSN})
 	}
 	return r
 }
@@ -112,7 +111,7 @@ func TestNotify_Rules(t *testing.T) {
 	cases := []struct {
 		name  string
 		cfg   func(*Config)
-		round delivery.Round
+		round queue.Round
 		// want is one entry per report: "kind to" and fragments it must contain.
 		want      []wantReport
 		wantDelay bool

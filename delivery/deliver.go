@@ -66,7 +66,7 @@ func (e *Engine) deliverMessage(m *queue.Message, connectionsDone func()) {
 		e.complete(m, nil, e.resultsFor(m, due, Outcome{State: queue.Pending, Status: "4.3.0", Response: "local error reading the queued message"}, start))
 		return
 	}
-	var results []RoundResult
+	var results []queue.RoundResult
 	for _, g := range groupByDomain(m, due, e.cfg.MaxRecipientsPerTransaction, e.smarthost.host) {
 		outs, later := e.deliverGroup(ctx, m, body, g)
 		if !later.IsZero() {
@@ -100,8 +100,8 @@ func (e *Engine) deliverMessage(m *queue.Message, connectionsDone func()) {
 
 // result turns an outcome into the queue's record, scheduling the retry of
 // a temporary failure or failing it once the lifetime is over.
-func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) RoundResult {
-	r := RoundResult{
+func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue.RoundResult {
+	r := queue.RoundResult{
 		Result:    queue.Result{Index: i, State: o.State, Attempted: now, Response: o.Response, Status: o.Status, RemoteMTA: o.RemoteMTA},
 		RemoteDSN: o.RemoteDSN,
 	}
@@ -124,16 +124,16 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) Round
 
 // postponed keeps recipient i for its turn at later without an attempt:
 // the queue leaves its attempt count and last response as they were.
-func postponed(m *queue.Message, i int, later time.Time) RoundResult {
+func postponed(m *queue.Message, i int, later time.Time) queue.RoundResult {
 	rc := m.Recipients[i]
-	return RoundResult{Result: queue.Result{
+	return queue.RoundResult{Result: queue.Result{
 		Index: i, State: queue.Pending, Postponed: true, NextAttempt: later,
 		Attempted: rc.LastAttempt, Response: rc.LastResponse, Status: rc.Status, RemoteMTA: rc.RemoteMTA,
 	}}
 }
 
-func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []RoundResult {
-	var out []RoundResult
+func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Time) []queue.RoundResult {
+	var out []queue.RoundResult
 	for _, i := range idxs {
 		out = append(out, e.result(m, i, o, now))
 	}
@@ -143,13 +143,13 @@ func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Ti
 // complete hands the round to the notifier, then records the results and
 // counts them. Notices are queued first so that they are durable before
 // the queue may delete the message (see Notifier).
-func (e *Engine) complete(m *queue.Message, body []byte, results []RoundResult) {
+func (e *Engine) complete(m *queue.Message, body []byte, results []queue.RoundResult) {
 	var u queue.Update
 	if e.cfg.Notifier != nil {
 		// A round that ended is reported even while shutting down: queuing
 		// a notice is a local write.
 		ctx := context.WithoutCancel(e.workCtx)
-		n, err := e.cfg.Notifier.Notify(ctx, Round{Message: m, Body: body, Results: results, Time: e.now()})
+		n, err := e.cfg.Notifier.Notify(ctx, queue.Round{Message: m, Body: body, Results: results, Time: e.now()})
 		if err != nil {
 			e.log.Error("delivery: cannot queue the failure notice; the failed recipients will be retried", "queue_id", m.ID, "err", err)
 			results = e.keepFailedPending(m, results)
@@ -173,8 +173,8 @@ func (e *Engine) complete(m *queue.Message, body []byte, results []RoundResult) 
 // keepFailedPending turns failures into deferrals when their notice could
 // not be queued, as Postfix defers on a "bounce service failure": the
 // recipient is tried again later, and the notice with it.
-func (e *Engine) keepFailedPending(m *queue.Message, results []RoundResult) []RoundResult {
-	out := make([]RoundResult, len(results))
+func (e *Engine) keepFailedPending(m *queue.Message, results []queue.RoundResult) []queue.RoundResult {
+	out := make([]queue.RoundResult, len(results))
 	for j, r := range results {
 		if r.State == queue.Failed {
 			r.State = queue.Pending

@@ -40,7 +40,8 @@ type Resolver interface {
 	LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
-// Notifier sends delivery status notifications about a delivery round.
+// Notifier sends delivery status notifications about a delivery round
+// (package bounce).
 //
 // Notify is called once per round, before the queue records the round's
 // results, so that a notice is durable before the state it reports: a
@@ -50,34 +51,7 @@ type Resolver interface {
 // could not be queued; the engine then keeps those recipients pending and
 // retries them later, so that no failure goes unreported.
 type Notifier interface {
-	Notify(ctx context.Context, r Round) (Notified, error)
-}
-
-// Round is one delivery round of a message, as a Notifier sees it.
-type Round struct {
-	// Message is the message as it was leased, before this round.
-	Message *queue.Message
-	// Body is the stored body; nil if it could not be read.
-	Body []byte
-	// Results are this round's per-recipient results.
-	Results []RoundResult
-	// Time is when the round ended.
-	Time time.Time
-}
-
-// RoundResult is one recipient's result in a round.
-type RoundResult struct {
-	queue.Result
-	// RemoteDSN reports that the server that took the recipient
-	// advertised DSN, so NOTIFY and ORCPT went on to it (RFC 3461 §5.2.1).
-	RemoteDSN bool
-}
-
-// Notified is what a Notifier did that the queue must record.
-type Notified struct {
-	// DelayNotified reports that a delay notice was queued, so that the
-	// message gets no other.
-	DelayNotified bool
+	Notify(ctx context.Context, r queue.Round) (queue.Notified, error)
 }
 
 // Config configures an Engine. cmd/mxout fills it from configs.

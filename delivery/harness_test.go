@@ -146,12 +146,12 @@ func (w *world) waitFinal(id queue.ID, n int, timeout time.Duration) map[string]
 type recordingNotifier struct {
 	mu      sync.Mutex
 	results map[queue.ID]map[string][]queue.Result
-	rounds  []Round
+	rounds  []queue.Round
 	err     error
 	delay   bool
 }
 
-func (n *recordingNotifier) Notify(_ context.Context, r Round) (Notified, error) {
+func (n *recordingNotifier) Notify(_ context.Context, r queue.Round) (queue.Notified, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := r.Message
@@ -174,9 +174,9 @@ func (n *recordingNotifier) Notify(_ context.Context, r Round) (Notified, error)
 		n.results[m.ID][addr] = append(n.results[m.ID][addr], res.Result)
 	}
 	if failed && n.err != nil {
-		return Notified{DelayNotified: n.delay}, n.err
+		return queue.Notified{DelayNotified: n.delay}, n.err
 	}
-	return Notified{DelayNotified: n.delay}, nil
+	return queue.Notified{DelayNotified: n.delay}, nil
 }
 
 func (n *recordingNotifier) setErr(err error) {
@@ -185,10 +185,10 @@ func (n *recordingNotifier) setErr(err error) {
 	n.err = err
 }
 
-func (n *recordingNotifier) allRounds() []Round {
+func (n *recordingNotifier) allRounds() []queue.Round {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]Round(nil), n.rounds...)
+	return append([]queue.Round(nil), n.rounds...)
 }
 
 func (n *recordingNotifier) final(id queue.ID) map[string]queue.Result {

@@ -11,8 +11,8 @@ import (
 )
 
 // roundResult finds the last round result of addr in message id.
-func (w *world) roundResult(id queue.ID, addr string) (RoundResult, bool) {
-	var out RoundResult
+func (w *world) roundResult(id queue.ID, addr string) (queue.RoundResult, bool) {
+	var out queue.RoundResult
 	found := false
 	for _, r := range w.notes.allRounds() {
 		if r.Message.ID != id {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,10 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mxout/mxout/bounce"
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/dkim"
-	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
 )
 
@@ -236,25 +233,4 @@ func dkimConfig(c *configs.Config) dkim.Config {
 		out.Domains = append(out.Domains, dc)
 	}
 	return out
-}
-
-// bounceSigner signs the reports the bounce notifier queues with the DKIM
-// key of the relay's hostname (their From: is MAILER-DAEMON@hostname), when
-// dkim.domains has one. A report that cannot be signed is queued unsigned:
-// the sender learning of the failure matters more than the signature.
-type bounceSigner struct {
-	q      bounce.Queue
-	signer *dkim.Signer
-	domain string
-	log    *slog.Logger
-}
-
-// Enqueue implements bounce.Queue.
-func (b bounceSigner) Enqueue(ctx context.Context, id queue.ID, env queue.Envelope, body []byte) (queue.ID, error) {
-	signed, err := b.signer.SignDomain(b.domain, body)
-	if err != nil {
-		b.log.Warn("dkim: bounce queued unsigned", "queue_id", id, "err", err)
-		signed = body
-	}
-	return b.q.Enqueue(ctx, id, env, signed)
 }

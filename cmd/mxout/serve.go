@@ -168,7 +168,7 @@ func (r *relay) start() error {
 		return err
 	}
 
-	notifier, err := bounce.New(bounceConfig(c, r.log, m), bounceSigner{q: q, signer: r.signer, domain: c.Hostname, log: r.log})
+	notifier, err := bounce.New(bounceConfig(c, r.log, m, r.signer), q)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (r *relay) start() error {
 		r.adminSrv = admin.New(admin.Config{
 			Token:        c.Admin.Token,
 			Names:        adminNames(c),
-			Bouncer:      deletedBouncer{n: notifier, now: time.Now},
+			Bouncer:      notifier,
 			Destinations: r.engine,
 			Logger:       r.log,
 		}, q)
@@ -340,13 +340,14 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 	}
 }
 
-func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics) bounce.Config {
+func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, signer bounce.Signer) bounce.Config {
 	return bounce.Config{
 		Hostname:         c.Hostname,
 		Postmaster:       c.DSN.Postmaster,
 		MaxOriginalBytes: int64(c.DSN.MaxOriginalBytes),
 		DelayNoticeAfter: c.Delivery.Retry.DelayNoticeAfter,
 		MaxLifetime:      c.Delivery.Retry.MaxLifetime,
+		Signer:           signer,
 		Logger:           log,
 		Metrics:          m,
 	}

@@ -1,4 +1,4 @@
-package main
+package bounce
 
 import (
 	"context"
@@ -6,22 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxout/mxout/delivery"
 	"github.com/mxout/mxout/queue"
 )
 
-// notifier records the rounds it is given.
-type notifier struct {
-	rounds []delivery.Round
-	err    error
-}
-
-func (n *notifier) Notify(_ context.Context, r delivery.Round) (delivery.Notified, error) {
-	n.rounds = append(n.rounds, r)
-	return delivery.Notified{}, n.err
-}
-
-func TestDeletedBouncer_FailsPendingRecipientsOnly(t *testing.T) {
+func TestBounceDeleted_FailsPendingRecipientsOnly(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	rcpt := func(addr string, s queue.State) queue.Recipient {
@@ -41,22 +29,30 @@ func TestDeletedBouncer_FailsPendingRecipientsOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := &notifier{err: tt.notifyErr}
+			s := newSetup(t, func(c *Config) { c.Now = func() time.Time { return now } })
+			s.q.err = tt.notifyErr
 			m := &queue.Message{ID: queue.NewID(now), Envelope: queue.Envelope{From: "app@sender.example"}, Recipients: tt.rcpts}
-			err := deletedBouncer{n: n, now: func() time.Time { return now }}.BounceDeleted(context.Background(), m, []byte("body"))
+			err := s.n.BounceDeleted(context.Background(), m, []byte("body"))
 			if (err != nil) != tt.wantErr {
 				t.Errorf("err = %v, want error %v", err, tt.wantErr)
 			}
+			r, ok := deletedRound(m, []byte("body"), now)
 			if len(tt.wantIndexes) == 0 {
-				if len(n.rounds) != 0 {
-					t.Errorf("notified %d rounds for a message with nothing pending", len(n.rounds))
+				if ok || len(s.q.sent) != 0 {
+					t.Errorf("a round (%v) and %d reports for a message with nothing pending", ok, len(s.q.sent))
 				}
 				return
 			}
-			if len(n.rounds) != 1 {
-				t.Fatalf("%d rounds, want 1", len(n.rounds))
+			if !ok {
+				t.Fatalf("no round, want 1")
 			}
-			r := n.rounds[0]
+			want := 1
+			if tt.notifyErr != nil {
+				want = 0
+			}
+			if len(s.q.sent) != want {
+				t.Errorf("%d reports queued, want %d", len(s.q.sent), want)
+			}
 			if r.Message != m || string(r.Body) != "body" || !r.Time.Equal(now) {
 				t.Errorf("round = %+v", r)
 			}

@@ -1,0 +1,35 @@
+package queue
+
+import "time"
+
+// Round is one delivery round of a leased message, as those who report on
+// it see it: delivery makes it, the bounce notifier turns it into
+// delivery status notifications. An operator's delete with a bounce is a
+// round too, in which every pending recipient failed.
+type Round struct {
+	// Message is the message as it was leased, before this round.
+	Message *Message
+	// Body is the stored body; nil if it could not be read.
+	Body []byte
+	// Results are this round's per-recipient results.
+	Results []RoundResult
+	// Time is when the round ended.
+	Time time.Time
+}
+
+// RoundResult is one recipient's result in a round.
+type RoundResult struct {
+	Result
+	// RemoteDSN reports that the server that took the recipient
+	// advertised DSN, so NOTIFY and ORCPT went on to it (RFC 3461 §5.2.1)
+	// and success notices are its to send. It is not recorded.
+	RemoteDSN bool
+}
+
+// Notified is what a notifier did about a round that the queue must
+// record with the round's results (Update).
+type Notified struct {
+	// DelayNotified reports that a delay notice was queued, so that the
+	// message gets no other.
+	DelayNotified bool
+}

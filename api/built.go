@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxout/mxout/internal/header"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -99,7 +100,7 @@ func checkHeaders(h map[string]string) ([][2]string, error) {
 	out := make([][2]string, 0, len(h))
 	for name, value := range h {
 		field := "headers." + name
-		if name == "" || len(name) > maxHeaderName || strings.ContainsFunc(name, func(r rune) bool { return r < '!' || r > '~' || r == ':' }) {
+		if len(name) > maxHeaderName || !header.IsFieldName(name) {
 			return nil, badRequest(field, "a field name is 1 to %d printable ASCII characters without colon", maxHeaderName)
 		}
 		if slices.Contains(reservedHeaders, strings.ToLower(name)) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mxout/mxout/internal/header"
 )
 
 func (d *DKIM) validate(v *validator) {
@@ -56,24 +58,10 @@ func validHeaders(v *validator, key string, names []string, mayBeEmpty bool) {
 	}
 	hasFrom := false
 	for i, n := range names {
-		v.check(isFieldName(n), fmt.Sprintf("%s[%d]", key, i), n, "must be a header field name")
+		v.check(header.IsFieldName(n), fmt.Sprintf("%s[%d]", key, i), n, "must be a header field name")
 		hasFrom = hasFrom || strings.EqualFold(n, "From")
 	}
 	v.check(hasFrom, key, names, "must include From (RFC 6376 5.4)")
-}
-
-// isFieldName reports whether s is an RFC 5322 field name: printable ASCII
-// without colon.
-func isFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 33 || c > 126 || c == ':' {
-			return false
-		}
-	}
-	return true
 }
 
 // IsDNSName reports whether s is a domain name as the config accepts it,

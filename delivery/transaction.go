@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/internal/header"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -214,16 +215,8 @@ func needsSMTPUTF8(m *queue.Message, idxs []int, body []byte) bool {
 			return true
 		}
 	}
-	header := body
-	if end := bytes.Index(body, []byte("\r\n\r\n")); end >= 0 {
-		header = body[:end]
-	}
-	for _, b := range header {
-		if b >= 0x80 {
-			return true
-		}
-	}
-	return false
+	h, _, _ := header.Split(body)
+	return has8bit(h)
 }
 
 // has8bit reports whether body has an octet above 127.

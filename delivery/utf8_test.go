@@ -54,3 +54,28 @@ func TestDeliver_SMTPUTF8OnlyWhenNeeded(t *testing.T) {
 		t.Errorf("the server without SMTPUTF8 got %d messages, want only the ASCII one", n)
 	}
 }
+
+func TestNeedsSMTPUTF8(t *testing.T) {
+	t.Parallel()
+	m := &queue.Message{Envelope: queue.Envelope{From: "app@sender.example"},
+		Recipients: []queue.Recipient{{RecipientParams: queue.RecipientParams{Addr: "a@dest.example"}}, {RecipientParams: queue.RecipientParams{Addr: "jürgen@dest.example"}}}}
+	tests := []struct {
+		name string
+		idxs []int
+		body string
+		want bool
+	}{
+		{"ascii", []int{0}, "Subject: hi\r\n\r\nbody\r\n", false},
+		{"8-bit body only", []int{0}, "Subject: hi\r\n\r\nbody ü\r\n", false},
+		{"utf-8 header", []int{0}, "Subject: grüße\r\n\r\nbody\r\n", true},
+		{"utf-8 recipient", []int{0, 1}, "Subject: hi\r\n\r\nbody\r\n", true},
+		{"all header", []int{0}, "Subject: grüße\r\n", true},
+		// Issue 20: the body was read as the header when the header section was empty.
+		{"empty header section", []int{0}, "\r\nbody ü\r\n\r\nmore ü\r\n", false},
+	}
+	for _, tt := range tests {
+		if got := needsSMTPUTF8(m, tt.idxs, []byte(tt.body)); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

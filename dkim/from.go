@@ -1,11 +1,12 @@
 package dkim
 
 import (
-	"bytes"
 	"net/mail"
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"github.com/mxout/mxout/internal/header"
 )
 
 // maxFromBytes bounds the unfolded From: field examined: a real one is a
@@ -26,43 +27,13 @@ type headerInfo struct {
 	StartsFolded bool
 }
 
-// scanHeader reads msg's header section, up to the first empty line. Lines
-// end in CRLF (submission refuses anything else), but a bare LF is
-// tolerated so that the scan never misreads.
+// scanHeader reads msg's header section (package header).
 func scanHeader(msg []byte) headerInfo {
-	var h headerInfo
-	inFrom, haveFrom := false, false
-	var from []byte
-	h.StartsFolded = len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t')
-	for len(msg) > 0 {
-		line := msg
-		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) == 0 {
-			h.Terminated = true
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if inFrom && len(from) < maxFromBytes {
-				from = append(from, line...) // unfold: drop the CRLF only (RFC 5322 2.2.3)
-			}
-			continue
-		}
-		inFrom = false
-		name, value, ok := bytes.Cut(line, []byte{':'})
-		if ok && !haveFrom && strings.EqualFold(string(bytes.TrimRight(name, " \t")), "From") {
-			inFrom, haveFrom = true, true
-			from = append(from, value...)
-		}
+	h := headerInfo{StartsFolded: len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t')}
+	_, _, h.Terminated = header.Split(msg)
+	if v, ok := header.First(msg, "From"); ok {
+		h.From = header.Unfold(v[:min(len(v), maxFromBytes)])
 	}
-	if len(from) > maxFromBytes {
-		from = from[:maxFromBytes]
-	}
-	h.From = strings.TrimSpace(string(from))
 	return h
 }
 

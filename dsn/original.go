@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strings"
+
+	"github.com/mxout/mxout/internal/header"
 )
 
 // originalPart is the third part: the original message or its header.
@@ -48,13 +50,8 @@ func (r *Report) originalPart(utf8Transport bool) (part, bool) {
 // headerBlock returns the original's header section with the empty line
 // that ends it, so that the part parses as a header on its own.
 func headerBlock(msg []byte) []byte {
-	if bytes.HasPrefix(msg, []byte("\r\n")) {
-		return []byte("\r\n")
-	}
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		return msg[:i+4]
-	}
-	return append(withCRLF(msg), "\r\n"...)
+	h, _, _ := header.Split(msg)
+	return append(append([]byte(nil), withCRLF(h)...), "\r\n"...)
 }
 
 // withCRLF makes sure b ends with a line end, so that the boundary that
@@ -80,19 +77,16 @@ func base64Lines(b []byte) []byte {
 
 // originalMessageID finds the original's Message-ID for the References
 // field, so that mail readers thread the report with the message. Only a
-// well-formed <...> value on one line is used.
+// well-formed <...> value of the first Message-ID field is used (unfolded).
 func originalMessageID(msg []byte) string {
-	for _, l := range strings.Split(string(headerBlock(msg)), "\r\n") {
-		name, value, ok := strings.Cut(l, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Message-ID") {
-			continue
-		}
-		v := strings.TrimSpace(value)
-		if len(v) > 2 && len(v) < 250 && v[0] == '<' && v[len(v)-1] == '>' &&
-			strings.Count(v, "<") == 1 && strings.Count(v, ">") == 1 && isPrintableASCII(v) {
-			return v
-		}
+	raw, ok := header.First(msg, "Message-ID")
+	if !ok {
 		return ""
+	}
+	v := header.Unfold(raw)
+	if len(v) > 2 && len(v) < 250 && v[0] == '<' && v[len(v)-1] == '>' &&
+		strings.Count(v, "<") == 1 && strings.Count(v, ">") == 1 && isPrintableASCII(v) {
+		return v
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/header"
 )
 
 // OpenDKIM turns an opendkim.conf, with the KeyTable and SigningTable it
@@ -305,7 +306,7 @@ func (o *dkimImport) headers() {
 		return
 	}
 	for _, h := range headers {
-		if !isFieldName(h) {
+		if !header.IsFieldName(h) {
 			o.d.skip(o.origin("signheaders"), fmt.Sprintf("%q is not a header field name", h))
 			return
 		}
@@ -346,18 +347,4 @@ func (o *dkimImport) leftovers() {
 		}
 		o.d.skip(o.origin(kw), why)
 	}
-}
-
-// isFieldName reports whether s is an RFC 5322 field name: printable
-// ASCII without colon.
-func isFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 33 || c > 126 || c == ':' {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mxout/mxout/internal/header"
 )
 
 // Page is one page of a listing.
@@ -97,9 +98,7 @@ func (q *Queue) Headers(id ID) ([]byte, error) {
 	var h []byte
 	err := q.db.View(func(txn *badger.Txn) error {
 		return readValue(txn, bodyKey(id), func(v []byte) error {
-			if i := bytes.Index(v, []byte("\r\n\r\n")); i >= 0 {
-				v = v[:i+2]
-			}
+			v, _, _ = header.Split(v)
 			h = bytes.Clone(v[:min(len(v), maxHeaderBytes)])
 			return nil
 		})

@@ -69,7 +69,9 @@ func TestHeaders_StopsAtBlankLineAndCaps(t *testing.T) {
 	}{
 		{"headers and body", "Subject: a\r\nFrom: b@x.example\r\n\r\nbody\r\n\r\nmore", "Subject: a\r\nFrom: b@x.example\r\n"},
 		{"headers only", "Subject: a\r\n", "Subject: a\r\n"},
-		{"empty header section", "\r\nbody", "\r\nbody"},
+		// Issue 20: these two returned the body ("\r\nbody", "\r\nbody\r\n").
+		{"empty header section", "\r\nbody", ""},
+		{"empty header section, a blank line in the body", "\r\nbody\r\n\r\nmore", ""},
 	}
 	for _, tt := range tests {
 		id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), tt.body)

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+
+	"github.com/mxout/mxout/internal/header"
 )
 
 // Site is what Prepare needs to know about the machine it runs on.
@@ -140,41 +142,20 @@ func (f field) value() string {
 	return strings.TrimSpace(v)
 }
 
-// splitHeader parses the header fields at the top of lines. The header
-// ends at the first empty line, or at the first line that is not a field
-// (that line starts the body).
-func splitHeader(lines []string) (header []field, body []string) {
-	for i, l := range lines {
-		switch {
-		case l == "":
-			return header, lines[i+1:]
-		case (l[0] == ' ' || l[0] == '\t') && len(header) > 0:
-			last := &header[len(header)-1]
-			last.lines = append(last.lines, l)
-		case isFieldLine(l):
-			name, _, _ := strings.Cut(l, ":")
-			header = append(header, field{name: strings.TrimSpace(name), lines: []string{l}})
-		default:
-			return header, lines[i:]
-		}
+// splitHeader parses the header fields at the top of lines, as package
+// header reads them: the header ends at the first empty line, or at the
+// first line that is not a field (that line starts the body).
+func splitHeader(lines []string) (fields []field, body []string) {
+	n := 0 // lines read
+	for f := range header.Fields([]byte(strings.Join(lines, "\n") + "\n")) {
+		k := bytes.Count(f.Value, []byte{'\n'})
+		fields = append(fields, field{name: f.Name, lines: lines[n : n+k]})
+		n += k
 	}
-	return header, nil
-}
-
-// isFieldLine reports whether l starts a header field: a name of
-// printable ASCII without colon, then a colon.
-func isFieldLine(l string) bool {
-	name, _, ok := strings.Cut(l, ":")
-	name = strings.TrimRight(name, " \t") // "Subject :" is obsolete but seen
-	if !ok || name == "" {
-		return false
+	if n < len(lines) && lines[n] == "" {
+		n++
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
+	return fields, lines[n:]
 }
 
 func hasField(h []field, name string) bool {

@@ -2,7 +2,8 @@ package submission
 
 import (
 	"net/mail"
-	"strings"
+
+	"github.com/mxout/mxout/internal/header"
 )
 
 // maxFromLen bounds the From: value handed to the address parser.
@@ -12,11 +13,11 @@ const maxFromLen = 8192
 // header section of msg.
 func headerFrom(msg []byte) []string {
 	var out []string
-	eachField(msg, func(name string, value []byte) {
-		if strings.EqualFold(name, "From") {
-			out = append(out, unfold(value))
+	for f := range header.Fields(msg) {
+		if f.Is("From") {
+			out = append(out, header.Unfold(f.Value))
 		}
-	})
+	}
 	return out
 }
 

@@ -7,33 +7,24 @@ import (
 	"github.com/mxout/mxout/queue"
 )
 
-// Admission keeps free workers away from destinations that cannot take
-// more connections. Without it a backlog for one slow destination takes
-// every worker (each waiting for one of that destination's few
-// connections) and mail for everyone else waits behind it: head-of-line
-// blocking. With it, the scheduler leases a message only while the domain
-// the message is next due for has fewer than overAdmit times its
-// connection cap of workers in their delivery round; the scan of the due
-// index passes over the others, which keep their place.
-//
-// overAdmit is 2: the cap's worth of workers delivering and as many
-// holding the next message, so that a connection that finishes a message
-// starts the next at once instead of idling while the scheduler leases
-// (a synced write). A worker stops counting once its round needs no more
-// connections, before its results are written.
-//
-// Passing over costs a read of each skipped index entry, so most scans
-// give up after a few refusals (shallowSkips), then look back as far from
-// the newest due mail (what just arrived), and one scan in deepEvery looks
-// far ahead (deepSkips) for the mail in between. After a scan that passed
-// mail over, the scheduler waits rescanGap before the next one, so that
-// the workers finishing meanwhile share one scan.
+// Admission keeps a slow destination's backlog from taking every worker
+// (head-of-line blocking): a message is leased only while the domain it
+// is next due for has fewer than overAdmit × its connection cap of
+// workers in their round; the scan passes over the others.
 const (
+	// overAdmit 2: the cap's worth of workers delivering and as many
+	// holding the next message, so that a connection that finishes one
+	// starts the next at once instead of idling while the scheduler leases.
+	overAdmit = 2
+	// Each refusal costs the scan a read: most scans give up after
+	// shallowSkips (then look back as far from the newest mail), and one
+	// per deepEvery looks deepSkips ahead for the mail in between.
 	shallowSkips = 16
 	deepSkips    = 20000
 	deepEvery    = time.Second
-	rescanGap    = 2 * time.Millisecond
-	overAdmit    = 2
+	// After a scan that passed mail over, the scheduler waits rescanGap so
+	// that the workers finishing meanwhile share the next scan.
+	rescanGap = 2 * time.Millisecond
 )
 
 // admission counts the workers per destination domain. A nil admission

@@ -296,6 +296,7 @@ func (q *Queue) retryBatch(ids []ID, now time.Time) (int, error) {
 			if err := retryMessage(txn, m, now); err != nil {
 				return err
 			}
+			q.moved(id)
 			n++
 		}
 		return nil
@@ -348,6 +349,7 @@ func (q *Queue) adminUpdate(id ID, op string, freesSpace bool, fn func(*badger.T
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, id, err)
 	}
+	q.moved(id)
 	d.apply(q)
 	q.Notify()
 	return nil

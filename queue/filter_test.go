@@ -127,17 +127,17 @@ func TestLeaseFiltered_SweepKeepsItsPlace(t *testing.T) {
 		}
 	}
 	lease(2) // the head message, then two refusals, then the sweep: two more
-	q.scanMu.Lock()
-	swept := string(q.resume)
-	q.scanMu.Unlock()
+	q.sweep.mu.Lock()
+	swept := string(q.sweep.key)
+	q.sweep.mu.Unlock()
 	if swept == "" {
 		t.Fatal("no sweep position after a scan that stopped short")
 	}
 	lease(1) // fills up on the head message
-	q.scanMu.Lock()
-	defer q.scanMu.Unlock()
-	if string(q.resume) != swept {
-		t.Errorf("the sweep moved from %x to %x after a scan that filled up at the head", swept, q.resume)
+	q.sweep.mu.Lock()
+	defer q.sweep.mu.Unlock()
+	if string(q.sweep.key) != swept {
+		t.Errorf("the sweep moved from %x to %x after a scan that filled up at the head", swept, q.sweep.key)
 	}
 }
 

@@ -29,11 +29,19 @@ type indexFloor struct {
 	floor   int64            // Unix nanoseconds
 	pending map[uint64]int64 // writers between note and done: the time they write
 	seq     uint64
-	noted   int64 // the earliest time noted since the running scan began
+	// scans are the scans between begin and end: the earliest time
+	// noted since each began. Scans may overlap.
+	scans map[uint64]int64
+}
+
+// floorScan is one scan between begin and end.
+type floorScan struct {
+	id    uint64
+	bound int64 // the earliest time of a writer pending at begin
 }
 
 func newIndexFloor() *indexFloor {
-	return &indexFloor{pending: make(map[uint64]int64), noted: math.MaxInt64}
+	return &indexFloor{pending: make(map[uint64]int64), scans: make(map[uint64]int64)}
 }
 
 // note announces a due entry at t that is about to be committed. The
@@ -45,7 +53,9 @@ func (f *indexFloor) note(t time.Time) (done func()) {
 	id := f.seq
 	f.pending[id] = n
 	f.floor = min(f.floor, n)
-	f.noted = min(f.noted, n)
+	for scan, noted := range f.scans {
+		f.scans[scan] = min(noted, n)
+	}
 	f.mu.Unlock()
 	return func() {
 		f.mu.Lock()
@@ -61,29 +71,31 @@ func (f *indexFloor) start() time.Time {
 	return time.Unix(0, f.floor)
 }
 
-// begin starts a scan; scans must not overlap, and the caller opens its
-// read snapshot after begin returns. It returns where to start and the
-// bound that end may raise the floor to at most.
-func (f *indexFloor) begin() (start time.Time, bound int64) {
+// begin starts a scan; the caller opens its read snapshot after begin
+// returns, and ends the scan with end. It returns where to start.
+func (f *indexFloor) begin() (start time.Time, s floorScan) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.noted = math.MaxInt64
-	bound = math.MaxInt64
+	f.seq++
+	s = floorScan{id: f.seq, bound: math.MaxInt64}
 	for _, n := range f.pending {
-		bound = min(bound, n)
+		s.bound = min(s.bound, n)
 	}
-	return time.Unix(0, f.floor), bound
+	f.scans[s.id] = math.MaxInt64
+	return time.Unix(0, f.floor), s
 }
 
-// end finishes a scan that saw its first entry at first (zero time: none
-// at all) and raises the floor as far as is safe.
-func (f *indexFloor) end(first time.Time, bound int64) {
+// end finishes scan s, which saw its first entry at first (zero time: none
+// at all), and raises the floor as far as is safe: to first, unless a
+// writer pending at begin, or one that noted since, writes below it. A
+// scan that failed passes the start begin gave it, which raises nothing.
+func (f *indexFloor) end(first time.Time, s floorScan) {
 	n := int64(math.MaxInt64)
 	if !first.IsZero() {
 		n = first.UnixNano()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.floor = max(f.floor, min(n, bound, f.noted))
-	f.noted = math.MaxInt64
+	f.floor = max(f.floor, min(n, s.bound, f.scans[s.id]))
+	delete(f.scans, s.id)
 }

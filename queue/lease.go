@@ -71,6 +71,7 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	for _, c := range claimed {
 		if !found[c.id] {
 			delete(q.leased, c.id)
+			q.moved(c.id) // quarantined, or gone since the scan's snapshot
 		}
 	}
 	return jobs, nil
@@ -80,9 +81,11 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 // for destinations that have no free connection, without leasing them.
 type LeaseFilter struct {
 	// Admit reports whether a message next due for domain may be leased
-	// now. It is called with the queue's lock held: it must be quick and
-	// must not call the queue. Messages written before the due index held
-	// domains come with "". Nil admits everything.
+	// now. It is called in the scan's order with no lock of the queue
+	// held, from the goroutine that called LeaseFiltered; a message it
+	// admits may still go to a lease that claimed it first. Messages
+	// written before the due index held domains come with "". Nil admits
+	// everything.
 	Admit func(domain string) bool
 	// MaxSkipped ends the scan after that many refused messages; 0 means
 	// no limit.
@@ -103,134 +106,32 @@ type claim struct {
 	counted bool
 }
 
-// claimDue scans the due index up to now and marks up to max unleased
-// messages that the filter admits as leased in memory. It starts where the
-// live entries begin (indexFloor), not at the deletions that delivered
-// messages left before them.
+// claimDue marks up to max due, unleased messages that filter admits as
+// leased in memory (dueScan), starting where the live entries begin
+// (indexFloor), not at the deletions that delivered messages left
+// before them.
 func (q *Queue) claimDue(now time.Time, max int, filter LeaseFilter) ([]claim, error) {
-	q.scanMu.Lock()
-	defer q.scanMu.Unlock()
-	start, bound := q.due.begin()
-	var first time.Time
-	var claimed []claim
-	end := dueKeyUpTo(now)
-	err := q.db.View(func(txn *badger.Txn) error {
+	s := &dueScan{q: q, end: dueKeyUpTo(now), max: max, filter: filter}
+	q.mu.Lock()
+	q.scanning[s] = struct{}{} // before the snapshot: see moved
+	q.mu.Unlock()
+	defer func() {
 		q.mu.Lock()
-		defer q.mu.Unlock()
-		// consider claims the entry at it if it is free and admitted; it
-		// counts refusals in *refused.
-		consider := func(it *badger.Iterator, id ID, refused *int) error {
-			if _, busy := q.leased[id]; busy {
-				return nil
-			}
-			var (
-				k      kind
-				size   int64
-				domain string
-				ok     bool
-			)
-			if err := it.Item().Value(func(v []byte) error {
-				k, size, domain, ok = parseDueValue(v)
-				return nil
-			}); err != nil {
-				return err
-			}
-			if filter.Admit != nil && !filter.Admit(domain) {
-				*refused++
-				return nil
-			}
-			q.leased[id] = k
-			claimed = append(claimed, claim{id: id, key: it.Item().KeyCopy(nil), kind: k, size: size, counted: ok})
-			return nil
-		}
-		// Prefetch what the scan may look at, not more: a filtered scan
-		// often ends after a few entries.
-		prefetch := 64
-		if filter.MaxSkipped > 0 {
-			prefetch = min(prefetch, max+filter.MaxSkipped)
-		}
-		// forward walks the entries due by now from key from, until max
-		// are claimed, filter.MaxSkipped refusals, or the end (atEnd). It
-		// returns the last key it looked at.
-		forward := func(from []byte, head bool) (last []byte, atEnd bool, err error) {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: prefetch})
-			defer it.Close()
-			refused := 0
-			for it.Seek(from); it.Valid(); it.Next() {
-				key := it.Item().Key()
-				due, id, ok := parseDueKey(key)
-				if !ok {
-					continue
-				}
-				if head && first.IsZero() {
-					first = due
-				}
-				if string(key) >= string(end) {
-					break
-				}
-				if len(claimed) >= max || (filter.MaxSkipped > 0 && refused >= filter.MaxSkipped) {
-					return last, false, nil
-				}
-				last = it.Item().KeyCopy(last)
-				if err := consider(it, id, &refused); err != nil {
-					return last, false, err
-				}
-			}
-			return last, true, nil
-		}
-		last, atEnd, err := forward(dueKeyAt(start), true)
-		if err != nil || atEnd || filter.MaxSkipped <= 0 {
-			q.resume = nil
-			return err
-		}
-		// The head stopped short of the end: go on where the previous
-		// filtered scan stopped (or from here), so that successive scans
-		// sweep the whole backlog in due order and mail a deep scan found
-		// but had no worker for goes first.
-		from := last
-		if q.resume != nil && string(q.resume) > string(last) {
-			from = q.resume
-		}
-		from = append(from[:len(from):len(from)], 0) // the first key after
-		if len(claimed) >= max {
-			if q.resume == nil || string(q.resume) < string(last) {
-				q.resume = append(q.resume[:0], last...)
-			}
-			return nil // the sweep keeps its place for the next scan
-		}
-		if last, atEnd, err = forward(from, false); err != nil {
-			return err
-		}
-		if atEnd {
-			q.resume = nil
-			return nil
-		}
-		q.resume = append(q.resume[:0], last...)
-		if filter.Tail <= 0 || len(claimed) >= max {
-			return nil
-		}
-		// Then back from the newest due mail: what just arrived.
-		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixDue}, PrefetchValues: true, PrefetchSize: min(64, filter.Tail), Reverse: true})
-		defer rit.Close()
-		refused := 0
-		for rit.Seek(end); rit.Valid() && len(claimed) < max && refused < filter.Tail; rit.Next() {
-			key := rit.Item().Key()
-			if string(key) <= string(last) {
-				break // a forward pass has been here
-			}
-			if _, id, ok := parseDueKey(key); ok {
-				if err := consider(rit, id, &refused); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		delete(q.scanning, s)
+		q.mu.Unlock()
+	}()
+	start, floor := q.due.begin()
+	err := q.db.View(func(txn *badger.Txn) error {
+		s.txn = txn
+		return s.passes(start)
 	})
 	if err != nil {
+		q.due.end(start, floor)
+		q.unclaim(s.claimed)
 		return nil, fmt.Errorf("scan due index: %w", err)
 	}
-	q.due.end(first, bound)
-	return claimed, nil
+	q.due.end(s.first, floor)
+	return s.claimed, nil
 }
 
 // NextDue is the due time of the earliest message that is not leased, and
@@ -325,6 +226,7 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 	}
 	q.mu.Lock()
 	delete(q.leased, id)
+	q.moved(id)
 	q.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("complete %s: %w", id, err)
@@ -442,6 +344,7 @@ func (q *Queue) ReturnLease(id ID) error {
 	}
 	q.mu.Lock()
 	delete(q.leased, id)
+	q.moved(id)
 	q.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("return lease of %s: %w", id, err)

@@ -70,13 +70,14 @@ type Queue struct {
 
 	mu     sync.Mutex
 	leased map[ID]kind // messages owned by a delivery or an admin operation
+	// scanning are the lease scans running now (duescan.go).
+	scanning map[*dueScan]struct{}
 
 	// due and arrivals tell scans of the due index and of the message
-	// records where their live entries begin; scanMu and oldestMu keep the
-	// scans that move them from overlapping.
+	// records where their live entries begin; oldestMu keeps the scans
+	// for the oldest message from overlapping.
 	due      *indexFloor
-	scanMu   sync.Mutex
-	resume   []byte // where the last filtered scan stopped short (scanMu)
+	sweep    sweepMark // where the last filtered lease scan's sweep stopped (duescan.go)
 	arrivals *indexFloor
 	oldestMu sync.Mutex
 
@@ -177,6 +178,7 @@ func newQueue(db *badger.DB, opts Options, syncs *syncWatch) *Queue {
 		free:     opts.FreeSpace,
 		wake:     make(chan struct{}, 1),
 		leased:   make(map[ID]kind),
+		scanning: make(map[*dueScan]struct{}),
 		due:      newIndexFloor(),
 		arrivals: newIndexFloor(),
 		stopGC:   make(chan struct{}),
@@ -339,6 +341,7 @@ func (q *Queue) withdraw(m *Message) bool {
 		q.log.Error("queue: could not withdraw a message refused after a failed sync; it stays queued", "queue_id", string(m.ID), "err", err)
 		return false
 	}
+	q.moved(m.ID)
 	return true
 }
 

@@ -13,7 +13,7 @@ import (
 // API configures the HTTP send API and its event feed.
 type API struct {
 	// Listen is host:port; empty disables the API.
-	Listen string `mapstructure:"listen" yaml:"listen"`
+	Listen HostPort `mapstructure:"listen" yaml:"listen"`
 	// TLS, when both files are set, serves HTTPS.
 	TLS APITLS `mapstructure:"tls" yaml:"tls"`
 	// Keys may send; each is a bearer token known by its SHA-256.
@@ -88,14 +88,14 @@ const (
 )
 
 func (a *API) validate(v *validator) {
-	v.check(a.Listen == "" || isHostPort(a.Listen), "api.listen", a.Listen, "must be host:port or empty")
+
 	hasTLS := a.TLS.CertFile != "" || a.TLS.KeyFile != ""
 	if hasTLS {
 		v.check(a.TLS.CertFile != "", "api.tls.cert_file", a.TLS.CertFile, "must be set with api.tls.key_file")
 		v.check(a.TLS.KeyFile != "", "api.tls.key_file", a.TLS.KeyFile, "must be set with api.tls.cert_file")
 	}
-	if a.Listen != "" && isHostPort(a.Listen) {
-		v.check(hasTLS || isLoopback(a.Listen), "api.listen", a.Listen,
+	if !a.Listen.IsZero() {
+		v.check(hasTLS || a.Listen.IsLoopback(), "api.listen", a.Listen,
 			"is not a loopback address: set api.tls.cert_file and api.tls.key_file, or the tokens would cross the network in clear")
 		v.check(len(a.Keys) > 0, "api.keys", "[]", "must list a key when api.listen is set (make one with `mxout api-key new NAME`)")
 	}

@@ -13,7 +13,7 @@ func TestAPI_DefaultsAreOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Listen != "" || len(c.API.Keys) != 0 || len(c.Webhooks.Endpoints) != 0 {
+	if !c.API.Listen.IsZero() || len(c.API.Keys) != 0 || len(c.Webhooks.Endpoints) != 0 {
 		t.Errorf("API or webhooks on by default: %+v %+v", c.API, c.Webhooks)
 	}
 	w := c.Webhooks

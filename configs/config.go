@@ -1,6 +1,9 @@
 package configs
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is the whole mxout configuration. Every field maps to a YAML key
 // (the mapstructure tag) and to an environment variable MXOUT_<SECTION>_<KEY>.
@@ -34,8 +37,8 @@ type Submission struct {
 	MaxMessageBytes ByteSize   `mapstructure:"max_message_bytes" yaml:"max_message_bytes"`
 	MaxRecipients   int        `mapstructure:"max_recipients" yaml:"max_recipients"`
 	// TrustedNetworks may relay without AUTH (CIDR or single addresses).
-	TrustedNetworks []string `mapstructure:"trusted_networks" yaml:"trusted_networks"`
-	Users           []User   `mapstructure:"users" yaml:"users"`
+	TrustedNetworks []netip.Prefix `mapstructure:"trusted_networks" yaml:"trusted_networks"`
+	Users           []User         `mapstructure:"users" yaml:"users"`
 	// UsersFile is a YAML list of more users (same fields as Users), read
 	// at start and again on SIGHUP; empty: none.
 	UsersFile string `mapstructure:"users_file" yaml:"users_file"`
@@ -97,17 +100,10 @@ type AuthThrottle struct {
 
 // Listener is one submission socket.
 type Listener struct {
-	Address string `mapstructure:"address" yaml:"address"`
+	Address HostPort `mapstructure:"address" yaml:"address"`
 	// TLS is none, starttls or implicit.
-	TLS string `mapstructure:"tls" yaml:"tls"`
+	TLS TLSMode `mapstructure:"tls" yaml:"tls"`
 }
-
-// TLS modes of a submission listener.
-const (
-	ListenerTLSNone     = "none"
-	ListenerTLSStartTLS = "starttls"
-	ListenerTLSImplicit = "implicit"
-)
 
 // TLSFiles names a PEM certificate chain and its private key.
 type TLSFiles struct {
@@ -150,16 +146,16 @@ type Delivery struct {
 	// next message to the same host; 0 disables reuse.
 	ConnectionIdleTimeout time.Duration `mapstructure:"connection_idle_timeout" yaml:"connection_idle_timeout"`
 	// IPFamily is any, ipv4 or ipv6: which remote addresses are used.
-	IPFamily string `mapstructure:"ip_family" yaml:"ip_family"`
+	IPFamily IPFamily `mapstructure:"ip_family" yaml:"ip_family"`
 	// SourceAddress is the local IP address of outbound connections; empty
 	// lets the system choose.
-	SourceAddress string `mapstructure:"source_address" yaml:"source_address"`
+	SourceAddress netip.Addr `mapstructure:"source_address" yaml:"source_address"`
 	// TLS is opportunistic, required or disabled.
-	TLS string `mapstructure:"tls" yaml:"tls"`
+	TLS TLSPolicy `mapstructure:"tls" yaml:"tls"`
 	// AllowedNetworks (CIDR or single addresses) may be connected to
 	// although they are not global unicast addresses; MX-derived
 	// addresses outside them that are not global are skipped.
-	AllowedNetworks []string `mapstructure:"allowed_networks" yaml:"allowed_networks"`
+	AllowedNetworks []netip.Prefix `mapstructure:"allowed_networks" yaml:"allowed_networks"`
 	// Domains overrides the shaping and TLS settings per destination domain.
 	Domains         map[string]DomainPolicy `mapstructure:"domains" yaml:"domains"`
 	DeadDestination DeadDestination         `mapstructure:"dead_destination" yaml:"dead_destination"`
@@ -179,9 +175,9 @@ type DomainPolicy struct {
 	// MaxMessagesPerConnection replaces max_messages_per_connection; 0 inherits.
 	MaxMessagesPerConnection int `mapstructure:"max_messages_per_connection" yaml:"max_messages_per_connection"`
 	// Rate is messages per second or minute ("10/s", "600/m"); empty is unlimited.
-	Rate string `mapstructure:"rate" yaml:"rate"`
+	Rate Rate `mapstructure:"rate" yaml:"rate"`
 	// TLS replaces delivery.tls; empty inherits.
-	TLS string `mapstructure:"tls" yaml:"tls"`
+	TLS TLSPolicy `mapstructure:"tls" yaml:"tls"`
 }
 
 // DeadDestination holds off a destination that keeps failing as a whole.
@@ -195,44 +191,42 @@ type DeadDestination struct {
 }
 
 // DeliveryTimeouts bound each step of an outbound SMTP session
-// (RFC 5321 §4.5.3.2).
+// (RFC 5321 §4.5.3.2: its values are the defaults, with Postfix's where
+// the RFC names none) and the whole attempt.
 type DeliveryTimeouts struct {
-	Connect   time.Duration `mapstructure:"connect" yaml:"connect"`
-	Greeting  time.Duration `mapstructure:"greeting" yaml:"greeting"`
-	Helo      time.Duration `mapstructure:"helo" yaml:"helo"`
-	Mail      time.Duration `mapstructure:"mail" yaml:"mail"`
-	Rcpt      time.Duration `mapstructure:"rcpt" yaml:"rcpt"`
-	DataInit  time.Duration `mapstructure:"data_init" yaml:"data_init"`
+	// Connect bounds the TCP connect to one address.
+	Connect time.Duration `mapstructure:"connect" yaml:"connect"`
+	// Greeting bounds the wait for the 220 greeting (RFC: 5 minutes).
+	Greeting time.Duration `mapstructure:"greeting" yaml:"greeting"`
+	// Helo bounds EHLO/HELO, STARTTLS with its handshake, and AUTH
+	// (Postfix smtp_helo_timeout: 300s).
+	Helo time.Duration `mapstructure:"helo" yaml:"helo"`
+	// Mail bounds the reply to MAIL FROM (RFC: 5 minutes).
+	Mail time.Duration `mapstructure:"mail" yaml:"mail"`
+	// Rcpt bounds the reply to each RCPT TO (RFC: 5 minutes).
+	Rcpt time.Duration `mapstructure:"rcpt" yaml:"rcpt"`
+	// DataInit bounds the 354 reply to DATA (RFC: 2 minutes).
+	DataInit time.Duration `mapstructure:"data_init" yaml:"data_init"`
+	// DataBlock bounds each 64 KiB write of the body (RFC: 3 minutes).
 	DataBlock time.Duration `mapstructure:"data_block" yaml:"data_block"`
-	DataDone  time.Duration `mapstructure:"data_done" yaml:"data_done"`
-	Rset      time.Duration `mapstructure:"rset" yaml:"rset"`
+	// DataDone bounds the reply to the final dot (RFC: 10 minutes).
+	DataDone time.Duration `mapstructure:"data_done" yaml:"data_done"`
+	// Rset bounds RSET before a cached session is reused, and QUIT
+	// (Postfix smtp_rset_timeout: 20s).
+	Rset time.Duration `mapstructure:"rset" yaml:"rset"`
 	// Attempt bounds one whole delivery attempt: every MX host and
 	// address tried, every session and the transaction.
 	Attempt time.Duration `mapstructure:"attempt" yaml:"attempt"`
 }
 
-// IP families of delivery.ip_family.
-const (
-	IPFamilyAny = "any"
-	IPFamilyV4  = "ipv4"
-	IPFamilyV6  = "ipv6"
-)
-
-// Outbound TLS policies.
-const (
-	DeliveryTLSOpportunistic = "opportunistic"
-	DeliveryTLSRequired      = "required"
-	DeliveryTLSDisabled      = "disabled"
-)
-
 // Smarthost sends all mail through one upstream relay instead of MX lookups.
 type Smarthost struct {
 	// Address is host:port; empty disables smarthost mode.
-	Address  string `mapstructure:"address" yaml:"address"`
-	Username string `mapstructure:"username" yaml:"username"`
-	Password string `mapstructure:"password" yaml:"password"`
+	Address  HostPort `mapstructure:"address" yaml:"address"`
+	Username string   `mapstructure:"username" yaml:"username"`
+	Password string   `mapstructure:"password" yaml:"password"`
 	// TLS is starttls, implicit or none (not with credentials).
-	TLS string `mapstructure:"tls" yaml:"tls"`
+	TLS TLSMode `mapstructure:"tls" yaml:"tls"`
 	// CAFile is a PEM file of the CA certificates that verify the
 	// smarthost's certificate, instead of the system's roots.
 	CAFile string `mapstructure:"ca_file" yaml:"ca_file"`
@@ -283,14 +277,14 @@ type Badger struct {
 // Resolver configures DNS lookups.
 type Resolver struct {
 	// Servers are host:port; empty means the system's /etc/resolv.conf.
-	Servers []string      `mapstructure:"servers" yaml:"servers"`
+	Servers []HostPort    `mapstructure:"servers" yaml:"servers"`
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
 }
 
 // Metrics configures the Prometheus and health endpoint.
 type Metrics struct {
 	// Listen is host:port; empty disables the endpoint.
-	Listen string `mapstructure:"listen" yaml:"listen"`
+	Listen HostPort `mapstructure:"listen" yaml:"listen"`
 	// Domains are the recipient domains whose deliveries and remote
 	// replies get their own domain label value; all others are "other".
 	Domains []string `mapstructure:"domains" yaml:"domains"`
@@ -307,7 +301,7 @@ type Admin struct {
 	// Listen is host:port; empty disables the API over TCP. Without a
 	// token it serves reads only (stats, listings, messages without
 	// their headers), like mailq for every local user.
-	Listen string `mapstructure:"listen" yaml:"listen"`
+	Listen HostPort `mapstructure:"listen" yaml:"listen"`
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// every request (on Socket too), and then allows everything.
 	Token string `mapstructure:"token" yaml:"token"`
@@ -332,9 +326,9 @@ type DSN struct {
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
-	Level string `mapstructure:"level" yaml:"level"`
+	Level LogLevel `mapstructure:"level" yaml:"level"`
 	// Format is text or json.
-	Format string `mapstructure:"format" yaml:"format"`
+	Format LogFormat `mapstructure:"format" yaml:"format"`
 }
 
 // DKIM configures the signing of outgoing mail (RFC 6376).
@@ -369,12 +363,6 @@ type DKIMKey struct {
 	// Algorithm is rsa-sha256 or ed25519-sha256; empty: the key file's type.
 	Algorithm string `mapstructure:"algorithm" yaml:"algorithm"`
 }
-
-// DKIM signing algorithms (RFC 6376 3.3, RFC 8463).
-const (
-	DKIMAlgorithmRSA     = "rsa-sha256"
-	DKIMAlgorithmEd25519 = "ed25519-sha256"
-)
 
 // AllKeys returns the domain's keys in signing order: the top-level key,
 // if set, then Keys.

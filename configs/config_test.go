@@ -23,10 +23,10 @@ func TestDefaults_RunOnLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Submission.Listeners; len(got) != 1 || got[0].Address != "127.0.0.1:2525" || got[0].TLS != "none" {
+	if got := c.Submission.Listeners; len(got) != 1 || got[0].Address.String() != "127.0.0.1:2525" || got[0].TLS != "none" {
 		t.Errorf("default listeners = %+v", got)
 	}
-	if c.DataDir != "./mxout-data" || c.Metrics.Listen != "127.0.0.1:9090" || c.Delivery.Port != 25 {
+	if c.DataDir != "./mxout-data" || c.Metrics.Listen.String() != "127.0.0.1:9090" || c.Delivery.Port != 25 {
 		t.Errorf("defaults: data_dir %q metrics %q port %d", c.DataDir, c.Metrics.Listen, c.Delivery.Port)
 	}
 	if c.Hostname == "" || c.Delivery.HeloName != c.Hostname {
@@ -179,7 +179,7 @@ delivery:
 		t.Fatal(err)
 	}
 	want := map[string]DomainPolicy{
-		"example.com":      {MaxConnections: 3, Rate: "600/m"},
+		"example.com":      {MaxConnections: 3, Rate: Rate{600, time.Minute}},
 		"mail.example.net": {TLS: "required", MaxMessagesPerConnection: 5},
 	}
 	if !reflect.DeepEqual(c.Delivery.Domains, want) {

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mxout/mxout/dkim"
 )
 
 func TestLoad_DKIMDomainsWithDots(t *testing.T) {
@@ -32,8 +34,8 @@ dkim:
 	}
 	got := c.DKIM.Domains["example.com"].AllKeys()
 	want := []DKIMKey{
-		{Selector: "rsa2026", PrivateKeyFile: "/k/rsa.pem", Algorithm: DKIMAlgorithmRSA},
-		{Selector: "ed2026", PrivateKeyFile: "/k/ed.pem", Algorithm: DKIMAlgorithmEd25519},
+		{Selector: "rsa2026", PrivateKeyFile: "/k/rsa.pem", Algorithm: dkim.AlgorithmRSA},
+		{Selector: "ed2026", PrivateKeyFile: "/k/ed.pem", Algorithm: dkim.AlgorithmEd25519},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("example.com keys = %+v, want %+v", got, want)

@@ -56,6 +56,8 @@ func Load(path string) (*Config, error) {
 	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		durationHook,
 		byteSizeHook,
+		prefixHook,
+		mapstructure.TextUnmarshallerHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
 	)))
 	if err != nil {
@@ -137,7 +139,13 @@ func (c *Config) AutoMinFreeBytes() ByteSize {
 		2*c.Submission.MaxMessageBytes
 }
 
-var invalidKeys = regexp.MustCompile(`^'([^']*)' has invalid keys: (.*)$`)
+var (
+	invalidKeys = regexp.MustCompile(`^'([^']*)' has invalid keys: (.*)$`)
+	// badValue is a value a decode hook refused: 'key' message.
+	badValue = regexp.MustCompile(`^'([^']*)' (.*)$`)
+	// mapIndex is a map key in a decoder's key path: domains[example.com].
+	mapIndex = regexp.MustCompile(`\[([^\]]*[^\]0-9][^\]]*)\]`)
+)
 
 // cleanDecodeError turns mapstructure's multi-line report into one line
 // per problem, each naming the full key.
@@ -158,6 +166,9 @@ func cleanDecodeError(err error) error {
 				keys = append(keys, k)
 			}
 			line = "unknown key " + strings.Join(keys, ", unknown key ")
+		} else if m := badValue.FindStringSubmatch(line); m != nil {
+			// As the validator names keys: key: problem.
+			line = mapIndex.ReplaceAllString(m[1], ".$1") + ": " + m[2]
 		}
 		out = append(out, strings.ReplaceAll(line, "'", ""))
 	}

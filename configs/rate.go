@@ -7,10 +7,34 @@ import (
 	"time"
 )
 
-// Rate is a message rate: Count messages per Per (a second or a minute).
+// Rate is a message rate: Count messages per Per (a second or a minute),
+// spaced evenly. The zero Rate is unlimited.
 type Rate struct {
 	Count int
 	Per   time.Duration
+}
+
+// Interval is the spacing between two messages at the rate (10/s is one
+// every 100 ms); 0 when unlimited.
+func (r Rate) Interval() time.Duration {
+	if r.Count <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return r.Per / time.Duration(r.Count)
+}
+
+// String prints the rate as ParseRate reads it ("10/s", "600/m"); "" when
+// unlimited.
+func (r Rate) String() string {
+	switch {
+	case r == Rate{}:
+		return ""
+	case r.Per == time.Second:
+		return strconv.Itoa(r.Count) + "/s"
+	case r.Per == time.Minute:
+		return strconv.Itoa(r.Count) + "/m"
+	}
+	return fmt.Sprintf("%d/%v", r.Count, r.Per)
 }
 
 // maxRateCount bounds the count so that Per/Count stays a usable interval.

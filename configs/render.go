@@ -2,6 +2,7 @@ package configs
 
 import (
 	"bytes"
+	"encoding"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -31,6 +32,12 @@ func renderValue(v reflect.Value, name string) *yaml.Node {
 	switch {
 	case v.Type() == reflect.TypeOf(time.Duration(0)):
 		return scalar(v.Interface().(time.Duration).String(), "!!str")
+	case v.Type().Implements(textMarshaler):
+		text, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			text = []byte(fmt.Sprint(v.Interface()))
+		}
+		return scalar(string(text), "!!str")
 	case v.Kind() == reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		for i := 0; i < v.NumField(); i++ {
@@ -74,6 +81,8 @@ func renderValue(v reflect.Value, name string) *yaml.Node {
 		return scalar(fmt.Sprint(v.Interface()), "!!str")
 	}
 }
+
+var textMarshaler = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 
 func scalar(value, tag string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Value: value, Tag: tag}

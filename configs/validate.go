@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -20,16 +19,14 @@ func (c *Config) Validate() error {
 	c.Submission.validate(v)
 	c.Delivery.validate(v)
 	c.Queue.validate(v, c.Submission.MaxMessageBytes)
-	v.each("resolver.servers", c.Resolver.Servers, isHostPort, "must be host:port")
 	v.check(c.Resolver.Timeout > 0, "resolver.timeout", c.Resolver.Timeout, "must be positive")
 	c.Metrics.validate(v)
-	v.check(c.Admin.Listen == "" || isHostPort(c.Admin.Listen), "admin.listen", c.Admin.Listen, "must be host:port or empty")
-	v.check(c.Admin.Listen == "" || !isHostPort(c.Admin.Listen) || isLoopback(c.Admin.Listen) || c.Admin.Token != "",
+	v.check(c.Admin.Listen.IsZero() || c.Admin.Listen.IsLoopback() || c.Admin.Token != "",
 		"admin.listen", c.Admin.Listen, "is not a loopback address: set admin.token too, or the queue API would be open to the network")
 	v.check(c.DSN.Postmaster == "" || strings.Contains(c.DSN.Postmaster, "@") && !strings.ContainsAny(c.DSN.Postmaster, " \t<>"), "dsn.postmaster", c.DSN.Postmaster, "must be an address or empty")
 	v.check(c.DSN.MaxOriginalBytes >= 0, "dsn.max_original_bytes", c.DSN.MaxOriginalBytes, "must not be negative")
-	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.check(c.Log.Level != "", "log.level", c.Log.Level, "must be one of debug, info, warn, error")
+	v.check(c.Log.Format != "", "log.format", c.Log.Format, "must be one of text, json")
 	c.DKIM.validate(v)
 	c.Sendmail.validate(v)
 	c.API.validate(v)
@@ -45,9 +42,9 @@ func (s *Submission) validate(v *validator) {
 	needCert := false
 	for i, l := range s.Listeners {
 		key := fmt.Sprintf("submission.listeners[%d]", i)
-		v.check(isHostPort(l.Address), key+".address", l.Address, "must be host:port")
-		v.oneOf(key+".tls", l.TLS, ListenerTLSNone, ListenerTLSStartTLS, ListenerTLSImplicit)
-		needCert = needCert || l.TLS == ListenerTLSStartTLS || l.TLS == ListenerTLSImplicit
+		v.check(!l.Address.IsZero(), key+".address", l.Address, "must be host:port")
+		v.check(l.TLS != "", key+".tls", l.TLS, "must be one of none, starttls, implicit")
+		needCert = needCert || l.TLS == TLSStartTLS || l.TLS == TLSImplicit
 	}
 	if needCert {
 		v.check(s.TLS.CertFile != "", "submission.tls.cert_file", s.TLS.CertFile, "is required by a starttls or implicit listener")
@@ -55,7 +52,6 @@ func (s *Submission) validate(v *validator) {
 	}
 	v.check(s.MaxMessageBytes >= 1024, "submission.max_message_bytes", s.MaxMessageBytes, "must be at least 1024")
 	v.check(s.MaxRecipients >= 1, "submission.max_recipients", s.MaxRecipients, "must be at least 1")
-	v.each("submission.trusted_networks", s.TrustedNetworks, isNetwork, "must be a CIDR or an IP address")
 	validateUsers(v, "submission.users", s.Users)
 	v.check(s.TLS.WatchInterval == 0 || s.TLS.WatchInterval >= time.Second, "submission.tls.watch_interval", s.TLS.WatchInterval, "must be 0 (SIGHUP only) or at least 1s")
 	v.check(s.ReadTimeout > 0, "submission.read_timeout", s.ReadTimeout, "must be positive")
@@ -89,37 +85,27 @@ func (d *Delivery) validate(v *validator) {
 	v.check(d.MaxMXAddresses >= 0, "delivery.max_mx_addresses", d.MaxMXAddresses, "must be 0 (no limit) or positive")
 	v.check(d.MaxMXSessions >= 0, "delivery.max_mx_sessions", d.MaxMXSessions, "must be 0 (no limit) or positive")
 	v.check(d.ConnectionIdleTimeout >= 0, "delivery.connection_idle_timeout", d.ConnectionIdleTimeout, "must be 0 (no reuse) or positive")
-	v.oneOf("delivery.ip_family", d.IPFamily, IPFamilyAny, IPFamilyV4, IPFamilyV6)
-	if d.SourceAddress != "" {
-		a, err := netip.ParseAddr(d.SourceAddress)
-		v.check(err == nil && a.Zone() == "", "delivery.source_address", d.SourceAddress, "must be an IP address or empty")
-		if err == nil {
-			v.check(d.IPFamily != IPFamilyV4 || a.Unmap().Is4(), "delivery.source_address", d.SourceAddress, "is IPv6, but delivery.ip_family is ipv4")
-			v.check(d.IPFamily != IPFamilyV6 || !a.Unmap().Is4(), "delivery.source_address", d.SourceAddress, "is IPv4, but delivery.ip_family is ipv6")
-		}
+	v.check(d.IPFamily != "", "delivery.ip_family", d.IPFamily, "must be one of any, ipv4, ipv6")
+	if a := d.SourceAddress; a.IsValid() {
+		v.check(a.Zone() == "", "delivery.source_address", a, "must be an IP address or empty")
+		v.check(d.IPFamily != IPv4 || a.Unmap().Is4(), "delivery.source_address", a, "is IPv6, but delivery.ip_family is ipv4")
+		v.check(d.IPFamily != IPv6 || !a.Unmap().Is4(), "delivery.source_address", a, "is IPv4, but delivery.ip_family is ipv6")
 	}
-	v.oneOf("delivery.tls", d.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
-	v.each("delivery.allowed_networks", d.AllowedNetworks, isNetwork, "must be a CIDR or an IP address")
+	v.check(d.TLS != "", "delivery.tls", d.TLS, "must be one of opportunistic, required, disabled")
 	for _, name := range slices.Sorted(maps.Keys(d.Domains)) {
 		p := d.Domains[name]
 		key := "delivery.domains." + name
 		v.check(isDomainName(name), key, name, "must be a domain name")
 		v.check(p.MaxConnections >= 0, key+".max_connections", p.MaxConnections, "must be 0 (inherit) or positive")
 		v.check(p.MaxMessagesPerConnection >= 0, key+".max_messages_per_connection", p.MaxMessagesPerConnection, "must be 0 (inherit) or positive")
-		if _, err := ParseRate(p.Rate); err != nil {
-			v.check(false, key+".rate", p.Rate, "must be a count per second or minute (10/s, 600/m) or empty")
-		}
-		if p.TLS != "" {
-			v.oneOf(key+".tls", p.TLS, DeliveryTLSOpportunistic, DeliveryTLSRequired, DeliveryTLSDisabled)
-		}
 	}
 	v.check(d.DeadDestination.Failures >= 0, "delivery.dead_destination.failures", d.DeadDestination.Failures, "must be 0 (off) or positive")
 	v.check(d.DeadDestination.Hold > 0, "delivery.dead_destination.hold", d.DeadDestination.Hold, "must be positive")
-	if d.Smarthost.Address != "" {
-		v.check(isHostPort(d.Smarthost.Address), "delivery.smarthost.address", d.Smarthost.Address, "must be host:port")
-		v.oneOf("delivery.smarthost.tls", d.Smarthost.TLS, "starttls", "implicit", "none")
-		v.check((d.Smarthost.Username == "") == (d.Smarthost.Password == ""), "delivery.smarthost.username", d.Smarthost.Username, "and delivery.smarthost.password must be set together")
-		v.check(d.Smarthost.Username == "" || d.Smarthost.TLS != "none", "delivery.smarthost.tls", d.Smarthost.TLS,
+	if sh := d.Smarthost; !sh.Address.IsZero() {
+		v.check(sh.Address.Host != "" && sh.Address.Port != 0, "delivery.smarthost.address", sh.Address, "must be host:port with a host and a port from 1 to 65535")
+		v.check(sh.TLS != "", "delivery.smarthost.tls", sh.TLS, "must be one of starttls, implicit, none")
+		v.check((sh.Username == "") == (sh.Password == ""), "delivery.smarthost.username", sh.Username, "and delivery.smarthost.password must be set together")
+		v.check(sh.Username == "" || sh.TLS != TLSNone, "delivery.smarthost.tls", sh.TLS,
 			"must be starttls or implicit when delivery.smarthost.username is set: credentials are sent only over TLS with a verified certificate")
 	}
 	r := d.Retry
@@ -144,7 +130,6 @@ func (d *Delivery) validate(v *validator) {
 }
 
 func (m *Metrics) validate(v *validator) {
-	v.check(m.Listen == "" || isHostPort(m.Listen), "metrics.listen", m.Listen, "must be host:port or empty")
 	v.check(len(m.Domains) <= MaxMetricsDomains, "metrics.domains", len(m.Domains), fmt.Sprintf("must list at most %d domains (each adds series to every scrape)", MaxMetricsDomains))
 	seen := map[string]bool{}
 	for i, d := range m.Domains {
@@ -213,33 +198,6 @@ func validSenderPattern(p string) bool {
 	return at >= 1 && at < len(p)-1 && !strings.ContainsAny(p, " \t<>")
 }
 
-func isHostPort(s string) bool {
-	_, port, err := net.SplitHostPort(s)
-	return err == nil && port != ""
-}
-
-// isLoopback reports whether host:port can only be reached from this
-// host: "localhost" or a loopback IP (an empty host means every interface).
-func isLoopback(hostPort string) bool {
-	host, _, err := net.SplitHostPort(hostPort)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
-}
-
-func isNetwork(s string) bool {
-	if _, err := netip.ParsePrefix(s); err == nil {
-		return true
-	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
-
 // validator collects one error per failed check.
 type validator struct{ errs []fieldError }
 
@@ -280,12 +238,6 @@ func (v *validator) oneOf(key, value string, allowed ...string) {
 	v.check(false, key, value, "must be one of "+strings.Join(allowed, ", "))
 }
 
-func (v *validator) each(key string, values []string, ok func(string) bool, rule string) {
-	for i, s := range values {
-		v.check(ok(s), fmt.Sprintf("%s[%d]", key, i), s, rule)
-	}
-}
-
 func (v *validator) err() error {
 	errs := make([]error, len(v.errs))
 	for i, e := range v.errs {
@@ -295,8 +247,11 @@ func (v *validator) err() error {
 }
 
 func printable(value any) any {
-	if s, ok := value.(string); ok {
+	switch s := value.(type) {
+	case string, TLSPolicy, TLSMode, IPFamily, LogLevel, LogFormat:
 		return fmt.Sprintf("%q", s)
+	case HostPort, Rate, netip.Addr:
+		return fmt.Sprintf("%q", s.(fmt.Stringer).String())
 	}
 	return value
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mxout/mxout/dkim"
 	"github.com/mxout/mxout/internal/header"
 )
 
@@ -44,7 +45,7 @@ func validDKIMKey(v *validator, key string, k DKIMKey) {
 	v.check(IsDNSName(k.Selector), key+".selector", k.Selector, "must be a DNS name (letters, digits, '-', '_', dots)")
 	v.check(k.PrivateKeyFile != "", key+".private_key_file", k.PrivateKeyFile, "must name a PEM file (make one with `mxout dkim keygen`)")
 	if k.Algorithm != "" {
-		v.oneOf(key+".algorithm", k.Algorithm, DKIMAlgorithmRSA, DKIMAlgorithmEd25519)
+		v.oneOf(key+".algorithm", k.Algorithm, dkim.AlgorithmRSA, dkim.AlgorithmEd25519)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 )
 
@@ -20,7 +21,7 @@ func TestDeliver_SlowBacklogDoesNotHoldOtherDestinations(t *testing.T) {
 	slow.SetDataDelay(100 * time.Millisecond) // 2 connections: ~20 messages/s at most
 	fast := w.mx("fast.example", 10, smtptest.Options{})
 	w.cfg.Workers = 8
-	w.cfg.Domains = map[string]DomainPolicy{"slow.example": {MaxConnections: 2}}
+	w.cfg.Domains = map[string]configs.DomainPolicy{"slow.example": {MaxConnections: 2}}
 	const backlog = 100
 	slowIDs, slowRcpts := w.enqueueEach(backlog, "slow.example")
 	fastIDs, fastRcpts := w.enqueueEach(5, "fast.example")

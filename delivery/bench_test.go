@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/queue"
@@ -53,9 +54,10 @@ func benchOneDestination(b *testing.B, tls, reuse bool) {
 		b.Fatal(err)
 	}
 	cfg := Config{
-		Workers: 8, Port: tn.Port, HeloName: "relay.bench.invalid", TLS: TLSOpportunistic,
+		Workers: 8, Port: tn.Port, HeloName: "relay.bench.invalid", TLS: configs.TLSOpportunistic,
 		MaxConnectionsPerDomain: 20, MaxMessagesPerConnection: 100, ConnectionIdleTimeout: 2 * time.Second,
 		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Timeouts:        defaultTimeouts(b),
 	}
 	if !reuse {
 		cfg.ConnectionIdleTimeout = 0

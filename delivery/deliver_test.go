@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -234,7 +235,7 @@ func TestDeliver_RequiredTLSDefersWithoutSTARTTLS(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	mx := w.mx("plain.example", 10, smtptest.Options{})
-	w.cfg.TLS = TLSRequired
+	w.cfg.TLS = configs.TLSRequired
 	w.start()
 	id := w.enqueue("app@sender.example", "u@plain.example")
 	deadline := time.Now().Add(5 * time.Second)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/netguard"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -59,7 +60,7 @@ type Config struct {
 	Workers  int
 	Port     int
 	HeloName string
-	TLS      string // TLSOpportunistic, TLSRequired or TLSDisabled
+	TLS      configs.TLSPolicy
 	// MaxConnectionsPerDomain caps the open connections (busy or idle) to
 	// one destination.
 	MaxConnectionsPerDomain int
@@ -77,9 +78,9 @@ type Config struct {
 	// next message to the same host; 0 disables reuse.
 	ConnectionIdleTimeout time.Duration
 	// Domains holds per-domain overrides, keyed by lowercase domain.
-	Domains map[string]DomainPolicy
-	// IPFamily is IPAny (or empty), IPv4 or IPv6: the remote addresses used.
-	IPFamily string
+	Domains map[string]configs.DomainPolicy
+	// IPFamily is the remote addresses used; empty is any.
+	IPFamily configs.IPFamily
 	// SourceAddr, when valid, is the local address of outbound
 	// connections; remote addresses of the other family are skipped.
 	SourceAddr netip.Addr
@@ -90,8 +91,9 @@ type Config struct {
 	// Smarthost, when its Address is set, replaces MX routing.
 	Smarthost Smarthost
 	Retry     Backoff
-	// Timeouts bound each step of a session; zero fields take defaults.
-	Timeouts Timeouts
+	// Timeouts bound each step of a session and the whole attempt; each
+	// must be positive (configs.DeliveryTimeouts has the defaults).
+	Timeouts configs.DeliveryTimeouts
 	// OwnAddrs are this relay's listening sockets, never delivered to.
 	OwnAddrs []netip.AddrPort
 	// AllowedNetworks exempt MX-derived addresses from the rule that they
@@ -143,25 +145,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		return nil, fmt.Errorf("delivery: workers, port, helo name and per-domain connections must be set (got %d, %d, %q, %d)",
 			cfg.Workers, cfg.Port, cfg.HeloName, cfg.MaxConnectionsPerDomain)
 	}
-	if err := checkTLS("", cfg.TLS); err != nil {
-		return nil, err
-	}
-	for name, d := range cfg.Domains {
-		if d.TLS != "" {
-			if err := checkTLS(name, d.TLS); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if cfg.DeadAfter > 0 && cfg.DeadHold <= 0 {
-		return nil, fmt.Errorf("delivery: dead destinations need a positive hold time (got %v)", cfg.DeadHold)
-	}
-	switch cfg.IPFamily {
-	case "", IPAny, IPv4, IPv6:
-	default:
-		return nil, fmt.Errorf("delivery: unknown IP family %q", cfg.IPFamily)
-	}
-	sh, err := parseSmarthost(cfg.Smarthost, cfg.TLS == TLSRequired)
+	sh, err := parseSmarthost(cfg.Smarthost, cfg.TLS == configs.TLSRequired)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +155,6 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 	if cfg.MaxMessagesPerConnection < 1 {
 		cfg.MaxMessagesPerConnection = 1
 	}
-	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -210,17 +193,6 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		})
 	}
 	return e, nil
-}
-
-func checkTLS(domain, policy string) error {
-	switch policy {
-	case TLSOpportunistic, TLSRequired, TLSDisabled:
-		return nil
-	}
-	if domain != "" {
-		return fmt.Errorf("delivery: domain %s: unknown TLS policy %q", domain, policy)
-	}
-	return fmt.Errorf("delivery: unknown TLS policy %q", policy)
 }
 
 // maxIdle bounds the scheduler's sleep, so a clock jump or a missed wake-up

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -91,7 +92,7 @@ func TestDeliver_SmarthostIsTrusted(t *testing.T) {
 	w := newWorld(t)
 	relay := smtptest.NewServer(t, smtptest.Options{Addr: w.net.Addr(w.net.NextIP())})
 	w.cfg.AllowedNetworks = nil
-	w.cfg.Smarthost = Smarthost{Address: relay.Addr(), TLS: SmarthostNone}
+	w.cfg.Smarthost = Smarthost{Address: hostPort(t, relay.Addr()), TLS: configs.TLSNone}
 	w.start()
 	id := w.enqueue("app@sender.example", "u@anywhere.example")
 	if r := w.waitFinal(id, 1, 10*time.Second)["u@anywhere.example"]; r.State != queue.Delivered {

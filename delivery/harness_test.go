@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/queue"
@@ -47,13 +48,13 @@ func newWorld(t testing.TB) *world {
 	}
 	w.q = q
 	w.cfg = Config{
-		Workers: 4, Port: w.port, HeloName: "relay.test.invalid", TLS: TLSOpportunistic,
+		Workers: 4, Port: w.port, HeloName: "relay.test.invalid", TLS: configs.TLSOpportunistic,
 		MaxConnectionsPerDomain: 4, MaxMessagesPerConnection: 100, ConnectionIdleTimeout: 2 * time.Second,
 		Retry: Backoff{Initial: 50 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, MaxLifetime: time.Hour},
-		Timeouts: Timeouts{
+		Timeouts: configs.DeliveryTimeouts{
 			Connect: 2 * time.Second, Greeting: 5 * time.Second, Helo: 5 * time.Second, Mail: 5 * time.Second,
 			Rcpt: 5 * time.Second, DataInit: 5 * time.Second, DataBlock: 5 * time.Second, DataDone: 5 * time.Second,
-			Rset: 2 * time.Second,
+			Rset: 2 * time.Second, Attempt: defaultTimeouts(t).Attempt,
 		},
 		Notifier: w.notes,
 		// The MX servers live on loopback, which the guard refuses otherwise.
@@ -258,4 +259,24 @@ func (r *recordingDialer) addresses() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.dialed...)
+}
+
+// hostPort parses a host:port address for a Config.
+func hostPort(t testing.TB, s string) configs.HostPort {
+	t.Helper()
+	hp, err := configs.ParseHostPort(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hp
+}
+
+// defaultTimeouts are the configuration's default delivery timeouts.
+func defaultTimeouts(t testing.TB) configs.DeliveryTimeouts {
+	t.Helper()
+	c, err := configs.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Delivery.Timeouts
 }

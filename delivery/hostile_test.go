@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -31,13 +32,13 @@ func TestDeliver_HostileReplies(t *testing.T) {
 		name      string
 		hostile   smtptest.Hostile
 		tls       bool // the server offers STARTTLS
-		policy    string
+		policy    configs.TLSPolicy
 		smarthost bool
 	}{
 		{name: "giant greeting", hostile: smtptest.Hostile{Stage: smtptest.AtGreeting, Mode: smtptest.GiantLine}},
 		{name: "endless greeting", hostile: smtptest.Hostile{Stage: smtptest.AtGreeting, Mode: smtptest.EndlessReply}},
 		{name: "giant EHLO reply in the STARTTLS prologue", hostile: smtptest.Hostile{Stage: smtptest.AtEHLO, Mode: smtptest.GiantLine}, tls: true},
-		{name: "endless EHLO reply to go-smtp", hostile: smtptest.Hostile{Stage: smtptest.AtEHLO, Mode: smtptest.EndlessReply}, policy: TLSDisabled},
+		{name: "endless EHLO reply to go-smtp", hostile: smtptest.Hostile{Stage: smtptest.AtEHLO, Mode: smtptest.EndlessReply}, policy: configs.TLSDisabled},
 		{name: "endless MAIL reply over STARTTLS", hostile: smtptest.Hostile{Stage: smtptest.AtMail, Mode: smtptest.EndlessReply}, tls: true},
 		{name: "giant RCPT reply", hostile: smtptest.Hostile{Stage: smtptest.AtRcpt, Mode: smtptest.GiantLine, Code: 450}},
 		{name: "endless reply to the final dot", hostile: smtptest.Hostile{Stage: smtptest.AtData, Mode: smtptest.EndlessReply}},
@@ -54,9 +55,9 @@ func TestDeliver_HostileReplies(t *testing.T) {
 			if tt.smarthost {
 				opts.Addr = w.net.Addr(w.net.NextIP())
 				mx = smtptest.NewServer(t, opts)
-				w.cfg.Smarthost = Smarthost{Address: mx.Addr(), TLS: SmarthostNone}
+				w.cfg.Smarthost = Smarthost{Address: hostPort(t, mx.Addr()), TLS: configs.TLSNone}
 				if tt.tls {
-					w.cfg.Smarthost.TLS = SmarthostSTARTTLS
+					w.cfg.Smarthost.TLS = configs.TLSStartTLS
 				}
 			} else {
 				mx = w.mx("hostile.example", 10, opts)

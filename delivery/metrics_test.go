@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/metrics"
 )
@@ -142,11 +143,11 @@ func TestMetrics_FailedHandshakeCountedUnderEveryPolicy(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name                  string
-		policy                string
+		policy                configs.TLSPolicy
 		wantFailed, wantPlain float64
 	}{
-		{name: "opportunistic falls back to plaintext", policy: TLSOpportunistic, wantFailed: 1, wantPlain: 1},
-		{name: "required defers", policy: TLSRequired, wantFailed: 1, wantPlain: 0},
+		{name: "opportunistic falls back to plaintext", policy: configs.TLSOpportunistic, wantFailed: 1, wantPlain: 1},
+		{name: "required defers", policy: configs.TLSRequired, wantFailed: 1, wantPlain: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

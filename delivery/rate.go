@@ -7,22 +7,6 @@ import (
 	"github.com/mxout/mxout/queue"
 )
 
-// Rate is a message rate: at most Count transactions per Per to one
-// destination, spaced evenly (10/s is one every 100 ms). The zero Rate is
-// unlimited.
-type Rate struct {
-	Count int
-	Per   time.Duration
-}
-
-// interval is the spacing between two transactions; 0 when unlimited.
-func (r Rate) interval() time.Duration {
-	if r.Count <= 0 || r.Per <= 0 {
-		return 0
-	}
-	return r.Per / time.Duration(r.Count)
-}
-
 // maxRateWait is the longest a worker sleeps for its turn. A longer wait
 // postpones the recipients in the queue to their turn instead, so that a
 // slow destination does not hold workers that other mail could use.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -17,7 +18,7 @@ import (
 
 // ipv6MX starts an MX on [::1] at the world's port, published as host
 // mx.domain with an AAAA record for ::1 and an A record for a loopback
-// address where nothing listens. It skips the test without IPv6.
+// address where nothing listens. It skips the test without configs.IPv6.
 func (w *world) ipv6MX(domain string) (*smtptest.Server, string) {
 	w.t.Helper()
 	addr := net.JoinHostPort("::1", strconv.Itoa(w.port))
@@ -37,16 +38,16 @@ func (w *world) ipv6MX(domain string) (*smtptest.Server, string) {
 func TestDeliver_IPFamily(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		family     string
+		family     configs.IPFamily
 		wantState  queue.State
 		wantStatus string
 	}{
-		{family: IPAny, wantState: queue.Delivered, wantStatus: "2.0.0"}, // A refused, then AAAA
-		{family: IPv6, wantState: queue.Delivered, wantStatus: "2.0.0"},
-		{family: IPv4, wantState: queue.Pending, wantStatus: "4.4.1"}, // only the refusing A
+		{family: configs.IPAny, wantState: queue.Delivered, wantStatus: "2.0.0"}, // A refused, then AAAA
+		{family: configs.IPv6, wantState: queue.Delivered, wantStatus: "2.0.0"},
+		{family: configs.IPv4, wantState: queue.Pending, wantStatus: "4.4.1"}, // only the refusing A
 	}
 	for _, tt := range tests {
-		t.Run(tt.family, func(t *testing.T) {
+		t.Run(string(tt.family), func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			mx, _ := w.ipv6MX("dual.example")
@@ -93,7 +94,7 @@ func TestDeliver_SourceAddress(t *testing.T) {
 			t.Errorf("result = %+v, want a 4.4.4 deferral naming the setting", r)
 		}
 		if mx.Connections() != 0 {
-			t.Error("an IPv4 source address connected to an IPv6 destination")
+			t.Error("an configs.IPv4 source address connected to an configs.IPv6 destination")
 		}
 	})
 }
@@ -103,7 +104,7 @@ func TestDeliver_Smarthost(t *testing.T) {
 	const user, pass = "relay-user", "s3cret"
 	tests := []struct {
 		name       string
-		tls        string
+		tls        configs.TLSMode
 		opts       smtptest.Options
 		user       string
 		password   string
@@ -114,23 +115,23 @@ func TestDeliver_Smarthost(t *testing.T) {
 		wantTLS    bool
 		wantAuth   bool // AUTH reached the smarthost
 	}{
-		{name: "starttls with AUTH", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, trust: true,
+		{name: "starttls with AUTH", tls: configs.TLSStartTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, trust: true,
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
-		{name: "implicit TLS with AUTH", tls: SmarthostImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass, trust: true,
+		{name: "implicit TLS with AUTH", tls: configs.TLSImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass, trust: true,
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
-		{name: "starttls not offered", tls: SmarthostSTARTTLS, opts: smtptest.Options{}, user: user, password: pass,
+		{name: "starttls not offered", tls: configs.TLSStartTLS, opts: smtptest.Options{}, user: user, password: pass,
 			wantState: queue.Pending, wantStatus: "4.7.10"},
-		{name: "wrong password defers", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: "wrong", trust: true,
+		{name: "wrong password defers", tls: configs.TLSStartTLS, opts: smtptest.Options{TLS: true}, user: user, password: "wrong", trust: true,
 			wantState: queue.Pending, wantStatus: "4.7.8", wantAuth: true},
 		// An active attacker answers with a certificate of their own: the
 		// password must not go to them.
-		{name: "starttls with AUTH, certificate not trusted", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass,
+		{name: "starttls with AUTH, certificate not trusted", tls: configs.TLSStartTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass,
 			wantState: queue.Pending, wantStatus: "4.7.5"},
-		{name: "implicit TLS with AUTH, certificate not trusted", tls: SmarthostImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass,
+		{name: "implicit TLS with AUTH, certificate not trusted", tls: configs.TLSImplicit, opts: smtptest.Options{Implicit: true}, user: user, password: pass,
 			wantState: queue.Pending, wantStatus: "4.7.5"},
-		{name: "insecure_skip_verify accepts it", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, insecure: true,
+		{name: "insecure_skip_verify accepts it", tls: configs.TLSStartTLS, opts: smtptest.Options{TLS: true}, user: user, password: pass, insecure: true,
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true, wantAuth: true},
-		{name: "no credentials, certificate not verified", tls: SmarthostSTARTTLS, opts: smtptest.Options{TLS: true},
+		{name: "no credentials, certificate not verified", tls: configs.TLSStartTLS, opts: smtptest.Options{TLS: true},
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
 	}
 	for _, tt := range tests {
@@ -142,7 +143,7 @@ func TestDeliver_Smarthost(t *testing.T) {
 				tt.opts.AuthUser, tt.opts.AuthPassword = user, pass
 			}
 			relay := smtptest.NewServer(t, tt.opts)
-			w.cfg.Smarthost = Smarthost{Address: relay.Addr(), Username: tt.user, Password: tt.password, TLS: tt.tls, InsecureSkipVerify: tt.insecure}
+			w.cfg.Smarthost = Smarthost{Address: hostPort(t, relay.Addr()), Username: tt.user, Password: tt.password, TLS: tt.tls, InsecureSkipVerify: tt.insecure}
 			if tt.trust {
 				w.cfg.Smarthost.RootCAs = x509.NewCertPool()
 				w.cfg.Smarthost.RootCAs.AppendCertsFromPEM(relay.CertPEM())
@@ -185,8 +186,8 @@ func TestDeliver_Smarthost(t *testing.T) {
 // configuration is refused.
 func TestNew_SmarthostCredentialsNeedTLS(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Workers: 1, Port: 25, HeloName: "relay.test.invalid", TLS: TLSOpportunistic, MaxConnectionsPerDomain: 1,
-		Smarthost: Smarthost{Address: "127.0.0.1:2526", Username: "u", Password: "p", TLS: SmarthostNone}}
+	cfg := Config{Workers: 1, Port: 25, HeloName: "relay.test.invalid", TLS: configs.TLSOpportunistic, MaxConnectionsPerDomain: 1,
+		Smarthost: Smarthost{Address: hostPort(t, "127.0.0.1:2526"), Username: "u", Password: "p", TLS: configs.TLSNone}}
 	if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), "credentials need TLS") {
 		t.Errorf("New = %v, want an error about credentials without TLS", err)
 	}

@@ -17,14 +17,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/queue"
-)
-
-// TLS policies for outbound sessions.
-const (
-	TLSOpportunistic = "opportunistic"
-	TLSRequired      = "required"
-	TLSDisabled      = "disabled"
 )
 
 // tlsMode is how a session gets TLS.
@@ -48,11 +42,11 @@ type tlsPolicy struct {
 }
 
 // policyOf maps a delivery.tls value to a tlsPolicy.
-func policyOf(name string) tlsPolicy {
-	switch name {
-	case TLSRequired:
+func policyOf(p configs.TLSPolicy) tlsPolicy {
+	switch p {
+	case configs.TLSRequired:
 		return tlsPolicy{mode: tlsMust, verify: true}
-	case TLSDisabled:
+	case configs.TLSDisabled:
 		return tlsPolicy{mode: tlsOff}
 	default:
 		return tlsPolicy{mode: tlsMay}
@@ -92,7 +86,7 @@ type dialer interface {
 type sessionOpener struct {
 	dialer   dialer
 	heloName string
-	t        Timeouts
+	t        configs.DeliveryTimeouts
 	rootCAs  *x509.CertPool // nil: the system's roots
 	// onReplyTooLong, if set, is called when a server breaks a reply limit.
 	onReplyTooLong func()

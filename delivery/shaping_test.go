@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/queue"
 )
@@ -56,7 +57,7 @@ func TestDeliver_ConnectionCapNeverExceeded(t *testing.T) {
 			w.cfg.Workers = 16
 			w.cfg.MaxConnectionsPerDomain = tt.global
 			if tt.perDomain > 0 {
-				w.cfg.Domains = map[string]DomainPolicy{"capped.example": {MaxConnections: tt.perDomain}}
+				w.cfg.Domains = map[string]configs.DomainPolicy{"capped.example": {MaxConnections: tt.perDomain}}
 			}
 			w.start()
 			ids, rcpts := w.enqueueEach(40, "capped.example")
@@ -217,7 +218,7 @@ func TestDeliver_DomainRateSpacesTransactions(t *testing.T) {
 	w := newWorld(t)
 	mx := w.mx("slowly.example", 10, smtptest.Options{})
 	const n, every = 6, 50 * time.Millisecond
-	w.cfg.Domains = map[string]DomainPolicy{"slowly.example": {Rate: Rate{Count: 20, Per: time.Second}}}
+	w.cfg.Domains = map[string]configs.DomainPolicy{"slowly.example": {Rate: configs.Rate{Count: 20, Per: time.Second}}}
 	w.start()
 	ids, rcpts := w.enqueueEach(n, "slowly.example")
 	w.waitAllFinal(ids, rcpts)
@@ -236,7 +237,7 @@ func TestDeliver_RatePostponesWithoutAnAttempt(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	mx := w.mx("hourly.example", 10, smtptest.Options{})
-	w.cfg.Domains = map[string]DomainPolicy{"hourly.example": {Rate: Rate{Count: 1, Per: time.Minute}}}
+	w.cfg.Domains = map[string]configs.DomainPolicy{"hourly.example": {Rate: configs.Rate{Count: 1, Per: time.Minute}}}
 	w.start()
 	first := w.enqueue("app@sender.example", "a@hourly.example")
 	w.waitFinal(first, 1, 10*time.Second)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/queue"
 )
@@ -46,27 +47,27 @@ func TestDeliver_TLSPolicies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		global     string
-		perDomain  string
+		global     configs.TLSPolicy
+		perDomain  configs.TLSPolicy
 		mx         smtptest.Options
 		trust      bool // Config.RootCAs holds the MX's certificate
 		wantState  queue.State
 		wantStatus string
 		wantTLS    bool
 	}{
-		{name: "opportunistic, self-signed", global: TLSOpportunistic, mx: smtptest.Options{TLS: true},
+		{name: "opportunistic, self-signed", global: configs.TLSOpportunistic, mx: smtptest.Options{TLS: true},
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
-		{name: "opportunistic, no STARTTLS", global: TLSOpportunistic, mx: smtptest.Options{},
+		{name: "opportunistic, no STARTTLS", global: configs.TLSOpportunistic, mx: smtptest.Options{},
 			wantState: queue.Delivered, wantStatus: "2.0.0"},
-		{name: "required, no STARTTLS", global: TLSRequired, mx: smtptest.Options{},
+		{name: "required, no STARTTLS", global: configs.TLSRequired, mx: smtptest.Options{},
 			wantState: queue.Pending, wantStatus: "4.7.10"},
-		{name: "required, unverifiable certificate", global: TLSRequired, mx: smtptest.Options{TLS: true},
+		{name: "required, unverifiable certificate", global: configs.TLSRequired, mx: smtptest.Options{TLS: true},
 			wantState: queue.Pending, wantStatus: "4.7.5"},
-		{name: "required, verified certificate", global: TLSRequired, mx: smtptest.Options{TLS: true}, trust: true,
+		{name: "required, verified certificate", global: configs.TLSRequired, mx: smtptest.Options{TLS: true}, trust: true,
 			wantState: queue.Delivered, wantStatus: "2.0.0", wantTLS: true},
-		{name: "domain requires, global opportunistic", global: TLSOpportunistic, perDomain: TLSRequired, mx: smtptest.Options{},
+		{name: "domain requires, global opportunistic", global: configs.TLSOpportunistic, perDomain: configs.TLSRequired, mx: smtptest.Options{},
 			wantState: queue.Pending, wantStatus: "4.7.10"},
-		{name: "domain disables, global required", global: TLSRequired, perDomain: TLSDisabled, mx: smtptest.Options{TLS: true},
+		{name: "domain disables, global required", global: configs.TLSRequired, perDomain: configs.TLSDisabled, mx: smtptest.Options{TLS: true},
 			wantState: queue.Delivered, wantStatus: "2.0.0"},
 	}
 	for _, tt := range tests {
@@ -76,7 +77,7 @@ func TestDeliver_TLSPolicies(t *testing.T) {
 			mx := w.mx("policy.example", 10, tt.mx)
 			w.cfg.TLS = tt.global
 			if tt.perDomain != "" {
-				w.cfg.Domains = map[string]DomainPolicy{"policy.example": {TLS: tt.perDomain}}
+				w.cfg.Domains = map[string]configs.DomainPolicy{"policy.example": {TLS: tt.perDomain}}
 			}
 			if tt.trust {
 				w.cfg.RootCAs = x509.NewCertPool()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/header"
 	"github.com/mxout/mxout/queue"
 )
@@ -34,7 +35,7 @@ const bodyBlock = 64 << 10
 
 // transact runs one SMTP transaction for the recipients at idxs and returns
 // an outcome for each of them, waiting for each reply as long as t allows.
-func (s *session) transact(m *queue.Message, body []byte, idxs []int, t Timeouts) (res txResult) {
+func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.DeliveryTimeouts) (res txResult) {
 	out := make(map[int]Outcome, len(idxs))
 	res.out = out
 	all := func(err error) {

@@ -20,7 +20,7 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	if o, dead := e.pool.suspended(r.dest, e.now()); dead {
 		return e.failGroup(m, g, o), time.Time{}
 	}
-	if every := r.policy.Rate.interval(); every > 0 {
+	if every := r.policy.Rate.Interval(); every > 0 {
 		now := e.now()
 		turn := e.rates.reserve(m.ID, r.dest, every, now)
 		if wait := turn.Sub(now); wait > maxRateWait {

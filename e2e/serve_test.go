@@ -312,3 +312,18 @@ func TestConfigCheck_LoadsTheSubmissionCertificate(t *testing.T) {
 		})
 	}
 }
+
+// What serve cannot listen on or connect to, config check refuses first,
+// naming the key (before, both values passed the check and serve failed).
+func TestConfigCheck_RefusesPortsServeRefuses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i, bad := range []string{"127.0.0.1:99999", "127.0.0.1:abc"} {
+		conf := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
+		os.WriteFile(conf, []byte("metrics:\n  listen: \""+bad+"\"\n"), 0o600)
+		out, err := exec.Command(binary(t), "config", "check", "--config", conf).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "metrics.listen: ") || !strings.Contains(string(out), bad) {
+			t.Errorf("config check of metrics.listen %s: %v\n%s", bad, err, out)
+		}
+	}
+}

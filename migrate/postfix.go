@@ -308,16 +308,11 @@ func (p *postfixImport) misc() {
 	} else if ok {
 		p.skip("smtp_helo_name", "not a host name")
 	}
-	family := ""
+	var family configs.IPFamily
 	if v, ok := p.value("inet_protocols"); ok {
-		switch ws := words(v); {
-		case len(ws) == 1 && ws[0] == "ipv4":
-			family = "ipv4"
-		case len(ws) == 1 && ws[0] == "ipv6":
-			family = "ipv6"
-		}
-		if family != "" {
-			p.d.set(key("delivery.ip_family"), str(family), p.origin("inet_protocols"))
+		if ws := words(v); len(ws) == 1 && (ws[0] == string(configs.IPv4) || ws[0] == string(configs.IPv6)) {
+			family = configs.IPFamily(ws[0])
+			p.d.set(key("delivery.ip_family"), str(ws[0]), p.origin("inet_protocols"))
 		}
 	}
 	for _, name := range []string{"smtp_bind_address", "smtp_bind_address6"} {
@@ -326,7 +321,7 @@ func (p *postfixImport) misc() {
 			continue
 		}
 		a, err := netip.ParseAddr(v)
-		if err != nil || family == "ipv4" && !a.Is4() || family == "ipv6" && a.Is4() {
+		if err != nil || family != "" && !family.Allows(a) {
 			p.skip(name, "not an address of delivery.ip_family")
 			continue
 		}

@@ -11,15 +11,18 @@ import (
 
 // tlsLevels maps smtp_tls_security_level to delivery.tls, with what
 // differs.
-var tlsLevels = map[string]struct{ policy, comment string }{
-	"none":        {"disabled", ""},
-	"may":         {"opportunistic", ""},
-	"encrypt":     {"required", "mxout's required also verifies the certificate (Postfix verify); Postfix encrypt did not"},
-	"verify":      {"required", ""},
-	"secure":      {"required", "mxout checks the MX host name, as verify does"},
-	"dane":        {"opportunistic", "mxout has no DANE yet: opportunistic TLS, as Postfix does without TLSA records"},
-	"dane-only":   {"required", "mxout has no DANE yet: a verified certificate is required instead"},
-	"fingerprint": {"required", "mxout has no fingerprint pinning: a verified certificate is required instead"},
+var tlsLevels = map[string]struct {
+	policy  configs.TLSPolicy
+	comment string
+}{
+	"none":        {configs.TLSDisabled, ""},
+	"may":         {configs.TLSOpportunistic, ""},
+	"encrypt":     {configs.TLSRequired, "mxout's required also verifies the certificate (Postfix verify); Postfix encrypt did not"},
+	"verify":      {configs.TLSRequired, ""},
+	"secure":      {configs.TLSRequired, "mxout checks the MX host name, as verify does"},
+	"dane":        {configs.TLSOpportunistic, "mxout has no DANE yet: opportunistic TLS, as Postfix does without TLSA records"},
+	"dane-only":   {configs.TLSRequired, "mxout has no DANE yet: a verified certificate is required instead"},
+	"fingerprint": {configs.TLSRequired, "mxout has no fingerprint pinning: a verified certificate is required instead"},
 }
 
 func (p *postfixImport) tlsLevel() {
@@ -47,7 +50,7 @@ func (p *postfixImport) tlsLevel() {
 	if l.comment != "" {
 		comment += ": " + l.comment
 	}
-	p.d.set(key("delivery.tls"), str(l.policy), comment)
+	p.d.set(key("delivery.tls"), str(string(l.policy)), comment)
 }
 
 // relayhost maps the smarthost: "[host]:port" connects to host, "host"
@@ -81,18 +84,18 @@ func (p *postfixImport) relayhost() {
 	_, port, _ := net.SplitHostPort(addr)
 	wrapper, _ := p.value("smtp_tls_wrappermode")
 	level, _, _ := p.cf.get("smtp_tls_security_level", p.defaults)
-	mode, why := "starttls", "smtp_tls_security_level = "+level
+	mode, why := configs.TLSStartTLS, "smtp_tls_security_level = "+level
 	switch {
 	case wrapper == "yes" || port == "465":
-		mode, why = "implicit", "TLS from the first byte (port 465, smtp_tls_wrappermode)"
+		mode, why = configs.TLSImplicit, "TLS from the first byte (port 465, smtp_tls_wrappermode)"
 	case level == "" || level == "none":
-		mode, why = "none", "Postfix sent to the relay without TLS; prefer starttls if it offers it"
+		mode, why = configs.TLSNone, "Postfix sent to the relay without TLS; prefer starttls if it offers it"
 	case level == "may" || level == "dane":
 		why += ": mxout requires STARTTLS with the smarthost (set none if it has no TLS)"
 	}
-	p.d.set(key("delivery.smarthost.tls"), str(mode), why)
-	if p.credentials(first) && mode == "none" {
-		p.d.set(key("delivery.smarthost.tls"), str("starttls"),
+	p.d.set(key("delivery.smarthost.tls"), str(string(mode)), why)
+	if p.credentials(first) && mode == configs.TLSNone {
+		p.d.set(key("delivery.smarthost.tls"), str(string(configs.TLSStartTLS)),
 			"Postfix sent AUTH without TLS; mxout sends credentials only over TLS with a verified certificate (set ca_file for a private CA)")
 	}
 }

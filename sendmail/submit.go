@@ -11,21 +11,15 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-)
-
-// TLS modes of the relay's listener, as configs names them.
-const (
-	TLSNone     = "none"
-	TLSStartTLS = "starttls"
-	TLSImplicit = "implicit"
+	"github.com/mxout/mxout/configs"
 )
 
 // Relay is where and how Submit hands the message over.
 type Relay struct {
 	// Address is the relay's submission listener, host:port.
 	Address string
-	// TLS is none, starttls or implicit: what the listener speaks.
-	TLS string
+	// TLS is what the listener speaks.
+	TLS configs.TLSMode
 	// TLSConfig is used for starttls and implicit; nil: verify the
 	// certificate against the system roots for the address's host.
 	TLSConfig *tls.Config
@@ -89,7 +83,7 @@ func (r Relay) dial(ctx context.Context, timeout time.Duration) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if r.TLS != TLSImplicit {
+	if r.TLS != configs.TLSImplicit {
 		return conn, nil
 	}
 	tc := tls.Client(conn, r.tlsConfig())
@@ -116,7 +110,7 @@ func (r Relay) hello(conn net.Conn, timeout time.Duration) (*smtp.Client, error)
 		name = "localhost"
 	}
 	c := smtp.NewClient(conn)
-	if r.TLS == TLSStartTLS {
+	if r.TLS == configs.TLSStartTLS {
 		var err error
 		if c, err = smtp.NewClientStartTLS(conn, r.tlsConfig()); err != nil {
 			return nil, &Error{Code: ExTempFail, Err: fmt.Errorf("relay %s: STARTTLS: %w", r.Address, err)}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 )
 
@@ -30,20 +31,20 @@ func TestSubmit_DeliversOverEachListenerKind(t *testing.T) {
 	tests := []struct {
 		name string
 		opts smtptest.Options
-		tls  string
+		tls  configs.TLSMode
 		auth bool
 	}{
-		{name: "plaintext, trusted loopback", opts: smtptest.Options{}, tls: TLSNone},
-		{name: "STARTTLS with AUTH", opts: smtptest.Options{TLS: true, AuthUser: "cron", AuthPassword: "s3cret"}, tls: TLSStartTLS, auth: true},
-		{name: "implicit TLS", opts: smtptest.Options{Implicit: true}, tls: TLSImplicit},
-		{name: "DSN options pass through", opts: smtptest.Options{DSN: true}, tls: TLSNone},
+		{name: "plaintext, trusted loopback", opts: smtptest.Options{}, tls: configs.TLSNone},
+		{name: "STARTTLS with AUTH", opts: smtptest.Options{TLS: true, AuthUser: "cron", AuthPassword: "s3cret"}, tls: configs.TLSStartTLS, auth: true},
+		{name: "implicit TLS", opts: smtptest.Options{Implicit: true}, tls: configs.TLSImplicit},
+		{name: "DSN options pass through", opts: smtptest.Options{DSN: true}, tls: configs.TLSNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := smtptest.NewServer(t, tt.opts)
 			r := Relay{Address: s.Addr(), TLS: tt.tls, HeloName: "client.example.test", Timeout: 5 * time.Second}
-			if tt.tls != TLSNone {
+			if tt.tls != configs.TLSNone {
 				r.TLSConfig = trusting(t, s)
 			}
 			if tt.auth {
@@ -64,7 +65,7 @@ func TestSubmit_DeliversOverEachListenerKind(t *testing.T) {
 			if string(got.Data) != string(m.Data) || got.From != m.From || strings.Join(got.To, ",") != "a@x.example,b@x.example" {
 				t.Errorf("received %q from %q to %v", got.Data, got.From, got.To)
 			}
-			if got.TLS != (tt.tls != TLSNone) || (got.AuthUser == "cron") != tt.auth {
+			if got.TLS != (tt.tls != configs.TLSNone) || (got.AuthUser == "cron") != tt.auth {
 				t.Errorf("TLS %v, AUTH %q", got.TLS, got.AuthUser)
 			}
 			if tt.opts.DSN {
@@ -109,7 +110,7 @@ func TestSubmit_ExitCodes(t *testing.T) {
 			if tt.script != nil {
 				tt.script(s)
 			}
-			r := Relay{Address: s.Addr(), TLS: TLSNone, Timeout: 5 * time.Second}
+			r := Relay{Address: s.Addr(), TLS: configs.TLSNone, Timeout: 5 * time.Second}
 			if tt.relay != nil {
 				tt.relay(&r)
 			}
@@ -127,7 +128,7 @@ func TestSubmit_ExitCodes(t *testing.T) {
 func TestSubmit_WrongCredentialsAreNoPerm(t *testing.T) {
 	t.Parallel()
 	s := smtptest.NewServer(t, smtptest.Options{TLS: true, AuthUser: "cron", AuthPassword: "right"})
-	r := Relay{Address: s.Addr(), TLS: TLSStartTLS, TLSConfig: trusting(t, s), Username: "cron", Password: "wrong", Timeout: 5 * time.Second}
+	r := Relay{Address: s.Addr(), TLS: configs.TLSStartTLS, TLSConfig: trusting(t, s), Username: "cron", Password: "wrong", Timeout: 5 * time.Second}
 	_, err := Submit(context.Background(), r, testMessage())
 	if ExitCode(err) != ExNoPerm || !strings.Contains(err.Error(), "sendmail.username") {
 		t.Errorf("Submit = %v (exit %d), want %d", err, ExitCode(err), ExNoPerm)
@@ -153,7 +154,7 @@ func TestSubmit_SilentRelayTimesOut(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, err = Submit(context.Background(), Relay{Address: ln.Addr().String(), TLS: TLSNone, Timeout: 200 * time.Millisecond}, testMessage())
+	_, err = Submit(context.Background(), Relay{Address: ln.Addr().String(), TLS: configs.TLSNone, Timeout: 200 * time.Millisecond}, testMessage())
 	if ExitCode(err) != ExTempFail {
 		t.Errorf("Submit = %v (exit %d), want %d", err, ExitCode(err), ExTempFail)
 	}

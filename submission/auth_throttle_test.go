@@ -15,7 +15,7 @@ import (
 func TestAuth_RefusedBeforeTLS(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, authConfig(t), fq, configs.ListenerTLSStartTLS)
+	h := start(t, authConfig(t), fq, configs.TLSStartTLS)
 	c := dialRaw(t, h.addr)
 	if r := c.cmd("EHLO client.example"); strings.Contains(r, "AUTH") {
 		t.Errorf("AUTH offered before TLS: %q", r)
@@ -38,7 +38,7 @@ func TestAuth_PlaintextForTrustedOnlyWhenAllowed(t *testing.T) {
 	cfg.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
 	cfg.AllowPlaintextAuthFromTrusted = true
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 
 	untrusted := dialRawFrom(t, h.addr, "127.0.0.1")
 	untrusted.expect("220 ")
@@ -64,7 +64,7 @@ func TestAuth_PlaintextForTrustedOnlyWhenAllowed(t *testing.T) {
 
 func TestAuth_ThrottledPerSession(t *testing.T) {
 	t.Parallel()
-	h := start(t, authConfig(t), &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, authConfig(t), &fakeQueue{}, configs.TLSImplicit)
 	c := dialTLSRaw(t, h, "")
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "one"), "535 5.7.8 Authentication credentials invalid")
@@ -81,7 +81,7 @@ func TestAuth_ThrottledPerIPAcrossSessions(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
 	cfg.AuthThrottle.MaxFailuresPerIP = 4
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 
 	c := dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
@@ -119,7 +119,7 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	cfg.AuthThrottle.MaxFailuresPerUser = 2
 	clock := newFakeClock()
 	cfg.Now = clock.Now
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 
 	c := dialTLSRaw(t, h, "127.0.0.1")
 	c.must("EHLO client.example", "250")
@@ -175,7 +175,7 @@ func TestAuth_PerUserFailuresOnlyAddDelay(t *testing.T) {
 	cfg := authConfig(t)
 	cfg.AuthThrottle.MaxFailuresPerUser = 2
 	cfg.AuthThrottle.Delay = delay
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	fail := func(from string) {
 		c := dialTLSRaw(t, h, from)
 		c.must("EHLO client.example", "250")
@@ -210,7 +210,7 @@ func TestAuth_FailureDelay(t *testing.T) {
 	cfg := authConfig(t)
 	cfg.AuthThrottle.Delay = delay
 	cfg.AuthThrottle.MaxFailuresPerIP = 1
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	for _, step := range []struct{ password, want string }{
 		{"wrong", "535 5.7.8"},  // a failure...
 		{"s3cret", "454 4.7.0"}, // ...and a throttled attempt wait alike
@@ -230,7 +230,7 @@ func TestAuth_FailureDelay(t *testing.T) {
 func TestSetUsers_AppliesToNewAndOpenSessions(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	app := dialTLSRaw(t, h, "")
 	app.must("EHLO client.example", "250")
 	app.must(authPlain("app", "s3cret"), "235")

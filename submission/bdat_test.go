@@ -46,7 +46,7 @@ func TestBDAT_Guarded(t *testing.T) {
 	cfg.MaxLineLength = 100
 	cfg.MaxMessageBytes = 1000
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := dialRaw(t, h.addr)
@@ -86,7 +86,7 @@ func TestBDAT_Guarded(t *testing.T) {
 func TestBDAT_StoresChunksByteForByte(t *testing.T) {
 	t.Parallel()
 	q := openQueue(t, nil)
-	h := start(t, testConfig(), q, configs.ListenerTLSNone)
+	h := start(t, testConfig(), q, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	c.must("MAIL FROM:<a@example.org>", "250")
@@ -119,7 +119,7 @@ func TestBDAT_LineLength(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxLineLength = 100
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	c.must("MAIL FROM:<a@example.org>", "250")

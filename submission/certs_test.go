@@ -79,8 +79,8 @@ func TestCertStore_ReloadKeepsOldOnFailure(t *testing.T) {
 // that started before it goes on, over STARTTLS and implicit TLS.
 func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{configs.ListenerTLSStartTLS, configs.ListenerTLSImplicit} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []configs.TLSMode{configs.TLSStartTLS, configs.TLSImplicit} {
+		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			writeCert(t, dir, "first")
@@ -97,7 +97,7 @@ func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
 			dial := func() (*rawConn, string) {
 				var rc *rawConn
 				var tc *tls.Conn
-				if mode == configs.ListenerTLSImplicit {
+				if mode == configs.TLSImplicit {
 					rc = dialRawFrom(t, h.addr, "")
 					tc = tls.Client(rc.c, client)
 					if err := tc.Handshake(); err != nil {
@@ -139,7 +139,7 @@ func TestCertStore_RefusesOldTLS(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.TLSConfig = cs.TLSConfig()
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	rc := dialRawFrom(t, h.addr, "")
 	tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 	err = tc.Handshake()

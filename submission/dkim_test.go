@@ -49,7 +49,7 @@ func TestData_SignedAfterStampingBeforeQueueing(t *testing.T) {
 	signer := &fakeSigner{}
 	cfg := testConfig()
 	cfg.Signer = signer
-	h := start(t, cfg, q, configs.ListenerTLSNone)
+	h := start(t, cfg, q, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	r := c.send("app@sender.example", []string{"b@example.com"}, dotEnd(message("From: app@sender.example", "Subject: x", "", "body")))
@@ -89,7 +89,7 @@ func TestData_SigningErrors(t *testing.T) {
 			q := &fakeQueue{}
 			cfg := testConfig()
 			cfg.Signer = &fakeSigner{err: tt.err}
-			h := start(t, cfg, q, configs.ListenerTLSNone)
+			h := start(t, cfg, q, configs.TLSNone)
 			c := dialRaw(t, h.addr)
 			c.must("EHLO client.example", "250")
 			if r := c.send("app@nokey.example", []string{"b@example.com"}, dotEnd(message("Subject: x", "", "body"))); r != tt.want {
@@ -171,7 +171,7 @@ func TestData_DKIMSignsOnlyDomainsTheUserMayUse(t *testing.T) {
 			cfg.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
 			cfg.Signer = newDKIMSigner(t, "example.org", "example.net", "example.com")
 			fq := &fakeQueue{}
-			h := start(t, cfg, fq, configs.ListenerTLSImplicit)
+			h := start(t, cfg, fq, configs.TLSImplicit)
 			var c *rawConn
 			if tt.trusted {
 				c = dialTLSRaw(t, h, "127.0.0.2")

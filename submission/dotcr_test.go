@@ -41,7 +41,7 @@ func TestData_DotCRPinnedGoSMTPBehaviour(t *testing.T) {
 		after: func(c *rawConn) { c.must("RCPT TO:<b@example.com>", "502 5.5.1 Missing MAIL FROM") },
 	}}
 	fq := &fakeQueue{}
-	h := start(t, testConfig(), fq, configs.ListenerTLSNone)
+	h := start(t, testConfig(), fq, configs.TLSNone)
 	for i, tt := range tests {
 		c := dialRaw(t, h.addr)
 		c.must("EHLO client.example", "250")

@@ -65,7 +65,7 @@ func TestCheckHeaderFrom_553(t *testing.T) {
 			cfg := authConfig(t)
 			cfg.CheckHeaderFrom = tt.check
 			fq := &fakeQueue{}
-			h := start(t, cfg, fq, configs.ListenerTLSImplicit)
+			h := start(t, cfg, fq, configs.TLSImplicit)
 			c := dialTLSRaw(t, h, "")
 			c.must("EHLO client.example", "250")
 			c.must(authPlain("app", "s3cret"), "235")
@@ -104,7 +104,7 @@ func TestReceived_TLSUserAndIP(t *testing.T) {
 			cfg := authConfig(t)
 			cfg.ReceivedHeaderAuth, cfg.HideClientIP = tt.authHeader, tt.hideIP
 			fq := &fakeQueue{}
-			h := start(t, cfg, fq, configs.ListenerTLSStartTLS)
+			h := start(t, cfg, fq, configs.TLSStartTLS)
 			c := dialRaw(t, h.addr)
 			c.must("EHLO client.example", "250")
 			c.startTLS(h.client)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -60,7 +61,7 @@ type harness struct {
 }
 
 // start serves cfg (with TLS, metrics and a logger filled in) in mode.
-func start(t *testing.T, cfg Config, q Queue, mode string) *harness {
+func start(t *testing.T, cfg Config, q Queue, mode configs.TLSMode) *harness {
 	t.Helper()
 	h := &harness{logs: &syncBuffer{}, served: make(chan error, 1)}
 	var serverTLS *tls.Config

@@ -43,7 +43,7 @@ func TestData_MailLoopRefused(t *testing.T) {
 	t.Parallel()
 	const want = "554 5.4.6 Too many hops (more than 50 Received: fields), mail loop?"
 	fq := &fakeQueue{}
-	h := start(t, testConfig(), fq, configs.ListenerTLSNone)
+	h := start(t, testConfig(), fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 

@@ -62,7 +62,7 @@ func TestConnectionCaps(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig()
 			cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.TrustedNetworks = tt.overall, tt.perIP, tt.trusted
-			h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSNone)
+			h := start(t, cfg, &fakeQueue{}, configs.TLSNone)
 			var open []*rawConn
 			refused := 0
 			for i, from := range tt.from {
@@ -94,7 +94,7 @@ func TestConnectionCaps_ImplicitTLSClosesWithoutReply(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.MaxConnections = 1
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	first, err := tls.Dial("tcp", h.addr, h.client)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestMaxErrors_421AndClose(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.MaxErrors = 3
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSNone)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	c.must("MAIL FROM:<a@localhost>", "501 5.1.7")
@@ -130,7 +130,7 @@ func TestMaxErrors_TooManyRecipientsIsNotAnError(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.MaxErrors, cfg.MaxRecipients = 1, 1
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSNone)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	c.must("MAIL FROM:<a@example.org>", "250")
@@ -227,7 +227,7 @@ func TestSlowClients_CutOff(t *testing.T) {
 			cfg := testConfig()
 			tt.modify(&cfg)
 			fq := &fakeQueue{}
-			h := start(t, cfg, fq, configs.ListenerTLSNone)
+			h := start(t, cfg, fq, configs.TLSNone)
 			c := dialRaw(t, h.addr)
 			c.c.SetDeadline(time.Now().Add(closeWait))
 			c.must("EHLO client.example", "250")
@@ -298,7 +298,7 @@ func TestRateLimit_450(t *testing.T) {
 			if tt.trusted {
 				cfg.TrustedNetworks = testConfig().TrustedNetworks
 			}
-			h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+			h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 			creds := map[string]string{"app": "s3cret", "bob@example.com": "hunter2"}
 			from := map[string]string{"app": "a@example.org", "bob@example.com": "bob@example.com", "": "x@example.net"}
 			for i, user := range tt.users {
@@ -331,28 +331,28 @@ func TestEHLO_Extensions(t *testing.T) {
 	const size = "SIZE 65536"
 	tests := []struct {
 		name   string
-		mode   string
+		mode   configs.TLSMode
 		tls    bool // after STARTTLS, or implicit
 		cfg    func(t *testing.T) Config
 		want   []string
 		banner string
 	}{
-		{"plain listener, no users", configs.ListenerTLSNone, false, func(*testing.T) Config { return testConfig() },
+		{"plain listener, no users", configs.TLSNone, false, func(*testing.T) Config { return testConfig() },
 			[]string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "SMTPUTF8", "DSN", size}, ""},
-		{"plain listener, users, untrusted", configs.ListenerTLSNone, false, authConfig,
+		{"plain listener, users, untrusted", configs.TLSNone, false, authConfig,
 			[]string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "SMTPUTF8", "DSN", size}, ""},
-		{"starttls before TLS", configs.ListenerTLSStartTLS, false, authConfig,
+		{"starttls before TLS", configs.TLSStartTLS, false, authConfig,
 			[]string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS", "SMTPUTF8", "DSN", size}, ""},
-		{"starttls after TLS", configs.ListenerTLSStartTLS, true, authConfig,
+		{"starttls after TLS", configs.TLSStartTLS, true, authConfig,
 			[]string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "AUTH PLAIN LOGIN", "SMTPUTF8", "DSN", size}, ""},
-		{"implicit", configs.ListenerTLSImplicit, true, authConfig,
+		{"implicit", configs.TLSImplicit, true, authConfig,
 			[]string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "AUTH PLAIN LOGIN", "SMTPUTF8", "DSN", size}, ""},
-		{"plaintext AUTH for trusted, when allowed", configs.ListenerTLSNone, false, func(t *testing.T) Config {
+		{"plaintext AUTH for trusted, when allowed", configs.TLSNone, false, func(t *testing.T) Config {
 			c := authConfig(t)
 			c.TrustedNetworks, c.AllowPlaintextAuthFromTrusted = testConfig().TrustedNetworks, true
 			return c
 		}, []string{"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "AUTH PLAIN LOGIN", "SMTPUTF8", "DSN", size}, ""},
-		{"trusted, plaintext AUTH not allowed", configs.ListenerTLSNone, false, func(t *testing.T) Config {
+		{"trusted, plaintext AUTH not allowed", configs.TLSNone, false, func(t *testing.T) Config {
 			c := authConfig(t)
 			c.TrustedNetworks = testConfig().TrustedNetworks
 			return c
@@ -363,7 +363,7 @@ func TestEHLO_Extensions(t *testing.T) {
 			t.Parallel()
 			h := start(t, tt.cfg(t), &fakeQueue{}, tt.mode)
 			var c *rawConn
-			if tt.mode == configs.ListenerTLSImplicit {
+			if tt.mode == configs.TLSImplicit {
 				tc, err := tls.Dial("tcp", h.addr, h.client)
 				if err != nil {
 					t.Fatal(err)

@@ -17,7 +17,7 @@ func TestConnectionCaps_AuthenticatedLeaveTheStrangersSlots(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
 	cfg.MaxConnections, cfg.MaxConnectionsPerIP = 5, 5 // strangers: 4
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSStartTLS)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSStartTLS)
 	var strangers []*rawConn
 	for range 4 {
 		strangers = append(strangers, dialRaw(t, h.addr))
@@ -52,7 +52,7 @@ func TestPreAuthTimeout_421AndClose(t *testing.T) {
 	cfg.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
 	cfg.PreAuthTimeout = 2 * time.Second
 	cfg.ReadTimeout = time.Minute // far beyond the test: only PreAuthTimeout can cut
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSStartTLS)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSStartTLS)
 
 	// These two connect first: had they a pre-auth deadline, it would
 	// pass before the stranger's.

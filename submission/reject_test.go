@@ -25,7 +25,7 @@ func TestData_BareLineEndingsRejected(t *testing.T) {
 		{"CR CR LF", "Subject: x\r\r\n\r\nbody\r\n.\r\n"},
 	}
 	q := openQueue(t, nil)
-	h := start(t, testConfig(), q, configs.ListenerTLSNone)
+	h := start(t, testConfig(), q, configs.TLSNone)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := dialRaw(t, h.addr)
@@ -66,7 +66,7 @@ func TestData_StorageErrorsAre452(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := start(t, testConfig(), tt.q, configs.ListenerTLSNone)
+			h := start(t, testConfig(), tt.q, configs.TLSNone)
 			c := dialRaw(t, h.addr)
 			c.must("EHLO client.example", "250")
 			r := c.send("a@example.org", []string{"b@example.com"}, dotEnd(message("Subject: x", "", "y")))
@@ -93,7 +93,7 @@ func startServer(t *testing.T, srv *Server) (addr string, served chan error) {
 		t.Fatal(err)
 	}
 	served = make(chan error, 1)
-	go func() { served <- srv.Serve(l, configs.ListenerTLSNone) }()
+	go func() { served <- srv.Serve(l, configs.TLSNone) }()
 	return l.Addr().String(), served
 }
 
@@ -127,7 +127,7 @@ func TestShutdown_EndsIdleSessionsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Serve(l2, configs.ListenerTLSNone); !errors.Is(err, ErrServerClosed) {
+	if err := srv.Serve(l2, configs.TLSNone); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve after Shutdown: %v, want ErrServerClosed", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{configs.ListenerTLSStartTLS, configs.ListenerTLSImplicit, "tls"} {
+	for _, mode := range []configs.TLSMode{configs.TLSStartTLS, configs.TLSImplicit, "tls"} {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

@@ -134,22 +134,22 @@ func (s *Server) SetUsers(users []User) error {
 }
 
 // Serve accepts SMTP connections on l until Shutdown, then returns nil.
-// mode is configs.ListenerTLSNone, ListenerTLSStartTLS (STARTTLS offered,
-// AUTH only after it) or ListenerTLSImplicit (TLS from the first byte).
+// mode is configs.TLSNone, TLSStartTLS (STARTTLS offered, AUTH only
+// after it) or TLSImplicit (TLS from the first byte).
 // Serve closes l when it returns.
-func (s *Server) Serve(l net.Listener, mode string) error {
+func (s *Server) Serve(l net.Listener, mode configs.TLSMode) error {
 	if err := s.checkMode(mode); err != nil {
 		l.Close()
 		return fmt.Errorf("serve submission on %s: %w", l.Addr(), err)
 	}
-	tl := &trackingListener{Listener: l, s: s, implicitTLS: mode == configs.ListenerTLSImplicit}
+	tl := &trackingListener{Listener: l, s: s, implicitTLS: mode == configs.TLSImplicit}
 	if !s.addListener(tl) {
 		l.Close()
 		return ErrServerClosed
 	}
 	defer s.removeListener(tl)
 	var inner net.Listener = tl
-	if mode == configs.ListenerTLSImplicit {
+	if mode == configs.TLSImplicit {
 		inner = tls.NewListener(tl, s.cfg.TLSConfig)
 	}
 	err := s.smtpServer(mode).Serve(inner)
@@ -159,11 +159,11 @@ func (s *Server) Serve(l net.Listener, mode string) error {
 	return fmt.Errorf("serve submission on %s: %w", l.Addr(), err)
 }
 
-func (s *Server) checkMode(mode string) error {
+func (s *Server) checkMode(mode configs.TLSMode) error {
 	switch mode {
-	case configs.ListenerTLSNone:
+	case configs.TLSNone:
 		return nil
-	case configs.ListenerTLSStartTLS, configs.ListenerTLSImplicit:
+	case configs.TLSStartTLS, configs.TLSImplicit:
 		if s.cfg.TLSConfig == nil {
 			return fmt.Errorf("tls mode %q needs a TLS config", mode)
 		}
@@ -175,7 +175,7 @@ func (s *Server) checkMode(mode string) error {
 
 // smtpServer builds the go-smtp server for one listener. go-smtp sets no
 // limits by default; every one comes from Config.
-func (s *Server) smtpServer(mode string) *smtp.Server {
+func (s *Server) smtpServer(mode configs.TLSMode) *smtp.Server {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = s.cfg.Hostname
 	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
@@ -191,7 +191,7 @@ func (s *Server) smtpServer(mode string) *smtp.Server {
 	// TLS check to the session (AuthMechanisms and Auth refuse the others).
 	srv.AllowInsecureAuth = s.cfg.AllowPlaintextAuthFromTrusted
 	srv.ErrorLog = errorLog{s.log.With("component", "go-smtp")}
-	if mode == configs.ListenerTLSStartTLS {
+	if mode == configs.TLSStartTLS {
 		srv.TLSConfig = s.cfg.TLSConfig
 	}
 	return srv

@@ -69,7 +69,7 @@ func TestTrustedRelay_StoresStampedMessage(t *testing.T) {
 			message("Hello there, no header here.", "Subject: not a header"),
 	}}
 	q := openQueue(t, nil)
-	h := start(t, testConfig(), q, configs.ListenerTLSNone)
+	h := start(t, testConfig(), q, configs.TLSNone)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -101,7 +101,7 @@ func TestTrustedRelay_StoresStampedMessage(t *testing.T) {
 func TestTrustedRelay_KeepsDSNParameters(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, testConfig(), fq, configs.ListenerTLSNone)
+	h := start(t, testConfig(), fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	c.must("MAIL FROM:<a@example.org> RET=HDRS ENVID=ab+2Bc", "250 ")
@@ -132,7 +132,7 @@ func TestUntrusted_AuthRequiredAtMail(t *testing.T) {
 	cfg := testConfig()
 	cfg.TrustedNetworks = nil
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	for _, from := range []string{"a@example.org", "postmaster@relay.example.net", ""} {
@@ -163,7 +163,7 @@ func TestLimitsAndAddresses(t *testing.T) {
 	cfg.MaxMessageBytes = 1024
 	cfg.MaxRecipients = 2
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 
@@ -216,7 +216,7 @@ func TestData_LineTooLong(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxLineLength = 100
 	fq := &fakeQueue{}
-	h := start(t, cfg, fq, configs.ListenerTLSNone)
+	h := start(t, cfg, fq, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")
 	r := c.send("a@example.org", []string{"b@example.com"}, dotEnd(message("Subject: x", "", strings.Repeat("z", 200))))
@@ -230,7 +230,7 @@ func TestData_LineTooLong(t *testing.T) {
 
 func TestSessionsActive_Gauge(t *testing.T) {
 	t.Parallel()
-	h := start(t, testConfig(), &fakeQueue{}, configs.ListenerTLSNone)
+	h := start(t, testConfig(), &fakeQueue{}, configs.TLSNone)
 	g := h.m.SessionsActive.WithLabelValues(metrics.SideSubmission)
 	c := dialRaw(t, h.addr)
 	c.must("EHLO client.example", "250")

@@ -41,7 +41,7 @@ func sendVia(c *smtp.Client, from, to string) error {
 func TestAuth_OverSTARTTLS(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, authConfig(t), fq, configs.ListenerTLSStartTLS)
+	h := start(t, authConfig(t), fq, configs.TLSStartTLS)
 
 	rc := dialRaw(t, h.addr)
 	ehlo := rc.cmd("EHLO client.example")
@@ -88,7 +88,7 @@ func TestAuth_OverSTARTTLS(t *testing.T) {
 func TestAuth_LOGIN(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, authConfig(t), fq, configs.ListenerTLSStartTLS)
+	h := start(t, authConfig(t), fq, configs.TLSStartTLS)
 
 	// With an initial response (go-sasl's client).
 	c, err := smtp.DialStartTLS(h.addr, h.client)
@@ -132,7 +132,7 @@ func TestAuth_LOGIN(t *testing.T) {
 
 func TestAuth_NotOverPlaintextListener(t *testing.T) {
 	t.Parallel()
-	h := start(t, authConfig(t), &fakeQueue{}, configs.ListenerTLSNone)
+	h := start(t, authConfig(t), &fakeQueue{}, configs.TLSNone)
 	c := dialRaw(t, h.addr)
 	if r := c.cmd("EHLO client.example"); strings.Contains(r, "AUTH") || strings.Contains(r, "STARTTLS") {
 		t.Errorf("plain listener offers %q", r)
@@ -144,7 +144,7 @@ func TestAuth_NotOverPlaintextListener(t *testing.T) {
 func TestImplicitTLS_Relay(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, authConfig(t), fq, configs.ListenerTLSImplicit)
+	h := start(t, authConfig(t), fq, configs.TLSImplicit)
 	c, err := smtp.DialTLS(h.addr, h.client)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestImplicitTLS_Relay(t *testing.T) {
 func TestSTARTTLS_PipelinedCommandDropped(t *testing.T) {
 	t.Parallel()
 	fq := &fakeQueue{}
-	h := start(t, testConfig(), fq, configs.ListenerTLSStartTLS) // 127.0.0.1 is trusted
+	h := start(t, testConfig(), fq, configs.TLSStartTLS) // 127.0.0.1 is trusted
 	rc := dialRaw(t, h.addr)
 	rc.must("EHLO client.example", "250")
 	rc.write("STARTTLS\r\nMAIL FROM:<a@b.example>\r\n")
@@ -194,7 +194,7 @@ func TestAuth_NotDuringTransaction(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
 	cfg.TrustedNetworks = testConfig().TrustedNetworks // MAIL allowed without AUTH
-	h := start(t, cfg, &fakeQueue{}, configs.ListenerTLSImplicit)
+	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	tc, err := tls.Dial("tcp", h.addr, h.client)
 	if err != nil {
 		t.Fatal(err)

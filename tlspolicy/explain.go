@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/dane"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/resolver"
@@ -53,7 +54,7 @@ type HostExplanation struct {
 // Explain finds what applies to mail for domain when neither DANE nor
 // MTA-STS does, configured: the MX hosts, the MTA-STS policy, each host's
 // TLSA records and the resulting policy per host.
-func (p *Policies) Explain(ctx context.Context, mxr MXResolver, domain string, configured Configured) *Explanation {
+func (p *Policies) Explain(ctx context.Context, mxr MXResolver, domain string, configured configs.TLSPolicy) *Explanation {
 	e := &Explanation{Domain: strings.ToLower(strings.TrimSuffix(domain, ".")), STSOn: p.cfg.STS != nil, DANE: p.cfg.DANE, At: p.cfg.Now()}
 	e.MX, e.MXSecure, e.MXErr = mxr.LookupMXSecure(ctx, e.Domain)
 	d := p.Domain(ctx, e.Domain, e.MXSecure)

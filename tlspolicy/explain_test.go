@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/resolver/dnstest"
 	"github.com/mxout/mxout/tlspolicy"
 )
@@ -20,7 +21,7 @@ func TestExplain(t *testing.T) {
 	w.dns.SetAuthenticated("x.example", true)
 	w.publishSTS("x.example", policyFor("enforce", "x.example"))
 
-	e := w.policies(true).Explain(context.Background(), w.res, "X.example", tlspolicy.ConfiguredOpportunistic)
+	e := w.policies(true).Explain(context.Background(), w.res, "X.example", configs.TLSOpportunistic)
 	if len(e.Hosts) != 2 || !e.MXSecure || e.STS.Policy == nil {
 		t.Fatalf("Explain = %+v", e)
 	}
@@ -48,7 +49,7 @@ func TestExplain(t *testing.T) {
 		}
 	}
 
-	off := tlspolicy.New(tlspolicy.Config{Resolver: w.res, Port: 25}).Explain(context.Background(), w.res, "x.example", tlspolicy.ConfiguredRequired)
+	off := tlspolicy.New(tlspolicy.Config{Resolver: w.res, Port: 25}).Explain(context.Background(), w.res, "x.example", configs.TLSRequired)
 	b.Reset()
 	off.WriteTo(&b)
 	for _, want := range []string{"MTA-STS: off (delivery.mta_sts)", "DANE: off", "  policy: required: TLS required"} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/dane"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/resolver"
@@ -38,7 +39,7 @@ type Host struct {
 	// plaintext: a host without STARTTLS is a Failure (NoSTARTTLS).
 	TLS TLSMode
 
-	configured Configured // under MTA-STS testing, what still applies
+	configured configs.TLSPolicy // under MTA-STS testing, what still applies
 	tlsa       []resolver.TLSA
 	sts        *mtasts.Policy
 	roots      *x509.CertPool
@@ -96,7 +97,7 @@ func (h *Host) Check(cs tls.ConnectionState) *Failure {
 			return nil
 		}
 		// Testing reports; a delivery.tls of required still enforces.
-		return &Failure{Result: certResult(err), Enforced: h.configured == ConfiguredRequired, Err: fmt.Errorf("MTA-STS (testing): %w", err)}
+		return &Failure{Result: certResult(err), Enforced: h.configured == configs.TLSRequired, Err: fmt.Errorf("MTA-STS (testing): %w", err)}
 	case Required:
 		if err := h.webPKI(cs); err != nil {
 			return &Failure{Result: certResult(err), Enforced: true, Err: fmt.Errorf("TLS is required: %w", err)}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/tlsrpt"
@@ -35,17 +36,6 @@ const (
 	// Opportunistic: STARTTLS when offered, any certificate (delivery.tls
 	// opportunistic, or disabled: then no TLS is tried).
 	Opportunistic Kind = "opportunistic"
-)
-
-// Configured is the delivery.tls value of the domain or of the relay,
-// which applies when neither DANE nor MTA-STS does.
-type Configured string
-
-// The delivery.tls values.
-const (
-	ConfiguredOpportunistic Configured = "opportunistic"
-	ConfiguredRequired      Configured = "required"
-	ConfiguredDisabled      Configured = "disabled"
 )
 
 // TLSMode is what a session does about TLS.
@@ -155,7 +145,7 @@ func (d *Domain) sts() *mtasts.Policy {
 // authenticated, it looks up the host's TLSA records: authenticated ones
 // make the policy DANE; a failed lookup makes the host unusable (an
 // error: RFC 7672 §2.2 asks to try the next MX, then defer).
-func (p *Policies) Host(ctx context.Context, d *Domain, mxHost string, configured Configured) (*Host, error) {
+func (p *Policies) Host(ctx context.Context, d *Domain, mxHost string, configured configs.TLSPolicy) (*Host, error) {
 	mxHost = strings.ToLower(strings.TrimSuffix(mxHost, "."))
 	h := &Host{MX: mxHost, Domain: d.Name, roots: p.cfg.RootCAs, now: p.cfg.Now}
 	if p.cfg.DANE && d.MXSecure {
@@ -181,7 +171,7 @@ func (p *Policies) Host(ctx context.Context, d *Domain, mxHost string, configure
 		return h, nil
 	}
 	switch configured {
-	case ConfiguredRequired:
+	case configs.TLSRequired:
 		h.Kind, h.TLS = Required, TLSMust
 	default:
 		h.Kind, h.TLS = Opportunistic, modeOf(configured)
@@ -189,11 +179,11 @@ func (p *Policies) Host(ctx context.Context, d *Domain, mxHost string, configure
 	return h, nil
 }
 
-func modeOf(c Configured) TLSMode {
+func modeOf(c configs.TLSPolicy) TLSMode {
 	switch c {
-	case ConfiguredRequired:
+	case configs.TLSRequired:
 		return TLSMust
-	case ConfiguredDisabled:
+	case configs.TLSDisabled:
 		return TLSOff
 	}
 	return TLSMay

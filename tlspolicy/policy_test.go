@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/resolver/dnstest"
 	"github.com/mxout/mxout/tlspolicy"
@@ -44,20 +45,20 @@ func TestPrecedence(t *testing.T) {
 		domain     string
 		mxSecure   bool
 		daneOn     bool
-		configured tlspolicy.Configured
+		configured configs.TLSPolicy
 		want       tlspolicy.Kind
 		wantTLS    tlspolicy.TLSMode
 	}{
-		{"both.example", true, true, tlspolicy.ConfiguredOpportunistic, tlspolicy.DANE, tlspolicy.TLSMust},
-		{"both.example", true, false, tlspolicy.ConfiguredOpportunistic, tlspolicy.MTASTS, tlspolicy.TLSMust}, // delivery.dane off
-		{"both.example", false, true, tlspolicy.ConfiguredOpportunistic, tlspolicy.MTASTS, tlspolicy.TLSMust}, // MX answer not authenticated
-		{"unsignedtlsa.example", true, true, tlspolicy.ConfiguredDisabled, tlspolicy.MTASTS, tlspolicy.TLSMust},
-		{"testing.example", false, true, tlspolicy.ConfiguredOpportunistic, tlspolicy.MTASTSTesting, tlspolicy.TLSMay},
-		{"testing.example", false, true, tlspolicy.ConfiguredRequired, tlspolicy.MTASTSTesting, tlspolicy.TLSMust},
-		{"none.example", false, true, tlspolicy.ConfiguredRequired, tlspolicy.Required, tlspolicy.TLSMust},
-		{"nothing.example", false, true, tlspolicy.ConfiguredRequired, tlspolicy.Required, tlspolicy.TLSMust},
-		{"nothing.example", false, true, tlspolicy.ConfiguredOpportunistic, tlspolicy.Opportunistic, tlspolicy.TLSMay},
-		{"nothing.example", false, true, tlspolicy.ConfiguredDisabled, tlspolicy.Opportunistic, tlspolicy.TLSOff},
+		{"both.example", true, true, configs.TLSOpportunistic, tlspolicy.DANE, tlspolicy.TLSMust},
+		{"both.example", true, false, configs.TLSOpportunistic, tlspolicy.MTASTS, tlspolicy.TLSMust}, // delivery.dane off
+		{"both.example", false, true, configs.TLSOpportunistic, tlspolicy.MTASTS, tlspolicy.TLSMust}, // MX answer not authenticated
+		{"unsignedtlsa.example", true, true, configs.TLSDisabled, tlspolicy.MTASTS, tlspolicy.TLSMust},
+		{"testing.example", false, true, configs.TLSOpportunistic, tlspolicy.MTASTSTesting, tlspolicy.TLSMay},
+		{"testing.example", false, true, configs.TLSRequired, tlspolicy.MTASTSTesting, tlspolicy.TLSMust},
+		{"none.example", false, true, configs.TLSRequired, tlspolicy.Required, tlspolicy.TLSMust},
+		{"nothing.example", false, true, configs.TLSRequired, tlspolicy.Required, tlspolicy.TLSMust},
+		{"nothing.example", false, true, configs.TLSOpportunistic, tlspolicy.Opportunistic, tlspolicy.TLSMay},
+		{"nothing.example", false, true, configs.TLSDisabled, tlspolicy.Opportunistic, tlspolicy.TLSOff},
 	}
 	for _, tt := range tests {
 		p := w.policies(tt.daneOn)
@@ -71,7 +72,7 @@ func TestPrecedence(t *testing.T) {
 	// A TLSA lookup that fails under a signed MX makes the host unusable.
 	p := w.policies(true)
 	d := p.Domain(context.Background(), "broken.example", true)
-	_, err := p.Host(context.Background(), d, "mx.broken.example", tlspolicy.ConfiguredOpportunistic)
+	_, err := p.Host(context.Background(), d, "mx.broken.example", configs.TLSOpportunistic)
 	var f *tlspolicy.Failure
 	if !errors.As(err, &f) || !f.Enforced || f.Result != tlsrpt.DNSSECInvalid {
 		t.Errorf("Host with a failing TLSA lookup = %v, want an enforced dnssec-invalid failure", err)
@@ -104,15 +105,15 @@ func TestCheck(t *testing.T) {
 	host := func(kind string) *tlspolicy.Host {
 		t.Helper()
 		d := &tlspolicy.Domain{Name: "d.example"}
-		mx, configured := "mx.d.example", tlspolicy.ConfiguredOpportunistic
+		mx, configured := "mx.d.example", configs.TLSOpportunistic
 		switch kind {
 		case "dane-ee":
-			d.MXSecure, mx, configured = true, "ee.d.example", tlspolicy.ConfiguredRequired
+			d.MXSecure, mx, configured = true, "ee.d.example", configs.TLSRequired
 		case "dane-unusable":
 			d.MXSecure, mx = true, "unusable.d.example"
 		}
 		if kind == "required" || kind == "testing+required" {
-			configured = tlspolicy.ConfiguredRequired
+			configured = configs.TLSRequired
 		}
 		if kind == "mta-sts" || kind == "testing" || kind == "testing+required" {
 			mode := "enforce"
@@ -177,7 +178,7 @@ func TestAdmitAndNoSTARTTLS(t *testing.T) {
 	} {
 		d := &tlspolicy.Domain{Name: "a.example"}
 		d.STS.Policy = mustPolicy(t, policyFor(tt.mode, "a.example"))
-		h, err := p.Host(context.Background(), d, tt.mx, tlspolicy.ConfiguredOpportunistic)
+		h, err := p.Host(context.Background(), d, tt.mx, configs.TLSOpportunistic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,10 +194,10 @@ func TestAdmitAndNoSTARTTLS(t *testing.T) {
 		}
 	}
 	d := &tlspolicy.Domain{Name: "a.example"}
-	for _, c := range []tlspolicy.Configured{tlspolicy.ConfiguredOpportunistic, tlspolicy.ConfiguredRequired} {
+	for _, c := range []configs.TLSPolicy{configs.TLSOpportunistic, configs.TLSRequired} {
 		h, _ := p.Host(context.Background(), d, "mx.a.example", c)
 		f := h.NoSTARTTLS()
-		if (f != nil) != (c == tlspolicy.ConfiguredRequired) || h.Admit() != nil || h.Report().Type != tlsrpt.PolicyNotFound {
+		if (f != nil) != (c == configs.TLSRequired) || h.Admit() != nil || h.Report().Type != tlsrpt.PolicyNotFound {
 			t.Errorf("%s: NoSTARTTLS = %v, Admit = %v, Report = %+v", c, f, h.Admit(), h.Report())
 		}
 	}
@@ -221,7 +222,7 @@ func TestSTSFailure(t *testing.T) {
 		if f == nil || f.Result != tt.want || f.Enforced {
 			t.Errorf("%s: STSFailure = %+v, want an unenforced %s", tt.domain, f, tt.want)
 		}
-		h, err := p.Host(context.Background(), d, "mx."+tt.domain, tlspolicy.ConfiguredOpportunistic)
+		h, err := p.Host(context.Background(), d, "mx."+tt.domain, configs.TLSOpportunistic)
 		if err != nil || h.Kind != tlspolicy.Opportunistic {
 			t.Errorf("%s: without a policy, Host = %+v, %v; want the configured policy", tt.domain, h, err)
 		}

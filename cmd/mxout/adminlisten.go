@@ -23,8 +23,8 @@ type adminListeners struct {
 // listenAdmin binds the admin API's sockets.
 func listenAdmin(c *configs.Config) (adminListeners, error) {
 	var ls adminListeners
-	if c.Admin.Listen != "" {
-		ln, err := net.Listen("tcp", c.Admin.Listen)
+	if !c.Admin.Listen.IsZero() {
+		ln, err := net.Listen("tcp", c.Admin.Listen.String())
 		if err != nil {
 			return ls, fmt.Errorf("admin.listen: listen on %s: %w", c.Admin.Listen, err)
 		}

@@ -49,7 +49,7 @@ func newConfigCmd() *cobra.Command {
 			if _, err := smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
 				return err
 			}
-			if sh := c.Delivery.Smarthost; sh.Address != "" && sh.InsecureSkipVerify {
+			if sh := c.Delivery.Smarthost; !sh.Address.IsZero() && sh.InsecureSkipVerify {
 				warnings = append(warnings, "delivery.smarthost.insecure_skip_verify: the smarthost's certificate is not verified; an active attacker can pose as it and collect the mail and the AUTH password")
 			}
 			out, err := configs.Render(c)

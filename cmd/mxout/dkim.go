@@ -170,7 +170,7 @@ func dkimCheck(ctx context.Context, w io.Writer, c *configs.Config, domain strin
 	if len(domains) == 0 {
 		return errors.New("dkim.domains is empty: nothing to check")
 	}
-	res, err := resolver.New(resolver.Config{Servers: c.Resolver.Servers, Timeout: c.Resolver.Timeout})
+	res, err := resolver.New(resolver.Config{Servers: resolverServers(c), Timeout: c.Resolver.Timeout})
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}

@@ -9,10 +9,8 @@ import (
 
 // newLogger builds the process logger from log.level and log.format.
 func newLogger(c configs.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated by configs
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	opts := &slog.HandlerOptions{Level: c.Level.Slog()}
+	if c.Format == configs.LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

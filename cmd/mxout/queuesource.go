@@ -81,13 +81,13 @@ func dialAPI(ctx context.Context, c *configs.Config) (client *admin.Client, sock
 		}
 		socketErr = err
 	}
-	if c.Admin.Listen == "" {
+	if c.Admin.Listen.IsZero() {
 		if socketErr == nil {
 			socketErr = errors.New("admin.socket is empty")
 		}
 		return nil, socketErr, fmt.Errorf("%w: admin.listen is empty and the admin socket did not answer (%v)", admin.ErrUnreachable, socketErr)
 	}
-	client = admin.NewClient(c.Admin.Listen, c.Admin.Token)
+	client = admin.NewClient(c.Admin.Listen.String(), c.Admin.Token)
 	_, err = client.Stats(ctx)
 	return client, socketErr, err
 }
@@ -97,7 +97,7 @@ func explainReadOnly(c *configs.Config, direct bool, err error) error {
 	switch {
 	case errors.Is(err, queue.ErrLocked) && direct:
 		return fmt.Errorf("mxout serve has %s open: --direct works only while it is stopped", c.DataDir)
-	case errors.Is(err, queue.ErrLocked) && c.Admin.Listen == "" && c.AdminSocket() == "":
+	case errors.Is(err, queue.ErrLocked) && c.Admin.Listen.IsZero() && c.AdminSocket() == "":
 		return fmt.Errorf("mxout serve has %s open and admin.listen and admin.socket are empty: enable the admin API to inspect a running queue", c.DataDir)
 	case errors.Is(err, queue.ErrLocked):
 		return fmt.Errorf("mxout serve has %s open, but its admin API did not answer at %s or %s: check admin.listen and admin.socket in the config you pass with --config", c.DataDir, c.AdminSocket(), c.Admin.Listen)

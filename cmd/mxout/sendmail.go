@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/mxout/mxout/configs"
@@ -123,7 +124,7 @@ func sendmailConfig(path string) (*configs.Config, error) {
 // machine.
 func sendmailRelay(c *configs.Config) sendmail.Relay {
 	l := c.Submission.Listeners[0] // validated: at least one
-	host, port, _ := net.SplitHostPort(l.Address)
+	host, port := l.Address.Host, strconv.Itoa(int(l.Address.Port))
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 		if ip != nil && ip.To4() == nil {

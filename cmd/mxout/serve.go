@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,7 +65,7 @@ func newServeCmd() *cobra.Command {
 // would wait for an API or events that never come.
 func refuseUnwired(c *configs.Config) error {
 	switch {
-	case c.API.Listen != "":
+	case !c.API.Listen.IsZero():
 		return fmt.Errorf("api.listen: the HTTP API is not part of mxout serve yet; leave it empty (got %q)", c.API.Listen)
 	case len(c.Webhooks.Endpoints) > 0:
 		return errors.New("webhooks.endpoints: webhooks are not part of mxout serve yet; leave the list empty")
@@ -143,7 +142,7 @@ func (r *relay) start() error {
 		}
 	}, nil)
 
-	res, err := resolver.New(resolver.Config{Servers: c.Resolver.Servers, Timeout: c.Resolver.Timeout, Observer: m})
+	res, err := resolver.New(resolver.Config{Servers: resolverServers(c), Timeout: c.Resolver.Timeout, Observer: m})
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}
@@ -151,15 +150,15 @@ func (r *relay) start() error {
 	// Bind every socket before starting anything, so a taken port is a
 	// clean start-up error.
 	for _, l := range c.Submission.Listeners {
-		ln, err := net.Listen("tcp", l.Address)
+		ln, err := net.Listen("tcp", l.Address.String())
 		if err != nil {
 			return fmt.Errorf("submission.listeners: listen on %s: %w", l.Address, err)
 		}
 		r.listeners = append(r.listeners, ln)
 	}
 	var metricsLn net.Listener
-	if c.Metrics.Listen != "" {
-		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
+	if !c.Metrics.Listen.IsZero() {
+		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen.String()); err != nil {
 			return fmt.Errorf("metrics.listen: listen on %s: %w", c.Metrics.Listen, err)
 		}
 	}
@@ -187,7 +186,7 @@ func (r *relay) start() error {
 	}
 	for i, ln := range r.listeners {
 		r.serving.Add(1)
-		go func(ln net.Listener, mode string) {
+		go func(ln net.Listener, mode configs.TLSMode) {
 			defer r.serving.Add(-1)
 			r.report(r.submission.Serve(ln, mode))
 		}(ln, c.Submission.Listeners[i].TLS)
@@ -218,7 +217,7 @@ func (r *relay) start() error {
 // Host, besides localhost and the address it came in on.
 func adminNames(c *configs.Config) []string {
 	names := []string{c.Hostname}
-	if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && host != "" {
+	if host := c.Admin.Listen.Host; host != "" {
 		names = append(names, host)
 	}
 	return names
@@ -288,21 +287,6 @@ func (r *relay) stop() {
 
 func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own []netip.AddrPort, n delivery.Notifier) delivery.Config {
 	d := c.Delivery
-	domains := make(map[string]delivery.DomainPolicy, len(d.Domains))
-	for name, p := range d.Domains {
-		rate, _ := configs.ParseRate(p.Rate) // validated by configs
-		domains[strings.ToLower(name)] = delivery.DomainPolicy{
-			MaxConnections:           p.MaxConnections,
-			MaxMessagesPerConnection: p.MaxMessagesPerConnection,
-			Rate:                     delivery.Rate{Count: rate.Count, Per: rate.Per},
-			TLS:                      p.TLS,
-		}
-	}
-	var src netip.Addr
-	if d.SourceAddress != "" {
-		src = netip.MustParseAddr(d.SourceAddress) // validated by configs
-	}
-	t := d.Timeouts
 	return delivery.Config{
 		Workers:                     d.Workers,
 		Port:                        d.Port,
@@ -314,9 +298,9 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 		MaxMXAddresses:              d.MaxMXAddresses,
 		MaxMXSessions:               d.MaxMXSessions,
 		ConnectionIdleTimeout:       d.ConnectionIdleTimeout,
-		Domains:                     domains,
+		Domains:                     d.Domains,
 		IPFamily:                    d.IPFamily,
-		SourceAddr:                  src,
+		SourceAddr:                  d.SourceAddress,
 		DeadAfter:                   d.DeadDestination.Failures,
 		DeadHold:                    d.DeadDestination.Hold,
 		Smarthost: delivery.Smarthost{
@@ -328,16 +312,22 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 			Initial: d.Retry.Initial, Multiplier: d.Retry.Multiplier, MaxInterval: d.Retry.MaxInterval,
 			Jitter: d.Retry.Jitter, MaxLifetime: d.Retry.MaxLifetime,
 		},
-		Timeouts: delivery.Timeouts{
-			Connect: t.Connect, Greeting: t.Greeting, Helo: t.Helo, Mail: t.Mail, Rcpt: t.Rcpt,
-			DataInit: t.DataInit, DataBlock: t.DataBlock, DataDone: t.DataDone, Rset: t.Rset, Attempt: t.Attempt,
-		},
+		Timeouts:        d.Timeouts,
 		OwnAddrs:        own,
-		AllowedNetworks: networks(d.AllowedNetworks),
+		AllowedNetworks: d.AllowedNetworks,
 		Logger:          log,
 		Metrics:         m,
 		Notifier:        n,
 	}
+}
+
+// resolverServers are resolver.servers as the resolver takes them.
+func resolverServers(c *configs.Config) []string {
+	var out []string
+	for _, s := range c.Resolver.Servers {
+		out = append(out, s.String())
+	}
+	return out
 }
 
 func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, signer bounce.Signer) bounce.Config {

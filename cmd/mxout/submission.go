@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -20,7 +19,7 @@ func submissionConfig(c *configs.Config, tlsConf *tls.Config, users []submission
 		Hostname:                      c.Hostname,
 		MaxMessageBytes:               int64(s.MaxMessageBytes),
 		MaxRecipients:                 s.MaxRecipients,
-		TrustedNetworks:               networks(s.TrustedNetworks),
+		TrustedNetworks:               s.TrustedNetworks,
 		Users:                         users,
 		AllowPlaintextAuthFromTrusted: s.AllowPlaintextAuthFromTrusted,
 		ReadTimeout:                   s.ReadTimeout,
@@ -170,18 +169,4 @@ func (r *relay) watchCerts(certs *submission.CertStore, every time.Duration) {
 			r.logCert(certs)
 		}
 	}
-}
-
-// networks parses CIDRs and single addresses (validated by configs).
-func networks(list []string) []netip.Prefix {
-	var nets []netip.Prefix
-	for _, n := range list {
-		p, err := netip.ParsePrefix(n)
-		if err != nil {
-			a := netip.MustParseAddr(n)
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		nets = append(nets, p)
-	}
-	return nets
 }

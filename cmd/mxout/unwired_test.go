@@ -19,7 +19,7 @@ func TestRefuseUnwired(t *testing.T) {
 		t.Errorf("defaults refused: %v", err)
 	}
 	api := *c
-	api.API.Listen = "127.0.0.1:8080"
+	api.API.Listen = configs.HostPort{Host: "127.0.0.1", Port: 8080}
 	if err := refuseUnwired(&api); err == nil || !strings.Contains(err.Error(), "api.listen") {
 		t.Errorf("api.listen: got %v", err)
 	}

@@ -4,18 +4,130 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
 
-// An attempt — one group's walk along its MX hosts and the transaction —
-// is bounded three ways, so that a destination with many hosts and
-// addresses that drop packets cannot hold a worker for hours: at most
-// Config.MaxMXAddresses addresses are tried (Postfix's
+// attempt is one group's delivery attempt: the recipients of one message
+// for one destination, the route and hosts their mail takes, and, from
+// acquire on, the connection slot the attempt holds. It goes from the
+// destination checks through the MX walk (walk.go) to the transaction on
+// a session (run.go).
+type attempt struct {
+	m    *queue.Message
+	body []byte
+	g    group
+	r    route
+	hops []hop
+	slot *slot
+}
+
+// deliverGroup delivers one group: unless its destination is dead, it
+// waits for the destination's rate turn (or returns later, the time to
+// postpone the group to, when that is far off), takes a connection slot,
+// and runs the transaction on the slot's idle session or along the MX
+// walk.
+func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte, g group) (outs map[int]Outcome, later time.Time) {
+	a := &attempt{m: m, body: body, g: g, r: e.routeFor(g.dest)}
+	// A dead destination takes no rate turn and no DNS lookup; acquire
+	// checks again once it has waited for a slot.
+	if o, dead := e.pool.suspended(a.r.dest, e.now()); dead {
+		return e.failGroup(a, o), time.Time{}
+	}
+	if later, err := e.waitTurn(ctx, a); err != nil {
+		return e.failGroup(a, Classify(err, "")), time.Time{}
+	} else if !later.IsZero() {
+		return nil, later
+	}
+	hops, err := e.hops(ctx, a.r)
+	if err != nil {
+		return e.failGroup(a, Classify(err, "")), time.Time{}
+	}
+	a.hops = hops
+	if a.slot, err = e.pool.acquire(ctx, a.r.dest, a.r.policy.MaxConnections, e.cfg.DeadAfter); err != nil {
+		var dead *suspendedError
+		if errors.As(err, &dead) {
+			return e.failGroup(a, dead.o), time.Time{}
+		}
+		return e.failGroup(a, Classify(err, "")), time.Time{}
+	}
+	defer a.slot.Release()
+	actx, cancel := e.attemptContext(ctx)
+	outs, tried, last := e.walk(actx, a)
+	cancel()
+	if outs == nil {
+		if tried {
+			e.health(a.r, true, last)
+		}
+		a.slot.Release()
+		outs = e.failGroup(a, last)
+	}
+	return outs, time.Time{}
+}
+
+// waitTurn waits for a's turn under its destination's rate. A turn
+// further off than maxRateWait is not waited for but returned as later.
+func (e *Engine) waitTurn(ctx context.Context, a *attempt) (later time.Time, err error) {
+	every := a.r.policy.Rate.Interval()
+	if every <= 0 {
+		return time.Time{}, nil
+	}
+	now := e.now()
+	turn := e.rates.reserve(a.m.ID, a.r.dest, every, now)
+	if wait := turn.Sub(now); wait <= maxRateWait {
+		return time.Time{}, sleep(ctx, wait)
+	}
+	e.rates.hold(a.m.ID, a.r.dest, turn, now)
+	e.log.Debug("delivery postponed by rate", "queue_id", a.m.ID, "dest", a.r.dest, "until", turn)
+	return turn, nil
+}
+
+// health reports a round's effect on the destination's health, before
+// its slot is given back, so that a worker waiting for the slot sees the
+// destination dead as soon as it is.
+func (e *Engine) health(r route, failed bool, o Outcome) {
+	if e.workCtx.Err() != nil {
+		return // shutting down: says nothing about the destination
+	}
+	if e.pool.report(r.dest, failed, o, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
+		e.log.Warn("delivery: destination is dead; its mail is deferred without connecting",
+			"dest", r.dest, "for", e.cfg.DeadHold.String(), "reason", o.Response)
+	}
+}
+
+// failGroup gives every recipient of a the same outcome and logs it.
+func (e *Engine) failGroup(a *attempt, o Outcome) map[int]Outcome {
+	out := make(map[int]Outcome, len(a.g.idxs))
+	for _, i := range a.g.idxs {
+		out[i] = o
+	}
+	e.logOutcomes(a.m, a.g.idxs, out, attemptInfo{})
+	return out
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// An attempt is bounded three ways, so that a destination with many
+// hosts and addresses that drop packets cannot hold a worker for hours:
+// at most Config.MaxMXAddresses addresses are tried (Postfix's
 // smtp_mx_address_limit), at most Config.MaxMXSessions connections are
 // made that a server accepted (smtp_mx_session_limit), and the whole
-// attempt ends at Timeouts.Attempt.
+// attempt, from when it holds its slot, ends at Timeouts.Attempt.
 
 // budget counts what one walk has spent of its limits; 0 is no limit.
 type budget struct {

@@ -20,7 +20,11 @@ import (
 func (p *pool) suspended(dest string, now time.Time) (Outcome, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := p.dests[dest]
+	return p.dests[dest].suspension(now)
+}
+
+// suspension is suspended for st, which may be nil; p.mu must be held.
+func (st *destState) suspension(now time.Time) (Outcome, bool) {
 	if st == nil || !now.Before(st.dead) {
 		return Outcome{}, false
 	}
@@ -29,6 +33,12 @@ func (p *pool) suspended(dest string, now time.Time) (Outcome, bool) {
 	o.Response = clip("delivery temporarily suspended: " + st.last.Response)
 	return o, true
 }
+
+// suspendedError is acquire's answer for a dead destination: the outcome
+// to defer its mail with.
+type suspendedError struct{ o Outcome }
+
+func (e *suspendedError) Error() string { return e.o.Response }
 
 // report records the end of a delivery round to dest: failed means a site
 // failure (see above), o is its outcome. It returns true when the

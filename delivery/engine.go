@@ -182,7 +182,7 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 		abort:     abort,
 	}
 	e.opener.onReplyTooLong = func() { e.defence(metrics.DefenceReplyTooLong) }
-	e.pool.maxIdle = cfg.Workers
+	e.pool.maxIdle, e.pool.now = cfg.Workers, cfg.Now
 	if sh.host != "" && cfg.Smarthost.InsecureSkipVerify {
 		e.log.Warn("delivery: delivery.smarthost.insecure_skip_verify is set: the smarthost's certificate is not verified, so an active attacker can pose as it and receive the mail and the AUTH password",
 			"smarthost", cfg.Smarthost.Address)

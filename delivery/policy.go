@@ -105,12 +105,3 @@ func (e *Engine) usable(addr netip.Addr) bool {
 	src := e.cfg.SourceAddr
 	return !src.IsValid() || src.Unmap().Is4() == addr.Is4()
 }
-
-// keyFor is the cache key of sessions to addr under r.
-func keyFor(r route, host string, addr netip.AddrPort) connKey {
-	k := connKey{addr: addr.String(), tls: r.tls}
-	if r.tls.verify || r.cred != nil {
-		k.host = host
-	}
-	return k
-}

@@ -25,13 +25,16 @@ var errPoolClosed = errors.New("delivery is shutting down")
 // holds more slots than its cap, so the cap bounds its open connections,
 // idle ones included. An idle session may move to another destination
 // whose mail goes to the same address (shared MX hosts); its slot moves
-// with it.
+// with it. Attempts hold their slot through a *slot (slot.go), which
+// calls put, take and release.
 type pool struct {
 	idleTimeout time.Duration
 	quitTimeout time.Duration
 	// maxIdle caps the idle sessions of all destinations together (0: no
 	// cap); a session that would go beyond it is closed instead.
 	maxIdle int
+	// now is the clock that says whether a destination is dead.
+	now func() time.Time
 
 	mu        sync.Mutex
 	dests     map[string]*destState
@@ -55,7 +58,7 @@ type destState struct {
 
 func newPool(idleTimeout, quitTimeout time.Duration) *pool {
 	return &pool{
-		idleTimeout: idleTimeout, quitTimeout: quitTimeout,
+		idleTimeout: idleTimeout, quitTimeout: quitTimeout, now: time.Now,
 		dests: map[string]*destState{}, idle: map[connKey][]*session{},
 	}
 }
@@ -88,11 +91,12 @@ func (st *destState) signal() {
 }
 
 // acquire waits until dest may use one more connection, at most max (or
-// one while the destination is on probation after being dead). It returns
-// one of dest's idle sessions when there is one; otherwise the caller
-// holds a slot, which it must give back with release or hand to a
-// session with put.
-func (p *pool) acquire(ctx context.Context, dest string, max, deadAfter int) (*session, error) {
+// one while the destination is on probation after being dead), and
+// returns the slot, with one of dest's idle sessions attached when there
+// is one. A destination that is dead, or dies while acquire waits, gets
+// a *suspendedError instead.
+func (p *pool) acquire(ctx context.Context, dest string, max, deadAfter int) (*slot, error) {
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
@@ -100,17 +104,20 @@ func (p *pool) acquire(ctx context.Context, dest string, max, deadAfter int) (*s
 			return nil, errPoolClosed
 		}
 		st := p.state(dest)
+		if o, dead := st.suspension(now); dead {
+			return nil, &suspendedError{o}
+		}
 		if n := len(st.idle); n > 0 {
 			s := st.idle[n-1] // the most recently used is the most likely alive
 			p.unidle(s)
-			return s, nil
+			return &slot{p: p, dest: dest, s: s}, nil
 		}
 		if deadAfter > 0 && st.failures >= deadAfter {
 			max = 1 // probation: one connection until one succeeds
 		}
 		if st.open < max {
 			st.open++
-			return nil, nil
+			return &slot{p: p, dest: dest}, nil
 		}
 		st.waiters++
 		ch := st.wake
@@ -121,6 +128,7 @@ func (p *pool) acquire(ctx context.Context, dest string, max, deadAfter int) (*s
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
+		now = p.now()
 		p.mu.Lock()
 		st.waiters--
 		if err != nil {
@@ -131,7 +139,7 @@ func (p *pool) acquire(ctx context.Context, dest string, max, deadAfter int) (*s
 }
 
 // take returns an idle session for key, moving it to dest, whose slot the
-// caller holds (from acquire); nil if there is none.
+// caller holds; nil if there is none.
 func (p *pool) take(key connKey, dest string) *session {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -24,8 +24,8 @@ func TestPool_CapCountsIdleSessions(t *testing.T) {
 	p := newPool(time.Hour, time.Second)
 	ctx := context.Background()
 	for range 2 {
-		if s, err := p.acquire(ctx, "a.example", 2, 0); s != nil || err != nil {
-			t.Fatalf("acquire = %v, %v; want a slot", s, err)
+		if sl, err := p.acquire(ctx, "a.example", 2, 0); err != nil || sl.session() != nil {
+			t.Fatalf("acquire = %v, %v; want a slot", sl, err)
 		}
 	}
 	// Both slots are taken; an idle session returned keeps its slot.
@@ -35,8 +35,8 @@ func TestPool_CapCountsIdleSessions(t *testing.T) {
 		t.Fatalf("open %d idle %d, want 2 and 1", open, idle)
 	}
 	// The next acquire gets the idle session, not a third slot.
-	if s, err := p.acquire(ctx, "a.example", 2, 0); s != s1 || err != nil {
-		t.Fatalf("acquire = %v, %v; want the idle session", s, err)
+	if sl, err := p.acquire(ctx, "a.example", 2, 0); err != nil || sl.session() != s1 {
+		t.Fatalf("acquire = %v, %v; want the idle session", sl, err)
 	}
 	// With both slots busy, acquire waits until one is released.
 	got := make(chan error, 1)
@@ -286,8 +286,8 @@ func TestPool_IdleSessionsCapped(t *testing.T) {
 	if open, idle := p.stats("d2.example"); open != 0 || idle != 0 {
 		t.Errorf("the session over the cap: open %d idle %d, want it closed and its slot given back", open, idle)
 	}
-	s, err := p.acquire(ctx, "d0.example", 1, 0)
-	if err != nil || s == nil || p.nidle != 1 {
-		t.Errorf("acquire = %v, %v with %d idle; want d0's idle session and one left", s, err, p.nidle)
+	sl, err := p.acquire(ctx, "d0.example", 1, 0)
+	if err != nil || sl.session() == nil || p.nidle != 1 {
+		t.Errorf("acquire = %v, %v with %d idle; want d0's idle session and one left", sl, err, p.nidle)
 	}
 }

@@ -99,10 +99,11 @@ var errTLSHandshake = errors.New("TLS handshake failed")
 
 // open connects to addr, reads the greeting, says EHLO and, per policy,
 // upgrades with STARTTLS (or starts with TLS), then authenticates when
-// cred is set. go-smtp's client offers STARTTLS only on a new connection
-// and fails when the server lacks it, so the plaintext prologue is done
-// here with net/textproto and the connection is then handed to go-smtp,
-// which says EHLO again (over TLS if upgraded).
+// cred is set, which it refuses to do without TLS. go-smtp's client
+// offers STARTTLS only on a new connection and fails when the server
+// lacks it, so the plaintext prologue is done here with net/textproto
+// and the connection is then handed to go-smtp, which says EHLO again
+// (over TLS if upgraded).
 func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPort, p tlsPolicy, cred *credentials) (*session, error) {
 	target := addr.String()
 	dctx, cancel := context.WithTimeout(ctx, o.t.Connect)
@@ -169,6 +170,10 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 		return nil, fmt.Errorf("EHLO to %s[%s]: %w", host, target, err)
 	}
 	if cred != nil {
+		if s.tls == "" {
+			// Whatever the caller asked: a password never goes in the clear.
+			return nil, temporaryLocal("4.7.10", "credentials for %s are only sent over TLS, and this session has none", host)
+		}
 		if err := authenticate(cl, cred, host); err != nil {
 			return nil, err
 		}

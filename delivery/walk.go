@@ -2,88 +2,25 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
 
-// deliverGroup delivers one group: unless its destination is dead, it
-// waits for the destination's rate turn (or returns later, the time to
-// postpone the group to, when that is far off), takes a connection slot,
-// and runs the transaction on a cached session or along the MX walk.
-func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte, g group) (outs map[int]Outcome, later time.Time) {
-	r := e.routeFor(g.dest)
-	if o, dead := e.pool.suspended(r.dest, e.now()); dead {
-		return e.failGroup(m, g, o), time.Time{}
-	}
-	if every := r.policy.Rate.Interval(); every > 0 {
-		now := e.now()
-		turn := e.rates.reserve(m.ID, r.dest, every, now)
-		if wait := turn.Sub(now); wait > maxRateWait {
-			e.rates.hold(m.ID, r.dest, turn, now)
-			e.log.Debug("delivery postponed by rate", "queue_id", m.ID, "dest", r.dest, "until", turn)
-			return nil, turn
-		} else if err := sleep(ctx, wait); err != nil {
-			return e.failGroup(m, g, Classify(err, "")), time.Time{}
-		}
-	}
-	hops, err := e.hops(ctx, r)
-	if err != nil {
-		return e.failGroup(m, g, Classify(err, "")), time.Time{}
-	}
-	cached, err := e.pool.acquire(ctx, r.dest, r.policy.MaxConnections, e.cfg.DeadAfter)
-	if err != nil {
-		return e.failGroup(m, g, Classify(err, "")), time.Time{}
-	}
-	if o, dead := e.pool.suspended(r.dest, e.now()); dead {
-		// It died while this worker waited for a connection.
-		if cached != nil {
-			e.pool.put(cached, r.dest)
-		} else {
-			e.pool.release(r.dest)
-		}
-		return e.failGroup(m, g, o), time.Time{}
-	}
-	// From here this worker holds one slot of r.dest: the session's while
-	// it has one, else a reservation for opening one.
-	actx, cancel := e.attemptContext(ctx)
-	outs, tried, last := e.walk(actx, m, body, g, r, hops, cached)
-	cancel()
-	if outs == nil {
-		if tried {
-			e.health(r, true, last)
-		}
-		e.pool.release(r.dest)
-		outs = e.failGroup(m, g, last)
-	}
-	return outs, time.Time{}
+// hop is one host to try, in order, and the TLS its sessions must have.
+type hop struct {
+	host string
+	tls  tlsPolicy
 }
-
-// health reports a round's effect on the destination's health, before
-// its slot is given back, so that a worker waiting for the slot sees the
-// destination dead as soon as it is.
-func (e *Engine) health(r route, failed bool, o Outcome) {
-	if e.workCtx.Err() != nil {
-		return // shutting down: says nothing about the destination
-	}
-	if e.pool.report(r.dest, failed, o, e.now(), e.cfg.DeadAfter, e.cfg.DeadHold) {
-		e.log.Warn("delivery: destination is dead; its mail is deferred without connecting",
-			"dest", r.dest, "for", e.cfg.DeadHold.String(), "reason", o.Response)
-	}
-}
-
-// hop is one host to try, in order.
-type hop struct{ host string }
 
 // hops lists the hosts for r: the smarthost, or the domain's MX hosts in
-// RFC 5321 §5.1 order (the resolver sorts and shuffles them).
+// RFC 5321 §5.1 order (the resolver sorts and shuffles them), each with
+// the route's TLS policy. A policy per host (MTA-STS, DANE) is decided
+// here.
 func (e *Engine) hops(ctx context.Context, r route) ([]hop, error) {
 	if r.smarthost {
-		return []hop{{host: r.host}}, nil
+		return []hop{{host: r.host, tls: r.tls}}, nil
 	}
 	mxs, err := e.res.LookupMX(ctx, r.dest)
 	if err != nil {
@@ -91,7 +28,7 @@ func (e *Engine) hops(ctx context.Context, r route) ([]hop, error) {
 	}
 	out := make([]hop, len(mxs))
 	for i, mx := range mxs {
-		out[i] = hop{host: mx.Host}
+		out[i] = hop{host: mx.Host, tls: r.tls}
 	}
 	return out, nil
 }
@@ -105,249 +42,156 @@ func (e *Engine) addrsOf(ctx context.Context, host string) ([]netip.Addr, error)
 	return e.res.LookupAddrs(ctx, host)
 }
 
-// walk runs the transaction on cached, the destination's idle session, if
-// it is still alive, else on the first address along the hops that
-// accepts a session (from the cache or newly opened). Connection-level
+// target is one address of an MX host as the walk tries it.
+type target struct {
+	host string
+	addr netip.AddrPort
+	tls  tlsPolicy
+}
+
+// key is the pool's key for sessions to t: the same address and TLS
+// policy, and, when the certificate is verified or the session is
+// authenticated (cred), the same host name.
+func (t target) key(cred *credentials) connKey {
+	k := connKey{addr: t.addr.String(), tls: t.tls}
+	if t.tls.verify || cred != nil {
+		k.host = t.host
+	}
+	return k
+}
+
+// mxWalk is what one walk has learnt and spent.
+type mxWalk struct {
+	b        budget
+	tried    bool    // an address was tried
+	informed bool    // a host's DNS failure or unusable family was learnt
+	last     Outcome // why no session was had, so far
+	refused  Outcome // the guard's first refusal
+	skipped  int     // addresses the guard refused
+}
+
+// walk runs a's transaction on the idle session its slot came with, if
+// that is still alive, else on the first address along a.hops that
+// accepts a session (from the pool or newly opened). Connection-level
 // failures move on to the next address; replies to the transaction do
-// not. outs is nil when no session could be had; then last says why, and
-// the caller still holds the slot. tried reports that an address was
-// tried, so the result says something about the destination's health.
-func (e *Engine) walk(ctx context.Context, m *queue.Message, body []byte, g group, r route, hops []hop, cached *session) (outs map[int]Outcome, tried bool, last Outcome) {
-	if cached != nil {
-		info := attemptInfo{host: cached.remoteMTA, addr: cached.addr, start: e.now()}
-		if s := e.revive(m, cached); s != nil {
-			if res, ok := e.run(ctx, m, body, g, r, s, info); ok {
+// not. outs is nil when no session could be had; then last says why.
+// tried reports that an address was tried, so that the result says
+// something about the destination's health.
+func (e *Engine) walk(ctx context.Context, a *attempt) (outs map[int]Outcome, tried bool, last Outcome) {
+	if s := a.slot.session(); s != nil {
+		info := attemptInfo{host: s.remoteMTA, addr: s.addr, start: e.now()}
+		if e.revive(a) {
+			if res, ok := e.run(ctx, a, info); ok {
 				return res.out, true, Outcome{}
 			}
 		}
 	}
-	last = Outcome{State: queue.Pending, Status: "4.4.4", Response: "no usable mail exchanger for " + g.dest}
-	// Addresses the guard refuses are skipped as if absent: their 5.4.6
-	// decides only when nothing else was learnt about the destination.
-	var refused Outcome
-	informed, skipped := false, 0
-	b := budget{maxAddrs: e.cfg.MaxMXAddresses, maxSessions: e.cfg.MaxMXSessions}
-	defer func() {
-		if skipped > 0 {
-			e.log.Info("delivery: skipped MX addresses the relay must not connect to", "queue_id", m.ID, "dest", g.dest,
-				"skipped", skipped, "reason", refused.Response)
-		}
-	}()
-	defer func() {
-		if b.stopped {
-			e.defence(metrics.DefenceMXLimit)
-			e.log.Info("delivery: MX walk stopped by "+b.which(), "queue_id", m.ID, "dest", g.dest,
-				"addresses", b.addrs, "sessions", b.sessions)
-		}
-	}()
+	w := &mxWalk{
+		b:    budget{maxAddrs: e.cfg.MaxMXAddresses, maxSessions: e.cfg.MaxMXSessions},
+		last: Outcome{State: queue.Pending, Status: "4.4.4", Response: "no usable mail exchanger for " + a.g.dest},
+	}
+	defer e.logWalk(a, w)
 hosts:
-	for _, h := range hops {
-		if b.stop() {
+	for _, h := range a.hops {
+		if w.b.stop() {
 			break
 		}
 		addrs, err := e.addrsOf(ctx, h.host)
 		if err != nil {
 			// A broken MX host name defers; only the domain's own MX answer
 			// can make the failure permanent.
-			last = deferInstead(Classify(err, h.host))
-			last.Status = "4.4.3"
-			informed = true
+			w.last = deferInstead(Classify(err, h.host))
+			w.last.Status = "4.4.3"
+			w.informed = true
 			continue
 		}
-		for _, a := range addrs {
-			if !e.usable(a) {
-				if !tried {
-					last = Outcome{State: queue.Pending, Status: "4.4.4", RemoteMTA: h.host,
-						Response: "no address of " + h.host + " is usable with delivery.ip_family and delivery.source_address"}
-					informed = true
-				}
+		for _, addr := range addrs {
+			t, ok := e.target(a, w, h, addr)
+			if !ok {
 				continue
 			}
-			if nonGlobal, err := e.guard.check(h.host, a, r.port, r.smarthost); err != nil {
-				if nonGlobal {
-					e.defence(metrics.DefenceNonGlobalAddress)
-				}
-				if skipped == 0 {
-					refused = Classify(err, h.host)
-				}
-				skipped++
-				continue
-			}
-			if b.stop() {
+			if w.b.stop() {
 				break hosts
 			}
-			tried = true
-			b.addrs++
-			ap := netip.AddrPortFrom(a, uint16(r.port))
-			for fresh := false; ; fresh = true {
-				info := attemptInfo{host: h.host, addr: ap.String(), start: e.now()}
-				s, err := e.sessionAt(ctx, m, r, h.host, ap, fresh)
-				if err != nil {
-					if connected(err) {
-						b.sessions++
-					}
-					last = Classify(err, h.host)
-					if last.State == queue.Failed {
-						last = deferInstead(last) // a 5xx greeting or EHLO: this host only
-					}
-					break
-				}
-				b.sessions++
-				if res, ok := e.run(ctx, m, body, g, r, s, info); ok {
-					return res.out, true, Outcome{}
-				}
-				b.sessions-- // a reused session that had died: no session spent
+			if outs, ok := e.tryAddress(ctx, a, w, t); ok {
+				return outs, true, Outcome{}
 			}
 			if o, ok := e.expired(ctx, h.host); ok {
 				e.defence(metrics.DefenceAttemptDeadline)
 				return nil, true, o
 			}
 			if ctx.Err() != nil {
-				return nil, true, last
+				return nil, true, w.last
 			}
 		}
 	}
-	if !tried && !informed && skipped > 0 {
-		last = refused
+	if !w.tried && !w.informed && w.skipped > 0 {
+		// Addresses the guard refuses are skipped as if absent: their
+		// 5.4.6 decides only when nothing else was learnt.
+		w.last = w.refused
 	}
-	return nil, tried, last
+	return nil, w.tried, w.last
 }
 
-// sessionAt returns a session to addr: an idle one from the cache that
-// answers RSET (unless fresh), or a new one. With opportunistic TLS, a
-// failed handshake is retried at once in plaintext.
-func (e *Engine) sessionAt(ctx context.Context, m *queue.Message, r route, host string, addr netip.AddrPort, fresh bool) (*session, error) {
-	key := keyFor(r, host, addr)
-	if !fresh {
-		if s := e.pool.take(key, r.dest); s != nil {
-			if s = e.revive(m, s); s != nil {
-				return s, nil
+// target returns addr of h as the walk tries it, or false when the walk
+// must skip it: its family is not the relay's, or the guard refuses it.
+func (e *Engine) target(a *attempt, w *mxWalk, h hop, addr netip.Addr) (target, bool) {
+	if !e.usable(addr) {
+		if !w.tried {
+			w.last = Outcome{State: queue.Pending, Status: "4.4.4", RemoteMTA: h.host,
+				Response: "no address of " + h.host + " is usable with delivery.ip_family and delivery.source_address"}
+			w.informed = true
+		}
+		return target{}, false
+	}
+	if nonGlobal, err := e.guard.check(h.host, addr, a.r.port, a.r.smarthost); err != nil {
+		if nonGlobal {
+			e.defence(metrics.DefenceNonGlobalAddress)
+		}
+		if w.skipped == 0 {
+			w.refused = Classify(err, h.host)
+		}
+		w.skipped++
+		return target{}, false
+	}
+	return target{host: h.host, addr: netip.AddrPortFrom(addr, uint16(a.r.port)), tls: h.tls}, true
+}
+
+// tryAddress runs a's transaction at t: on an idle session to t from the
+// pool that is still alive, else on a new one. ok is false when no
+// session at t took the transaction; w.last then says why.
+func (e *Engine) tryAddress(ctx context.Context, a *attempt, w *mxWalk, t target) (outs map[int]Outcome, ok bool) {
+	w.tried = true
+	w.b.addrs++
+	for fresh := false; ; fresh = true {
+		info := attemptInfo{host: t.host, addr: t.addr.String(), start: e.now()}
+		if err := e.sessionAt(ctx, a, t, fresh); err != nil {
+			if connected(err) {
+				w.b.sessions++
 			}
+			w.last = Classify(err, t.host)
+			if w.last.State == queue.Failed {
+				w.last = deferInstead(w.last) // a 5xx greeting or EHLO: this host only
+			}
+			return nil, false
 		}
-	}
-	s, err := e.opener.open(ctx, host, addr, r.tls, r.cred)
-	if errors.Is(err, errTLSHandshake) {
-		e.observeTLS(metrics.TLSFailed)
-		if r.tls.mode == tlsMay {
-			e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", m.ID, "relay", addr, "host", host, "err", clipErr(err))
-			s, err = e.opener.open(ctx, host, addr, tlsPolicy{mode: tlsOff}, r.cred)
+		w.b.sessions++
+		if res, ok := e.run(ctx, a, info); ok {
+			return res.out, true
 		}
-	}
-	var cve *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &cve):
-		e.defence(metrics.DefenceCertificateNotVerified)
-		msg := "delivery: certificate not verified; mail deferred"
-		if r.cred != nil {
-			msg += ", no AUTH sent"
-		}
-		e.log.Warn(msg, "queue_id", m.ID, "relay", addr, "host", host, "problem", clip(cve.Err.Error()))
-		return nil, err
-	case err != nil:
-		e.log.Info("delivery: cannot open session", "queue_id", m.ID, "relay", addr, "host", host, "err", clipErr(err))
-		return nil, err
-	}
-	s.key = key
-	e.sessionsActive(1)
-	s.onClose = func() { e.sessionsActive(-1) }
-	if s.tls != "" {
-		e.observeTLS(metrics.TLSEstablished)
-	} else {
-		e.observeTLS(metrics.TLSPlaintext)
-	}
-	return s, nil
-}
-
-// revive checks an idle session with RSET before it carries mail, and
-// returns it, or nil (and closes it) when it is dead: the server timed
-// it out, or restarted. That costs no attempt.
-func (e *Engine) revive(m *queue.Message, s *session) *session {
-	if err := s.reset(e.cfg.Timeouts.Rset); err != nil {
-		e.log.Debug("delivery: cached session is dead; reconnecting", "queue_id", m.ID, "relay", s.addr, "host", s.remoteMTA, "err", clipErr(err))
-		s.abort()
-		return nil
-	}
-	s.reused = true
-	return s
-}
-
-// run carries the transaction on s and ends s's part in it: s goes back
-// to the cache or is closed. ok is false when s was a reused session that
-// died before the server answered: nothing was attempted, and the caller
-// tries a fresh connection.
-func (e *Engine) run(ctx context.Context, m *queue.Message, body []byte, g group, r route, s *session, info attemptInfo) (res txResult, ok bool) {
-	info.connected = e.now()
-	info.tls = s.tlsState()
-	info.uses = s.uses + 1
-	// go-smtp sets its own deadlines, so cancelling must close the socket.
-	stop := context.AfterFunc(ctx, func() { s.rc.Conn.Close() })
-	res = s.transact(m, body, g.idxs, e.cfg.Timeouts)
-	if !stop() {
-		res.broken = true
-	}
-	if res.silent && s.reused && ctx.Err() == nil {
-		e.log.Debug("delivery: reused session died; reconnecting", "queue_id", m.ID, "relay", s.addr, "host", s.remoteMTA)
-		s.abort()
-		return res, false
-	}
-	info.end = e.now()
-	e.expire(ctx, res.out, s.remoteMTA)
-	e.health(r, res.siteFailure, anyPending(res.out))
-	e.finish(s, r, res, ctx)
-	if e.m != nil {
-		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
-	}
-	e.logOutcomes(m, g.idxs, res.out, info)
-	return res, true
-}
-
-// finish hands s back to the cache, or closes it when it is broken, has
-// carried its share of messages or the engine is stopping.
-func (e *Engine) finish(s *session, r route, res txResult, ctx context.Context) {
-	switch {
-	case res.broken || ctx.Err() != nil:
-		s.abort()
-		e.pool.release(r.dest)
-	case s.uses >= r.policy.MaxMessagesPerConnection:
-		s.close(e.cfg.Timeouts.Rset)
-		e.pool.release(r.dest)
-	default:
-		e.pool.put(s, r.dest)
+		w.b.sessions-- // a reused session that had died: no session spent
 	}
 }
 
-// failGroup gives every recipient of g the same outcome and logs it.
-func (e *Engine) failGroup(m *queue.Message, g group, o Outcome) map[int]Outcome {
-	out := make(map[int]Outcome, len(g.idxs))
-	for _, i := range g.idxs {
-		out[i] = o
+// logWalk logs what kept the walk from addresses: the guard, or a limit.
+func (e *Engine) logWalk(a *attempt, w *mxWalk) {
+	if w.b.stopped {
+		e.defence(metrics.DefenceMXLimit)
+		e.log.Info("delivery: MX walk stopped by "+w.b.which(), "queue_id", a.m.ID, "dest", a.g.dest,
+			"addresses", w.b.addrs, "sessions", w.b.sessions)
 	}
-	e.logOutcomes(m, g.idxs, out, attemptInfo{})
-	return out
-}
-
-// anyPending returns one of outs' temporary failures, to describe a site
-// failure; the zero Outcome if there is none.
-func anyPending(outs map[int]Outcome) Outcome {
-	for _, o := range outs {
-		if o.State == queue.Pending {
-			return o
-		}
-	}
-	return Outcome{}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if w.skipped > 0 {
+		e.log.Info("delivery: skipped MX addresses the relay must not connect to", "queue_id", a.m.ID, "dest", a.g.dest,
+			"skipped", w.skipped, "reason", w.refused.Response)
 	}
 }

@@ -47,7 +47,7 @@ type Config struct {
 	Signer Signer
 
 	Logger  *slog.Logger
-	Metrics *metrics.Metrics // may be nil
+	Metrics *metrics.Metrics // nil: metrics.Discard()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -78,10 +78,8 @@ func New(cfg Config, q Queue) (*Notifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Metrics != nil {
-		for _, k := range []dsn.Kind{dsn.Failure, dsn.Delay, dsn.Success} {
-			cfg.Metrics.BouncesSent.WithLabelValues(string(k)) // zeros, not gaps
-		}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard()
 	}
 	return &Notifier{cfg: cfg, q: q, log: cfg.Logger, now: cfg.Now}, nil
 }
@@ -262,9 +260,7 @@ func (n *Notifier) send(ctx context.Context, m *queue.Message, rep *dsn.Report) 
 	}
 	n.log.Info("bounce queued", "queue_id", m.ID, "bounce_id", got, "type", rep.Kind, "to", rep.To,
 		"recipients", len(rep.Recipients), "size", len(body))
-	if n.cfg.Metrics != nil {
-		n.cfg.Metrics.BouncesSent.WithLabelValues(string(rep.Kind)).Inc()
-	}
+	n.cfg.Metrics.BouncesSent.WithLabelValues(string(rep.Kind)).Inc()
 	return nil
 }
 

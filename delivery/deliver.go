@@ -188,7 +188,7 @@ func (e *Engine) keepFailedPending(m *queue.Message, results []queue.RoundResult
 }
 
 func (e *Engine) count(m *queue.Message, r queue.Result) {
-	if e.m == nil || r.Postponed {
+	if r.Postponed {
 		return
 	}
 	domain := queue.Domain(m.Recipients[r.Index].Addr)
@@ -211,22 +211,16 @@ func (e *Engine) returnLease(id queue.ID) {
 }
 
 func (e *Engine) observeTLS(result string) {
-	if e.m != nil {
-		e.m.OutboundTLS.WithLabelValues(result).Inc()
-	}
+	e.m.OutboundTLS.WithLabelValues(result).Inc()
 }
 
 // defence counts an outbound defence that fired (metrics.Defence*).
 func (e *Engine) defence(name string) {
-	if e.m != nil {
-		e.m.DeliveryDefences.WithLabelValues(name).Inc()
-	}
+	e.m.DeliveryDefences.WithLabelValues(name).Inc()
 }
 
 func (e *Engine) sessionsActive(d float64) {
-	if e.m != nil {
-		e.m.SessionsActive.WithLabelValues(metrics.SideDelivery).Add(d)
-	}
+	e.m.SessionsActive.WithLabelValues(metrics.SideDelivery).Add(d)
 }
 
 func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }

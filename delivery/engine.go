@@ -105,8 +105,8 @@ type Config struct {
 	RootCAs *x509.CertPool
 
 	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Notifier Notifier // may be nil: no notifications
+	Metrics  *metrics.Metrics // nil: metrics.Discard()
+	Notifier Notifier         // may be nil: no notifications
 	// Dialer opens outbound connections; nil means a net.Dialer bound to
 	// SourceAddr.
 	Dialer dialer
@@ -157,6 +157,9 @@ func New(cfg Config, q Queue, r Resolver) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -32,9 +32,7 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 		if !ok {
 			continue
 		}
-		if e.m != nil {
-			e.m.RemoteReply(o.Code, queue.Domain(m.Recipients[i].Addr))
-		}
+		e.m.RemoteReply(o.Code, queue.Domain(m.Recipients[i].Addr))
 		level := slog.LevelInfo
 		if o.State == queue.Pending {
 			level = slog.LevelWarn

@@ -31,9 +31,7 @@ func (e *Engine) run(ctx context.Context, a *attempt, info attemptInfo) (res txR
 	e.expire(ctx, res.out, s.remoteMTA)
 	e.health(a.r, res.siteFailure, anyPending(res.out))
 	e.finish(ctx, a, res)
-	if e.m != nil {
-		e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
-	}
+	e.m.AttemptDuration.Observe(info.end.Sub(info.start).Seconds())
 	e.logOutcomes(a.m, a.g.idxs, res.out, info)
 	return res, true
 }

@@ -103,6 +103,18 @@ var mailBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 // them, with Go runtime and process collectors, on reg.
 func New(reg prometheus.Registerer) *Metrics { return NewWithOptions(reg, Options{}) }
 
+// Discard returns Metrics registered nowhere, for a part built without
+// metrics (a test, a command that serves none): it counts into
+// instruments nobody reads, so that no call site checks for nil.
+func Discard() *Metrics { return New(discard{}) }
+
+// discard is a prometheus.Registerer that keeps nothing.
+type discard struct{}
+
+func (discard) Register(prometheus.Collector) error  { return nil }
+func (discard) MustRegister(...prometheus.Collector) {}
+func (discard) Unregister(prometheus.Collector) bool { return true }
+
 // NewWithOptions is New with options.
 func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 	m := &Metrics{

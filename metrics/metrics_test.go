@@ -174,3 +174,18 @@ func get(t *testing.T, url string) (string, int) {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode
 }
+
+// Discard can be built any number of times (a registry would refuse the
+// second set of names) and counts without panicking.
+func TestDiscard(t *testing.T) {
+	t.Parallel()
+	a, b := Discard(), Discard()
+	a.Delivery(ResultDelivered, "example.com")
+	b.BouncesSent.WithLabelValues(BounceFailure).Inc()
+	if got := testutil.ToFloat64(a.Deliveries.WithLabelValues(ResultDelivered, "other")); got != 1 {
+		t.Errorf("a's deliveries = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(a.BouncesSent.WithLabelValues(BounceFailure)); got != 0 {
+		t.Errorf("b's bounce counted in a: %v", got)
+	}
+}

@@ -81,8 +81,7 @@ type Config struct {
 	// Logger receives one line per accepted message and go-smtp's errors;
 	// nil discards.
 	Logger *slog.Logger
-	// Metrics receives the submission counters; nil uses a throwaway
-	// registry (for tests).
+	// Metrics receives the submission counters; nil: metrics.Discard().
 	Metrics *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/metrics"
@@ -108,7 +107,7 @@ func New(cfg Config, q Queue) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.m == nil {
-		s.m = metrics.New(prometheus.NewRegistry())
+		s.m = metrics.Discard()
 	}
 	if s.now == nil {
 		s.now = time.Now

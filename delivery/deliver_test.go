@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -209,10 +210,7 @@ func TestDeliver_DNSTroubleDefers(t *testing.T) {
 	w.cfg.Retry.MaxLifetime = time.Hour
 	w.start()
 	id := w.enqueue("app@sender.example", "u@dead.example")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.notes.all(id, "u@dead.example")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(5*time.Second, func() bool { return len(w.notes.all(id, "u@dead.example")) > 0 })
 	all := w.notes.all(id, "u@dead.example")
 	if len(all) == 0 || all[0].State != queue.Pending || all[0].Status != "4.4.3" {
 		t.Errorf("MX without addresses: %+v", all)
@@ -238,10 +236,7 @@ func TestDeliver_RequiredTLSDefersWithoutSTARTTLS(t *testing.T) {
 	w.cfg.TLS = configs.TLSRequired
 	w.start()
 	id := w.enqueue("app@sender.example", "u@plain.example")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.notes.all(id, "u@plain.example")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(5*time.Second, func() bool { return len(w.notes.all(id, "u@plain.example")) > 0 })
 	all := w.notes.all(id, "u@plain.example")
 	if len(all) == 0 || all[0].State != queue.Pending || all[0].Status != "4.7.10" {
 		t.Errorf("required TLS without STARTTLS: %+v", all)
@@ -272,10 +267,7 @@ func TestDeliver_ShutdownWaitsForInflight(t *testing.T) {
 	mx.SetDataDelay(300 * time.Millisecond)
 	w.start()
 	id := w.enqueue("app@sender.example", "u@slow.example")
-	deadline := time.Now().Add(5 * time.Second)
-	for w.q.Stats().Inflight == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(5*time.Second, func() bool { return w.q.Stats().Inflight > 0 })
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()
 	if err := w.e.Shutdown(ctx); err != nil {

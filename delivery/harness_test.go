@@ -14,6 +14,7 @@ import (
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testnet"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -129,16 +130,15 @@ func (w *world) enqueue(from string, to ...string) queue.ID {
 // recipients of id.
 func (w *world) waitFinal(id queue.ID, n int, timeout time.Duration) map[string]queue.Result {
 	w.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	var got map[string]queue.Result
+	if !testwait.Until(timeout, func() bool {
 		// The notifier runs before the queue records the round.
-		if got := w.notes.final(id); len(got) >= n && !w.q.Leased(id) {
-			return got
-		}
-		time.Sleep(10 * time.Millisecond)
+		got = w.notes.final(id)
+		return len(got) >= n && !w.q.Leased(id)
+	}) {
+		w.t.Fatalf("message %s: %d of %d recipients final after %v: %+v", id, len(w.notes.final(id)), n, timeout, w.notes.final(id))
 	}
-	w.t.Fatalf("message %s: %d of %d recipients final after %v: %+v", id, len(w.notes.final(id)), n, timeout, w.notes.final(id))
-	return nil
+	return got
 }
 
 // recordingNotifier remembers every result by message and recipient. err,

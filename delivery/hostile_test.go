@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
@@ -199,8 +200,5 @@ func TestDeliver_GarbageReplies(t *testing.T) {
 // waitRecorded waits until the queue has recorded id's round.
 func waitRecorded(t *testing.T, w *world, id queue.ID) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.q.Leased(id) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(10*time.Second, func() bool { return !w.q.Leased(id) })
 }

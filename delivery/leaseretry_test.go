@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -80,10 +81,7 @@ func TestEngine_WaitsBelowTheDiskReserve(t *testing.T) {
 	from := len(disk.askedSince(0))
 	w.start()
 	const tries = 8 // waits of 10, 20, ..., 640 ms between them
-	deadline := time.Now().Add(20 * time.Second)
-	for len(disk.askedSince(from)) < tries && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(20*time.Second, func() bool { return len(disk.askedSince(from)) >= tries })
 	asked := disk.askedSince(from)
 	if len(asked) < tries {
 		t.Fatalf("the engine asked to lease %d times in 20 s", len(asked))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 )
 
@@ -40,10 +41,7 @@ func (s *syncBuffer) String() string {
 // after the queue records them, which is what waitFinal waits for.
 func waitMetric(t *testing.T, name string, c prometheus.Collector, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(c) != want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(5*time.Second, func() bool { return testutil.ToFloat64(c) == want })
 	if got := testutil.ToFloat64(c); got != want {
 		t.Errorf("%s = %v, want %v", name, got, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -73,7 +74,7 @@ func TestNotify_FailedNoticeNotQueuedKeepsTheRecipient(t *testing.T) {
 	w.cfg.Retry.Initial, w.cfg.Retry.MaxInterval = 300*time.Millisecond, 300*time.Millisecond
 	w.start()
 	id := w.enqueue("app@sender.example", "u@gone.example")
-	waitUntil(t, 10*time.Second, "a first round", func() bool { return len(w.notes.allRounds()) >= 1 && !w.q.Leased(id) })
+	testwait.For(t, 10*time.Second, "a first round", func() bool { return len(w.notes.allRounds()) >= 1 && !w.q.Leased(id) })
 	m, err := w.q.Get(id)
 	if err != nil {
 		t.Fatalf("the message was dropped although its failure notice was not queued: %v", err)
@@ -100,20 +101,9 @@ func TestNotify_DelayNotifiedIsRecorded(t *testing.T) {
 	w.notes.delay = true
 	w.start()
 	w.enqueue("app@sender.example", "u@busy.example")
-	waitUntil(t, 10*time.Second, "a second round", func() bool { return len(w.notes.allRounds()) >= 2 })
+	testwait.For(t, 10*time.Second, "a second round", func() bool { return len(w.notes.allRounds()) >= 2 })
 	rounds := w.notes.allRounds()
 	if rounds[0].Message.DelayNotified || !rounds[1].Message.DelayNotified {
 		t.Errorf("DelayNotified in rounds 1 and 2: %v, %v; want false, true", rounds[0].Message.DelayNotified, rounds[1].Message.DelayNotified)
-	}
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

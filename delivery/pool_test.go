@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -89,13 +90,10 @@ func TestPool_ExpiryAndClose(t *testing.T) {
 	p := newPool(20*time.Millisecond, time.Second)
 	p.acquire(context.Background(), "a.example", 1, 0)
 	p.put(fakeSession("192.0.2.1:25"), "a.example")
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		if open, idle := p.stats("a.example"); open == 0 && idle == 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(2*time.Second, func() bool {
+		open, idle := p.stats("a.example")
+		return open == 0 && idle == 0
+	})
 	if open, idle := p.stats("a.example"); open != 0 || idle != 0 {
 		t.Errorf("after the idle timeout: open %d idle %d", open, idle)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -147,10 +148,7 @@ func TestDeliver_IdleSessionsClosedAfterTimeout(t *testing.T) {
 		open, idle := w.e.pool.stats("idle.example")
 		return open + idle
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for (mx.Active() > 0 || slots() > 0) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(5*time.Second, func() bool { return mx.Active() == 0 && slots() == 0 })
 	if mx.Active() != 0 {
 		t.Errorf("idle session still open after the idle timeout")
 	}
@@ -174,7 +172,6 @@ func TestDeliver_DeadDestinationBackedOffAsAWhole(t *testing.T) {
 
 	// Every message is retried at least twice, but only the first two
 	// attempts connect: then the destination is dead.
-	deadline := time.Now().Add(10 * time.Second)
 	retried := func() bool {
 		for i, id := range ids {
 			if len(w.notes.all(id, rcpts[i])) < 2 {
@@ -183,10 +180,7 @@ func TestDeliver_DeadDestinationBackedOffAsAWhole(t *testing.T) {
 		}
 		return true
 	}
-	for !retried() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !retried() {
+	if !testwait.Until(10*time.Second, retried) {
 		t.Fatal("messages to a dead destination were not retried")
 	}
 	if got := mx.Connections(); got != 2 {
@@ -242,10 +236,7 @@ func TestDeliver_RatePostponesWithoutAnAttempt(t *testing.T) {
 	first := w.enqueue("app@sender.example", "a@hourly.example")
 	w.waitFinal(first, 1, 10*time.Second)
 	second := w.enqueue("app@sender.example", "b@hourly.example")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(w.notes.all(second, "b@hourly.example")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(10*time.Second, func() bool { return len(w.notes.all(second, "b@hourly.example")) > 0 })
 	all := w.notes.all(second, "b@hourly.example")
 	if len(all) != 1 || !all[0].Postponed || all[0].State != queue.Pending {
 		t.Fatalf("second message within the minute: %+v", all)
@@ -336,10 +327,7 @@ func TestDeliver_ReviveDestinationsEndsTheHold(t *testing.T) {
 		}
 		return false
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !suspended() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(10*time.Second, suspended)
 	if n := w.e.ReviveDestinations(); n != 1 {
 		t.Errorf("ReviveDestinations = %d, want 1 dead destination", n)
 	}

@@ -7,21 +7,24 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
 // firstResult waits for the first result of id's recipient rcpt.
 func (w *world) firstResult(id queue.ID, rcpt string) queue.Result {
 	w.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if all := w.notes.all(id, rcpt); len(all) > 0 {
-			return all[0]
+	var first queue.Result
+	if !testwait.Until(10*time.Second, func() bool {
+		all := w.notes.all(id, rcpt)
+		if len(all) > 0 {
+			first = all[0]
 		}
-		time.Sleep(10 * time.Millisecond)
+		return len(all) > 0
+	}) {
+		w.t.Fatalf("%s: no result", rcpt)
 	}
-	w.t.Fatalf("%s: no result", rcpt)
-	return queue.Result{}
+	return first
 }
 
 func TestDeliver_PlaintextRetryAfterFailedHandshake(t *testing.T) {

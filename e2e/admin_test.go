@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/internal/rawhttp"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 func TestAdmin_BrowsersAndLocalUsers(t *testing.T) {
 	t.Parallel()
 	r, _, addr, ids := waitingRelay(t, "admin.example", "admin-0")
 	id := ids[0]
-	waitFor(t, 10*time.Second, "the message to be deferred", func() bool {
+	testwait.For(t, 10*time.Second, "the message to be deferred", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "deferred", "-q")
 		return strings.TrimSpace(out) == id
 	})
@@ -123,7 +124,7 @@ func TestAdmin_UnprivilegedUserCannotChangeTheQueue(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	waitFor(t, 10*time.Second, "nobody to list the message", func() bool {
+	testwait.For(t, 10*time.Second, "nobody to list the message", func() bool {
 		out, _ := asNobody("list", "-q")
 		return strings.TrimSpace(out) == id
 	})

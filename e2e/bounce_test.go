@@ -18,6 +18,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // sendDSN submits one message with RFC 3461 parameters.
@@ -182,7 +183,7 @@ func TestBounce_NullSenderFailureMakesNoNewMessage(t *testing.T) {
 	if err := r.sendDSN("", nil, []string{"gone@dest.example"}, nil, message("null")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the null-sender failure to be logged", func() bool {
+	testwait.For(t, 20*time.Second, "the null-sender failure to be logged", func() bool {
 		return strings.Contains(r.logs(), "bounce: dropped: null-sender mail is never returned")
 	})
 	time.Sleep(1500 * time.Millisecond) // several retry intervals

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxout/mxout/admin"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // submissions records what each client learnt about each marker.
@@ -97,7 +98,7 @@ func TestServe_RepeatedSIGKILLMidDelivery(t *testing.T) {
 
 	for k := 0; k < kills; k++ {
 		before := len(subs.with(accepted))
-		waitFor(t, 20*time.Second, "new messages accepted and deliveries in DATA", func() bool {
+		testwait.For(t, 20*time.Second, "new messages accepted and deliveries in DATA", func() bool {
 			return len(subs.with(accepted)) >= before+30 && mx.Active() > 0
 		})
 		r.kill()
@@ -107,7 +108,7 @@ func TestServe_RepeatedSIGKILLMidDelivery(t *testing.T) {
 	wg.Wait()
 
 	ok := subs.with(accepted)
-	waitFor(t, 90*time.Second, fmt.Sprintf("the %d accepted messages to arrive", len(ok)), func() bool {
+	testwait.For(t, 90*time.Second, fmt.Sprintf("the %d accepted messages to arrive", len(ok)), func() bool {
 		return len(missing(mx, ok)) == 0
 	})
 	waitEmpty(t, admin.NewClient(adminAddr, ""), 60*time.Second)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // caFile writes s's certificate where delivery.smarthost.ca_file can
@@ -70,7 +71,7 @@ func TestServe_DomainOverridesAndReuse(t *testing.T) {
 		t.Errorf("%d messages took %d connections; want them reused", n, got)
 	}
 	// The attempt line is written after the MX's 250: wait for it.
-	waitFor(t, 5*time.Second, "a log line of a second transaction on a connection (conn_use 2)", func() bool {
+	testwait.For(t, 5*time.Second, "a log line of a second transaction on a connection (conn_use 2)", func() bool {
 		return strings.Contains(r.logs(), `"conn_use":2`)
 	})
 }
@@ -122,7 +123,7 @@ func TestServe_LoopbackMXRefusedByDefault(t *testing.T) {
 	if _, err := r.send("app@sender.example", []string{"u@internal.example"}, message("internal")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "a 5.4.6 failure naming delivery.allowed_networks; log:\n"+r.logs(), func() bool {
+	testwait.For(t, 15*time.Second, "a 5.4.6 failure naming delivery.allowed_networks; log:\n"+r.logs(), func() bool {
 		for _, l := range strings.Split(r.logs(), "\n") {
 			if strings.Contains(l, `"to":"u@internal.example"`) && strings.Contains(l, `"dsn":"5.4.6"`) &&
 				strings.Contains(l, "is a loopback address, not global unicast (not in delivery.allowed_networks)") {
@@ -166,7 +167,7 @@ func TestServe_SmarthostCredentialsNeedVerifiedTLS(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 15*time.Second, "a 4.7.5 deferral; log:\n"+r.logs(), func() bool { return strings.Contains(r.logs(), `"dsn":"4.7.5"`) })
+			testwait.For(t, 15*time.Second, "a 4.7.5 deferral; log:\n"+r.logs(), func() bool { return strings.Contains(r.logs(), `"dsn":"4.7.5"`) })
 			if !strings.Contains(r.logs(), "certificate not verified; mail deferred, no AUTH sent") || !strings.Contains(r.logs(), "x509: certificate signed by unknown authority") {
 				t.Errorf("no log line names the certificate problem:\n%s", r.logs())
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testfs"
+	"github.com/mxout/mxout/internal/testwait"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,15 +79,15 @@ func TestServe_DiskFull(t *testing.T) {
 
 	// Delivery waits while the disk is below the reserve: the engine's
 	// leases are refused, and it tries again with a growing wait.
-	waitFor(t, 15*time.Second, "a lease refused for the disk reserve", func() bool {
+	testwait.For(t, 15*time.Second, "a lease refused for the disk reserve", func() bool {
 		return strings.Contains(r.logs(), "lease failed") && strings.Contains(r.logs(), "not enough free disk space")
 	})
-	waitFor(t, 15*time.Second, "the deliveries in flight to end", func() bool {
+	testwait.For(t, 15*time.Second, "the deliveries in flight to end", func() bool {
 		return r.metric(t, `mxout_queue_messages{state="inflight"}`) == 0
 	})
 	mx.Up()
 	retries := strings.Count(r.logs(), "lease failed again")
-	waitFor(t, 15*time.Second, "two more refused leases", func() bool {
+	testwait.For(t, 15*time.Second, "two more refused leases", func() bool {
 		return strings.Count(r.logs(), "lease failed again") >= retries+2
 	})
 	if got := mx.Messages(); len(got) != 0 {
@@ -97,14 +98,14 @@ func TestServe_DiskFull(t *testing.T) {
 	}
 
 	os.Remove(ballast)
-	waitFor(t, 30*time.Second, "the queued messages to be delivered once space returned", func() bool {
+	testwait.For(t, 30*time.Second, "the queued messages to be delivered once space returned", func() bool {
 		return len(missing(mx, held)) == 0
 	})
-	waitFor(t, 10*time.Second, "/readyz to recover", func() bool { return r.readyz(t) == 200 })
+	testwait.For(t, 10*time.Second, "/readyz to recover", func() bool { return r.readyz(t) == 200 })
 	if _, err := r.send("app@sender.example", []string{"u@full.example"}, message("after-full")); err != nil {
 		t.Fatalf("new mail after space returned: %v", err)
 	}
-	waitFor(t, 15*time.Second, "the message taken after recovery to arrive", func() bool {
+	testwait.For(t, 15*time.Second, "the message taken after recovery to arrive", func() bool {
 		return len(missing(mx, []string{"after-full"})) == 0
 	})
 	if len(missing(mx, []string{"while-full"})) == 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -142,7 +143,7 @@ func TestDKIM_UnsignedWithoutKeyRefusedWhenRequired(t *testing.T) {
 	if _, err := strict.send("app@sender.example", []string{"u@dest.example"}, message("haskey")); err != nil {
 		t.Errorf("dkim.require, domain with a key: %v", err)
 	}
-	waitFor(t, 15*time.Second, "the signed message", func() bool { return mx.MessageCount() == 2 })
+	testwait.For(t, 15*time.Second, "the signed message", func() bool { return mx.MessageCount() == 2 })
 	if valid, _ := e.verifyDKIM(mx.Messages()[1].Data); valid != 1 {
 		t.Errorf("the required signature does not verify")
 	}
@@ -169,7 +170,7 @@ func TestDKIM_SIGHUPReloadsKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []byte
-		waitFor(t, 15*time.Second, marker+" to arrive", func() bool {
+		testwait.For(t, 15*time.Second, marker+" to arrive", func() bool {
 			for _, m := range mx.Messages() {
 				if bytes.Contains(m.Data, []byte("marker "+marker)) {
 					got = m.Data
@@ -188,7 +189,7 @@ func TestDKIM_SIGHUPReloadsKeys(t *testing.T) {
 	hup := func(wantLog string, n int) {
 		t.Helper()
 		r.cmd.Process.Signal(syscall.SIGHUP)
-		waitFor(t, 10*time.Second, "the reload log line", func() bool { return strings.Count(r.logs(), wantLog) >= n })
+		testwait.For(t, 10*time.Second, "the reload log line", func() bool { return strings.Count(r.logs(), wantLog) >= n })
 	}
 	sendAndCheck("before", "old")
 

@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testnet"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/resolver/dnstest"
 	"go.yaml.in/yaml/v3"
 )
@@ -149,15 +150,15 @@ func (r *relay) start() *relay {
 			cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), 200*time.Millisecond); err == nil {
+	if !testwait.Until(20*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), 200*time.Millisecond)
+		if err == nil {
 			c.Close()
-			return r
 		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		r.t.Fatalf("relay did not listen on %d; log:\n%s", r.port, r.logs())
 	}
-	r.t.Fatalf("relay did not listen on %d; log:\n%s", r.port, r.logs())
 	return r
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // This file runs the built binary against the submission side of issue
@@ -83,7 +84,7 @@ func TestHostile_DKIMNeverSignsForAnotherUsersDomain(t *testing.T) {
 			if err := sendFrom(t, r, "pw", "app@sender.example", message("own")); err != nil {
 				t.Fatalf("From: app@sender.example: %v", err)
 			}
-			waitFor(t, 15*time.Second, "the message at the MX", func() bool { return mx.MessageCount() > before })
+			testwait.For(t, 15*time.Second, "the message at the MX", func() bool { return mx.MessageCount() > before })
 			got := mx.Messages()[before].Data
 			if valid, all := e.verifyDKIM(got); valid != 1 || all != 1 || !strings.Contains(string(got), "d=sender.example") {
 				t.Errorf("%d of %d signatures verify, want one for sender.example:\n%s", valid, all, got)
@@ -229,7 +230,7 @@ func TestHostile_IdleStrangersCannotTakeEverySlot(t *testing.T) {
 			t.Fatalf("stranger %d: %q, %v; want 421 4.4.2", i, line, err)
 		}
 	}
-	waitFor(t, 10*time.Second, "the strangers' slots to be free", func() bool {
+	testwait.For(t, 10*time.Second, "the strangers' slots to be free", func() bool {
 		return r.metric(t, `mxout_smtp_sessions_active{side="submission"}`) == 0
 	})
 	if _, _, line := rawLine(t, addr, "127.0.0.4"); !strings.HasPrefix(line, "220 ") {
@@ -356,10 +357,10 @@ func TestHostile_DotCRCannotSmuggle(t *testing.T) {
 	if reply := rawDATA(t, r, "app@sender.example", "someone@dest.example", smuggle); !strings.HasPrefix(reply, "250 ") {
 		t.Fatalf("<CRLF>.<CR><CRLF>: %q", reply)
 	}
-	waitFor(t, 15*time.Second, "the second message", func() bool { return mx.MessageCount() >= 2 })
+	testwait.For(t, 15*time.Second, "the second message", func() bool { return mx.MessageCount() >= 2 })
 	// Give a smuggled third message the time to arrive, if there were one:
 	// the queue would hold it, and the MX would count it.
-	waitFor(t, 15*time.Second, "the queue to drain", func() bool {
+	testwait.For(t, 15*time.Second, "the queue to drain", func() bool {
 		return r.metric(t, `mxout_queue_messages{state="ready"}`) == 0 && r.metric(t, `mxout_queue_messages{state="inflight"}`) == 0
 	})
 	msgs := mx.Messages()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes.
@@ -43,7 +44,7 @@ func TestServe_GiantGreetingKeepsMemory(t *testing.T) {
 	if _, err := r.send("app@sender.example", []string{"u@giant.example"}, message("giant")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a 4.5.0 \"reply too long\" deferral; log:\n"+r.logs(), func() bool {
+	testwait.For(t, 30*time.Second, "a 4.5.0 \"reply too long\" deferral; log:\n"+r.logs(), func() bool {
 		for _, l := range strings.Split(r.logs(), "\n") {
 			if strings.Contains(l, `"to":"u@giant.example"`) && strings.Contains(l, `"dsn":"4.5.0"`) && strings.Contains(l, "reply too long") {
 				return true

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // TestMetrics_RunWithDeliveriesDeferralsAndBounces scrapes the binary's
@@ -86,7 +87,7 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 
 	// One failed and one good AUTH; the session stays open for a scrape.
 	ac := authSession(t, authAddr, wrongPass, password)
-	waitFor(t, 5*time.Second, "one open submission session", func() bool {
+	testwait.For(t, 5*time.Second, "one open submission session", func() bool {
 		return r.scrape(t).get(t, `mxout_smtp_sessions_active{side="submission"}`) == 1
 	})
 	if err := ac.SendMail("app@sender.example", []string{"d@ok.example"}, strings.NewReader(message(bodyMarker+"-auth"))); err != nil {
@@ -108,11 +109,11 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 
 	// During: everything but c@slow.example is done (the failure, success
 	// and delay reports delivered to the sender), and c waits in the queue.
-	waitFor(t, 20*time.Second, "three reports at the sender and two messages at ok.example", func() bool {
+	testwait.For(t, 20*time.Second, "three reports at the sender and two messages at ok.example", func() bool {
 		return senderMX.MessageCount() == 3 && okMX.MessageCount() == 2
 	})
 	var during scrape
-	waitFor(t, 10*time.Second, "one message left in the queue", func() bool {
+	testwait.For(t, 10*time.Second, "one message left in the queue", func() bool {
 		during = r.scrape(t)
 		return during.sum("mxout_queue_messages") == 1
 	})
@@ -137,7 +138,7 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 	slowOpen.Store(true)
 	slowMX.WaitMessages(t, 1, 20*time.Second)
 	var after scrape
-	waitFor(t, 20*time.Second, "an empty queue and no open sessions", func() bool {
+	testwait.For(t, 20*time.Second, "an empty queue and no open sessions", func() bool {
 		after = r.scrape(t)
 		return after.sum("mxout_queue_messages") == 0 && after.get(t, "mxout_queue_bytes") == 0 &&
 			after.sum("mxout_smtp_sessions_active") == 0 &&
@@ -223,7 +224,7 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 	}
 	// The relay's stderr reaches the test through a pipe: give the last
 	// lines a moment to arrive before comparing them with the scrape.
-	waitFor(t, 5*time.Second, "a delivery attempt line per counted delivery", func() bool {
+	testwait.For(t, 5*time.Second, "a delivery attempt line per counted delivery", func() bool {
 		return float64(len(logLines(t, r, "delivery attempt"))) >= after.sum("mxout_deliveries_total")
 	})
 	attempts := logLines(t, r, "delivery attempt")
@@ -272,7 +273,7 @@ func TestLogs_NoSmarthostPassword(t *testing.T) {
 	if _, err := r.send("app@sender.example", []string{"a@nowhere.example"}, message("smarthost")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "a deferral for the refused login", func() bool {
+	testwait.For(t, 15*time.Second, "a deferral for the refused login", func() bool {
 		return strings.Contains(r.logs(), `"dsn":"4.7.8"`)
 	})
 	if strings.Contains(r.logs(), wrong) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // corruptRecord overwrites a message's record in a stopped relay's queue,
@@ -30,7 +31,7 @@ func corruptRecord(t *testing.T, dir, id string) {
 func TestServe_QuarantinesAPoisonRecord(t *testing.T) {
 	t.Parallel()
 	r, mx, _, ids := waitingRelay(t, "poison.example", "poison-0", "poison-1", "poison-2")
-	waitFor(t, 15*time.Second, "three deferred messages", func() bool {
+	testwait.For(t, 15*time.Second, "three deferred messages", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "deferred")
 		return len(queueIDs(out)) == 3
 	})
@@ -42,10 +43,10 @@ func TestServe_QuarantinesAPoisonRecord(t *testing.T) {
 
 	mx.Up()
 	r.start()
-	waitFor(t, 20*time.Second, "the two good messages to be delivered", func() bool {
+	testwait.For(t, 20*time.Second, "the two good messages to be delivered", func() bool {
 		return len(missing(mx, []string{"poison-0", "poison-2"})) == 0
 	})
-	waitFor(t, 10*time.Second, "the poison record in the quarantine", func() bool {
+	testwait.For(t, 10*time.Second, "the poison record in the quarantine", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "quarantined", "-q")
 		return strings.TrimSpace(out) == bad
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/admin"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -91,17 +92,12 @@ func verifyQueue(t *testing.T, dir string) queue.Consistency {
 func waitEmpty(t *testing.T, c *admin.Client, timeout time.Duration) {
 	t.Helper()
 	var last admin.Stats
-	deadline := time.Now().Add(timeout)
-	for {
-		s, err := c.Stats(t.Context())
-		if err == nil && s.Total == 0 && s.Bytes == 0 {
-			return
-		}
-		last = s
-		if time.Now().After(deadline) {
-			t.Fatalf("queue not empty after %v: %+v (%v)", timeout, last, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var err error
+	if !testwait.Until(timeout, func() bool {
+		last, err = c.Stats(t.Context())
+		return err == nil && last.Total == 0 && last.Bytes == 0
+	}) {
+		t.Fatalf("queue not empty after %v: %+v (%v)", timeout, last, err)
 	}
 }
 

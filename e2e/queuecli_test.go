@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 var listLine = regexp.MustCompile(`(?m)^([0-9a-v]{20})  (\w+)`)
@@ -41,7 +42,7 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 		}
 		ids = append(ids, queuedAs.FindStringSubmatch(reply)[1])
 	}
-	waitFor(t, 10*time.Second, "three deferred messages", func() bool {
+	testwait.For(t, 10*time.Second, "three deferred messages", func() bool {
 		out, _, _ := r.cli(nil, "list", "--state", "deferred")
 		return len(queueIDs(out)) == 3
 	})
@@ -93,7 +94,7 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 	if out, _, err := r.steer("release", ids[0]); err != nil || !strings.Contains(out, "released") {
 		t.Fatalf("release: %v %q", err, out)
 	}
-	waitFor(t, 15*time.Second, "the released message to be delivered", func() bool { return missing(mx, []string{"cli-0", "cli-1"}) == nil })
+	testwait.For(t, 15*time.Second, "the released message to be delivered", func() bool { return missing(mx, []string{"cli-0", "cli-1"}) == nil })
 	if _, errOut, err := r.cli(nil, "show", ids[0]); err == nil || !strings.Contains(errOut, "not in the queue") {
 		t.Errorf("show of a delivered message: %v %q", err, errOut)
 	}
@@ -114,7 +115,7 @@ func TestQueueCLI_InspectAndSteer(t *testing.T) {
 			Total int `json:"total"`
 		} `json:"stats"`
 	}
-	waitFor(t, 10*time.Second, "stats --json to show an empty queue", func() bool {
+	testwait.For(t, 10*time.Second, "stats --json to show an empty queue", func() bool {
 		out, _, err := r.cli(nil, "stats", "--json")
 		if err != nil || json.Unmarshal([]byte(out), &stats) != nil || stats.Mode != "api" {
 			t.Fatalf("stats --json: %v\n%s", err, out)

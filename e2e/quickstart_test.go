@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // The examples of docs/quickstart-*.md live in docs/examples with
@@ -111,7 +112,7 @@ func TestQuickstart_AppsSendOverSTARTTLSWithAUTH(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s\nrelay log:\n%s", err, out, r.logs())
 			}
-			waitFor(t, 15*time.Second, "the message at the MX; relay log:\n"+r.logs(), func() bool { return mx.MessageCount() > before })
+			testwait.For(t, 15*time.Second, "the message at the MX; relay log:\n"+r.logs(), func() bool { return mx.MessageCount() > before })
 			got := mx.Messages()[before]
 			if got.From != "app@sender.example" || strings.Join(got.To, ",") != "customer@dest.example" || !strings.Contains(string(got.Data), "Thank you for your order.") {
 				t.Errorf("MX got %s -> %v:\n%s", got.From, got.To, got.Data)

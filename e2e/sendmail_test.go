@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // sendmailRun is one finished run of the sendmail command.
@@ -191,9 +192,9 @@ func TestSendmail_RelayCrashLosesNothingReportedSent(t *testing.T) {
 			}
 		}(c)
 	}
-	waitFor(t, 30*time.Second, "10 messages sent", func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) >= 10 })
+	testwait.For(t, 30*time.Second, "10 messages sent", func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) >= 10 })
 	r.kill()
-	waitFor(t, 30*time.Second, "a run to fail with the relay down", func() bool { mu.Lock(); defer mu.Unlock(); return codes[75] > 0 })
+	testwait.For(t, 30*time.Second, "a run to fail with the relay down", func() bool { mu.Lock(); defer mu.Unlock(); return codes[75] > 0 })
 	close(stop)
 	runs.Wait()
 
@@ -206,7 +207,7 @@ func TestSendmail_RelayCrashLosesNothingReportedSent(t *testing.T) {
 			t.Errorf("%d runs exited %d, want only 0 (sent) or 75 (try again)", n, code)
 		}
 	}
-	waitFor(t, 60*time.Second, fmt.Sprintf("the %d messages sendmail reported sent", len(sent)), func() bool { return len(missing(mx, sent)) == 0 })
+	testwait.For(t, 60*time.Second, fmt.Sprintf("the %d messages sendmail reported sent", len(sent)), func() bool { return len(missing(mx, sent)) == 0 })
 	t.Logf("%d runs exited 0 and arrived, %d exited 75 while the relay was down", codes[0], codes[75])
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 var queuedAs = regexp.MustCompile(`^2\.0\.0 Ok: queued as ([0-9a-v]{20})$`)
@@ -23,18 +24,6 @@ func message(marker string) string {
 	return "From: app@sender.example\r\nTo: someone@example\r\nSubject: e2e " + marker +
 		"\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\nMessage-ID: <" + marker + "@sender.example>\r\n\r\n" +
 		"Hello.\r\nmarker " + marker + "\r\n.leading dot survives\r\n"
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestServe_DeliversToSeveralDomainsByteForByte(t *testing.T) {
@@ -101,7 +90,7 @@ func TestServe_DeferThenDeliverAndPermanentFailure(t *testing.T) {
 	if _, err := r.send("app@sender.example", []string{"flaky@mixed.example", "reject@mixed.example"}, message("defer")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the deferred recipient to be delivered", func() bool { return len(mx.Messages()) == 1 })
+	testwait.For(t, 20*time.Second, "the deferred recipient to be delivered", func() bool { return len(mx.Messages()) == 1 })
 	if got := mx.Messages()[0].To; len(got) != 1 || got[0] != "flaky@mixed.example" {
 		t.Errorf("delivered to %v", got)
 	}
@@ -151,7 +140,7 @@ func TestServe_SIGKILLLosesNothing(t *testing.T) {
 			}
 		}(c)
 	}
-	waitFor(t, 20*time.Second, "20 accepted messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 20 })
+	testwait.For(t, 20*time.Second, "20 accepted messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 20 })
 	r.kill()
 	close(stop)
 	wg.Wait()
@@ -161,7 +150,7 @@ func TestServe_SIGKILLLosesNothing(t *testing.T) {
 	mu.Lock()
 	want := append([]string(nil), accepted...)
 	mu.Unlock()
-	waitFor(t, 60*time.Second, fmt.Sprintf("%d accepted messages to arrive", len(want)), func() bool {
+	testwait.For(t, 60*time.Second, fmt.Sprintf("%d accepted messages to arrive", len(want)), func() bool {
 		return len(missing(mx, want)) == 0
 	})
 	if err := r.stop(); err != nil {

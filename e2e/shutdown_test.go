@@ -8,6 +8,7 @@ import (
 
 	"github.com/mxout/mxout/admin"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // sendMarkers submits n messages, one marker each, and fails the test on
@@ -37,7 +38,7 @@ func TestServe_SIGTERMFinishesInFlightNoDuplicates(t *testing.T) {
 	over["delivery"] = map[string]any{"workers": 4, "shutdown_timeout": "20s"}
 	r := e.newRelay(over).start()
 	markers := sendMarkers(t, r, "term", 12) // four start at once, eight wait
-	waitFor(t, 15*time.Second, "four deliveries in DATA", func() bool { return mx.Active() == 4 })
+	testwait.For(t, 15*time.Second, "four deliveries in DATA", func() bool { return mx.Active() == 4 })
 	if err := r.stop(); err != nil {
 		t.Fatalf("SIGTERM exit: %v\n%s", err, r.logs())
 	}
@@ -50,7 +51,7 @@ func TestServe_SIGTERMFinishesInFlightNoDuplicates(t *testing.T) {
 	}
 
 	r.start()
-	waitFor(t, 30*time.Second, "all messages to arrive after the restart", func() bool { return len(missing(mx, markers)) == 0 })
+	testwait.For(t, 30*time.Second, "all messages to arrive after the restart", func() bool { return len(missing(mx, markers)) == 0 })
 	waitEmpty(t, admin.NewClient(adminAddr, ""), 10*time.Second)
 	time.Sleep(2 * time.Second) // longer than lease_duration: a stray lease would show as a second arrival
 	for m, n := range arrivals(mx) {
@@ -76,7 +77,7 @@ func TestServe_SIGTERMDeadlineReturnsTheRest(t *testing.T) {
 	over["delivery"] = map[string]any{"workers": 2, "shutdown_timeout": "1s"}
 	r := e.newRelay(over).start()
 	markers := sendMarkers(t, r, "deadline", 2)
-	waitFor(t, 15*time.Second, "two deliveries in DATA", func() bool { return mx.Active() == 2 })
+	testwait.For(t, 15*time.Second, "two deliveries in DATA", func() bool { return mx.Active() == 2 })
 	if err := r.stop(); err != nil {
 		t.Fatalf("SIGTERM exit: %v\n%s", err, r.logs())
 	}
@@ -85,7 +86,7 @@ func TestServe_SIGTERMDeadlineReturnsTheRest(t *testing.T) {
 	}
 	mx.SetDataDelay(0)
 	r.start()
-	waitFor(t, 30*time.Second, "the aborted deliveries to be made after the restart", func() bool { return len(missing(mx, markers)) == 0 })
+	testwait.For(t, 30*time.Second, "the aborted deliveries to be made after the restart", func() bool { return len(missing(mx, markers)) == 0 })
 	// Empty means the restarted relay completed them itself: the
 	// destination may also have kept what the aborted sessions sent
 	// (at least once: such a duplicate is allowed).

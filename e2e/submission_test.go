@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // writeCertPair writes a self-signed certificate for localhost and
@@ -108,7 +109,7 @@ func sendOn(c *smtp.Client, to, marker string) error {
 // waitLog waits until the relay has logged a line containing every part.
 func waitLog(t *testing.T, r *relay, parts ...string) {
 	t.Helper()
-	waitFor(t, 10*time.Second, fmt.Sprintf("a log line with %q", parts), func() bool {
+	testwait.For(t, 10*time.Second, fmt.Sprintf("a log line with %q", parts), func() bool {
 		for _, line := range strings.Split(r.logs(), "\n") {
 			all := true
 			for _, p := range parts {

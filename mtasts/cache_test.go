@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -151,7 +152,7 @@ func TestCacheOneFetchForConcurrentLookups(t *testing.T) {
 	for i := range results {
 		wg.Go(func() { results[i] = c.Lookup(context.Background(), "busy.example") })
 	}
-	waitFor(t, "the first fetch", func() bool { return ps.hits.Load() > 0 })
+	testwait.For(t, 30*time.Second, "the first fetch", func() bool { return ps.hits.Load() > 0 })
 	close(release)
 	wg.Wait()
 	for i, res := range results {
@@ -171,7 +172,7 @@ func TestCacheOneFetchForConcurrentLookups(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan mtasts.Result)
 	go func() { done <- c.Lookup(ctx, "busy.example") }()
-	waitFor(t, "the second fetch", func() bool { return ps.hits.Load() == 2 })
+	testwait.For(t, 30*time.Second, "the second fetch", func() bool { return ps.hits.Load() == 2 })
 	cancel()
 	if res := <-done; !errors.Is(res.Err, context.Canceled) || res.ID != "1" {
 		t.Errorf("cancelled Lookup = %+v, want the cached policy and context.Canceled", res)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/internal/testwait"
 	"golang.org/x/sys/unix"
 )
 
@@ -190,13 +191,7 @@ func TestGC_KickedByLargeDeletes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for q.gcRuns.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("deleting 1.25 MiB of bodies did not start a GC run")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, "a GC run started by deleting 1.25 MiB of bodies", func() bool { return q.gcRuns.Load() > 0 })
 }
 
 func TestGC_ReclaimsDeletedBodies(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // closeWait bounds how long a test waits for the server to hang up; it
@@ -84,7 +85,7 @@ func TestConnectionCaps(t *testing.T) {
 			}
 			// A freed slot is usable again.
 			open[0].must("QUIT", "221")
-			waitUntil(t, "the slot to be freed", func() bool { return h.srv.openConns() < len(open) })
+			testwait.For(t, closeWait, "the slot to be freed", func() bool { return h.srv.openConns() < len(open) })
 			dialRawFrom(t, h.addr, tt.from[0]).expect("220 ")
 		})
 	}
@@ -387,18 +388,6 @@ func TestEHLO_Extensions(t *testing.T) {
 				t.Errorf("EHLO extensions\n got %q\nwant %q", got, tt.want)
 			}
 		})
-	}
-}
-
-// waitUntil polls cond until it holds; the bound only stops a broken test.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(closeWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

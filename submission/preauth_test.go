@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // A client that authenticates gives its slot among the strangers back:
@@ -31,7 +32,7 @@ func TestConnectionCaps_AuthenticatedLeaveTheStrangersSlots(t *testing.T) {
 	c.startTLS(h.client)
 	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "235")
-	waitUntil(t, "the slot to be given back", func() bool { return h.srv.preAuthConns() == 3 })
+	testwait.For(t, closeWait, "the slot to be given back", func() bool { return h.srv.preAuthConns() == 3 })
 	dialRaw(t, h.addr).must("EHLO client.example", "250")
 	// Now the overall cap (5) is reached.
 	if r := dialRawFrom(t, h.addr, "").reply(); r != full {

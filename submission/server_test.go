@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
@@ -238,11 +239,7 @@ func TestSessionsActive_Gauge(t *testing.T) {
 		t.Errorf("sessions active %v during a session, want 1", v)
 	}
 	c.must("QUIT", "221")
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(g) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("sessions active %v after QUIT, want 0", testutil.ToFloat64(g))
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testwait.Until(5*time.Second, func() bool { return testutil.ToFloat64(g) == 0 }) {
+		t.Fatalf("sessions active %v after QUIT, want 0", testutil.ToFloat64(g))
 	}
 }

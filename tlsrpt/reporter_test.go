@@ -18,6 +18,7 @@ import (
 
 	"github.com/mxout/mxout/internal/netguard"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -267,18 +268,11 @@ func TestCountsSurviveRestart(t *testing.T) {
 		t.Errorf("report starts %v, want the first run's start %v", rep.DateRange.Start, firstStart)
 	}
 	// Sent counts leave the store.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testwait.For(t, 30*time.Second, "the count records to leave the store after the report was sent", func() bool {
 		n := 0
 		kv.Each(func(string, []byte) error { n++; return nil })
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d count records still stored after the report was sent", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n == 0
+	})
 }
 
 // TestReportRetried: a report the endpoint refuses is sent again later.

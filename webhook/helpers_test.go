@@ -175,18 +175,6 @@ func run(s *Sender) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // inOrderOnce checks that got holds want in order, each at least once,
 // with repeats only of a whole retried stretch (at least once, in order).
 func inOrderOnce(t *testing.T, got, want []string) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/events"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 var billing = events.Owner{Kind: events.KindAPI, Name: "billing"}
@@ -22,7 +23,7 @@ func TestSender_SignedBatchesInOrder(t *testing.T) {
 	for range 5 {
 		want = append(want, appendEvents(t, q, 50, events.Delivered, billing, time.Now())...)
 	}
-	waitFor(t, "250 events", func() bool { return len(rc.got()) >= len(want) })
+	testwait.For(t, 30*time.Second, "250 events", func() bool { return len(rc.got()) >= len(want) })
 	inOrderOnce(t, rc.got(), want)
 	rc.mu.Lock()
 	for _, n := range rc.batches {
@@ -32,7 +33,7 @@ func TestSender_SignedBatchesInOrder(t *testing.T) {
 	}
 	rc.mu.Unlock()
 	last, _ := q.LastEventSeq()
-	waitFor(t, "the position to be stored", func() bool {
+	testwait.For(t, 30*time.Second, "the position to be stored", func() bool {
 		st := s.Status()
 		return st[0].Backlog == 0 && st[0].Oldest.IsZero()
 	})
@@ -57,9 +58,9 @@ func TestSender_RetriesAfter500(t *testing.T) {
 	cfg.Observer = obs
 	s := startSender(t, cfg, q)
 	want := appendEvents(t, q, 3, events.Bounced, billing, time.Now())
-	waitFor(t, "the events after two 500s", func() bool { return len(rc.got()) >= 3 })
+	testwait.For(t, 30*time.Second, "the events after two 500s", func() bool { return len(rc.got()) >= 3 })
 	inOrderOnce(t, rc.got(), want)
-	waitFor(t, "three results", func() bool { return len(obs.of(s.eps[0].label)) >= 3 })
+	testwait.For(t, 30*time.Second, "three results", func() bool { return len(obs.of(s.eps[0].label)) >= 3 })
 	if got := obs.of(s.eps[0].label); !slices.Equal(got[:3], []string{ResultStatus, ResultStatus, ResultOK}) {
 		t.Errorf("results %v, want status, status, ok", got)
 	}
@@ -82,9 +83,9 @@ func TestSender_TimeoutRetried(t *testing.T) {
 	cfg.Observer = obs
 	s := startSender(t, cfg, q)
 	want := appendEvents(t, q, 2, events.Deferred, billing, time.Now())
-	waitFor(t, "the events after a time-out", func() bool { return len(rc.got()) >= 2 })
+	testwait.For(t, 30*time.Second, "the events after a time-out", func() bool { return len(rc.got()) >= 2 })
 	inOrderOnce(t, rc.got(), want)
-	waitFor(t, "two results", func() bool { return len(obs.of(s.eps[0].label)) >= 2 })
+	testwait.For(t, 30*time.Second, "two results", func() bool { return len(obs.of(s.eps[0].label)) >= 2 })
 	if got := obs.of(s.eps[0].label); got[0] != ResultTimeout || got[len(got)-1] != ResultOK {
 		t.Errorf("results %v, want timeout first", got)
 	}
@@ -113,7 +114,7 @@ func TestSender_StuckEndpointDelaysNoOther(t *testing.T) {
 	for range 10 {
 		want = append(want, appendEvents(t, q, 10, events.Delivered, billing, time.Now())...)
 	}
-	waitFor(t, "the healthy endpoint's events", func() bool { return len(fine.got()) >= len(want) })
+	testwait.For(t, 30*time.Second, "the healthy endpoint's events", func() bool { return len(fine.got()) >= len(want) })
 	inOrderOnce(t, fine.got(), want)
 	if n := stuck.postCount(); n != 1 {
 		t.Errorf("the stuck endpoint got %d POSTs, want its first one only", n)
@@ -140,15 +141,15 @@ func TestSender_NewEndpointStartsAtEndAndResumes(t *testing.T) {
 	}
 	stop := run(s)
 	first := appendEvents(t, q, 3, events.Delivered, billing, time.Now())
-	waitFor(t, "the first events", func() bool { return len(rc.got()) >= 3 })
-	waitFor(t, "their acknowledgement", func() bool { return s.Status()[0].Backlog == 0 })
+	testwait.For(t, 30*time.Second, "the first events", func() bool { return len(rc.got()) >= 3 })
+	testwait.For(t, 30*time.Second, "their acknowledgement", func() bool { return s.Status()[0].Backlog == 0 })
 	stop()
 	second := appendEvents(t, q, 2, events.Bounced, billing, time.Now()) // while stopped
 	q.Close()
 
 	q = openQueue(t, dir)
 	s = startSender(t, cfg, q)
-	waitFor(t, "the events written while stopped", func() bool { return len(rc.got()) >= 5 })
+	testwait.For(t, 30*time.Second, "the events written while stopped", func() bool { return len(rc.got()) >= 5 })
 	if got := rc.got(); !slices.Equal(got, append(first, second...)) {
 		t.Errorf("received %v, want %v then %v", got, first, second)
 	}
@@ -170,8 +171,8 @@ func TestSender_Filter(t *testing.T) {
 	appendEvents(t, q, 1, events.Bounced, events.Owner{}, time.Now())
 	last := appendEvents(t, q, 1, events.Bounced, events.Owner{Kind: events.KindSMTP, Name: "billing"}, time.Now())
 	want = append(want, last...)
-	waitFor(t, "the matching events", func() bool { return len(rc.got()) >= 3 })
-	waitFor(t, "the position past the skipped events", func() bool { return s.Status()[0].Backlog == 0 })
+	testwait.For(t, 30*time.Second, "the matching events", func() bool { return len(rc.got()) >= 3 })
+	testwait.For(t, 30*time.Second, "the position past the skipped events", func() bool { return s.Status()[0].Backlog == 0 })
 	if got := rc.got(); !slices.Equal(got, want) {
 		t.Errorf("received %v, want %v", got, want)
 	}
@@ -186,8 +187,8 @@ func TestSender_DropsExpiredEvents(t *testing.T) {
 	s := startSender(t, cfg, q)
 	appendEvents(t, q, 2, events.Deferred, billing, time.Now().Add(-2*time.Hour))
 	want := appendEvents(t, q, 1, events.Delivered, billing, time.Now())
-	waitFor(t, "the fresh event", func() bool { return len(rc.got()) >= 1 })
-	waitFor(t, "the position past every event", func() bool { return s.Status()[0].Backlog == 0 })
+	testwait.For(t, 30*time.Second, "the fresh event", func() bool { return len(rc.got()) >= 1 })
+	testwait.For(t, 30*time.Second, "the position past every event", func() bool { return s.Status()[0].Backlog == 0 })
 	if got := rc.got(); !slices.Equal(got, want) {
 		t.Errorf("received %v, want only %v", got, want)
 	}
@@ -204,11 +205,11 @@ func TestSender_RedirectIsAFailure(t *testing.T) {
 	cfg.Observer = obs
 	s := startSender(t, cfg, q)
 	appendEvents(t, q, 1, events.Delivered, billing, time.Now())
-	waitFor(t, "two tries", func() bool { return moved.postCount() >= 2 })
+	testwait.For(t, 30*time.Second, "two tries", func() bool { return moved.postCount() >= 2 })
 	if n := target.postCount(); n != 0 {
 		t.Errorf("followed the redirect: %d POSTs elsewhere", n)
 	}
-	waitFor(t, "a result", func() bool { return len(obs.of(s.eps[0].label)) >= 1 })
+	testwait.For(t, 30*time.Second, "a result", func() bool { return len(obs.of(s.eps[0].label)) >= 1 })
 	if got := obs.of(s.eps[0].label); got[0] != ResultStatus {
 		t.Errorf("results %v, want status", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 const body = "From: a@example.org\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -230,7 +231,7 @@ func TestMaxConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return s.Active() == 0 })
+	testwait.For(t, 5*time.Second, "the condition", func() bool { return s.Active() == 0 })
 	if s.MaxConcurrent() != 3 || s.Connections() != 3 {
 		t.Errorf("after quit: max %d, connections %d", s.MaxConcurrent(), s.Connections())
 	}
@@ -347,17 +348,6 @@ func (f *fatalTB) Helper() {}
 func (f *fatalTB) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestStart_OutsideATest(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // maxLine is the header line length the writer folds at: RFC 2047 2
@@ -83,7 +85,7 @@ func (h *headerWriter) fold(name string, words []string) {
 // long for a line.
 func needsEncoding(words []string) bool {
 	for _, w := range words {
-		if !isASCII(w) || strings.Contains(w, "=?") || len(w) > maxWord {
+		if !mailtext.IsASCII(w) || strings.Contains(w, "=?") || len(w) > maxWord {
 			return true
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/submission"
 )
@@ -36,7 +36,7 @@ func (e *envelope) checkAddress(field, addr string) error {
 	if err := submission.CheckAddress(addr, true); err != nil {
 		return badRequest(field, "%q: %v", addr, err)
 	}
-	if !isASCII(addr) {
+	if !mailtext.IsASCII(addr) {
 		e.utf8 = true
 	}
 	return nil
@@ -146,15 +146,6 @@ func crlf(msg []byte) ([]byte, error) {
 
 func tooBig(field string, n int, limit int64) *Error {
 	return &Error{Status: 413, Field: field, Message: fmt.Sprintf("the message is %d bytes; the limit is %d", n, limit)}
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // messageID is the Message-ID the relay gives a message it builds, the

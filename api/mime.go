@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // render writes the message: text alone, html alone, or both as
@@ -170,7 +172,7 @@ func encodeText(text string) ([]byte, string) {
 		text += "\n"
 	}
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	plain := isASCII(text) && !strings.ContainsRune(text, 0)
+	plain := mailtext.IsASCII(text) && !strings.ContainsRune(text, 0)
 	for _, l := range lines {
 		plain = plain && len(l) <= 998
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -137,7 +138,7 @@ func TestSend_BuiltStructure(t *testing.T) {
 	h := root.header
 	dec := new(mime.WordDecoder)
 	subject, err := dec.DecodeHeader(h.Get("Subject"))
-	if err != nil || subject != "Ihre Rechnung über 12 €" || isASCII(subject) && !strings.Contains(h.Get("Subject"), "=?utf-8?") {
+	if err != nil || subject != "Ihre Rechnung über 12 €" || mailtext.IsASCII(subject) && !strings.Contains(h.Get("Subject"), "=?utf-8?") {
 		t.Errorf("Subject %q decodes to %q (%v)", h.Get("Subject"), subject, err)
 	}
 	from, err := h.AddressList("From")

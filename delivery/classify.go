@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-smtp"
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver"
 )
@@ -123,7 +124,7 @@ func formatReply(se *smtp.SMTPError) string {
 	}
 	if se.Message != "" {
 		b.WriteString(" ")
-		b.WriteString(strings.Join(strings.Fields(se.Message), " "))
+		b.WriteString(mailtext.OneLine(se.Message))
 	}
 	return b.String()
 }

@@ -68,6 +68,8 @@ func (e *Engine) logExpired(m *queue.Message, i int, r queue.Result, now time.Ti
 	)
 }
 
+// tlsOrNone is the session's TLS for the log line; "none" in plaintext
+// or without a session.
 func (a attemptInfo) tlsOrNone() string {
 	if a.tls == "" {
 		return "none"

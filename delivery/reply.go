@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"unicode/utf8"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // Limits on what a remote server may send in one reply. RFC 5321
@@ -150,16 +151,7 @@ const maxResponse = 1024
 const cutMark = " [cut to 1 KiB]"
 
 // clip cuts s to maxResponse bytes, on a UTF-8 boundary, marking the cut.
-func clip(s string) string {
-	if len(s) <= maxResponse {
-		return s
-	}
-	n := maxResponse - len(cutMark)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + cutMark
-}
+func clip(s string) string { return mailtext.Clip(s, maxResponse, cutMark) }
 
 // clipErr is err's text, clipped, for a log line.
 func clipErr(err error) string {

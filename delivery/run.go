@@ -14,7 +14,7 @@ import (
 func (e *Engine) run(ctx context.Context, a *attempt, info attemptInfo) (res txResult, ok bool) {
 	s := a.slot.session()
 	info.connected = e.now()
-	info.tls = s.tlsState()
+	info.tls = s.tls
 	info.uses = s.uses + 1
 	// go-smtp sets its own deadlines, so cancelling must close the socket.
 	stop := context.AfterFunc(ctx, func() { s.rc.Conn.Close() })

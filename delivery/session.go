@@ -343,14 +343,6 @@ func (s *session) reset(timeout time.Duration) error {
 	return err
 }
 
-// tlsState describes the connection's TLS for logs; "none" in plaintext.
-func (s *session) tlsState() string {
-	if s.tls == "" {
-		return "none"
-	}
-	return s.tls
-}
-
 // close ends the session politely, waiting at most timeout for the reply.
 func (s *session) close(timeout time.Duration) {
 	if s.client == nil {

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/header"
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -140,7 +140,7 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.
 		res.broken = res.broken || !isReply(err)
 		return res
 	}
-	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: clip("250 " + oneLine(resp.StatusText)), RemoteMTA: s.remoteMTA}
+	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: clip("250 " + mailtext.OneLine(resp.StatusText)), RemoteMTA: s.remoteMTA}
 	if st := leadingStatus(resp.StatusText); st != "" {
 		ok.Status = st
 	}
@@ -182,10 +182,6 @@ func leadingStatus(text string) string {
 	return ""
 }
 
-func oneLine(s string) string {
-	return string(bytes.Join(bytes.Fields([]byte(s)), []byte(" ")))
-}
-
 // rcptOptions carries a recipient's RFC 3461 NOTIFY and ORCPT to the next
 // hop. An ORCPT is stored as "type;address".
 func rcptOptions(p queue.RecipientParams) *smtp.RcptOptions {
@@ -208,11 +204,11 @@ func rcptOptions(p queue.RecipientParams) *smtp.RcptOptions {
 // or the message header contains non-ASCII, so that the message cannot go
 // to a server without SMTPUTF8 unchanged.
 func needsSMTPUTF8(m *queue.Message, idxs []int, body []byte) bool {
-	if !isASCII(m.From) {
+	if !mailtext.IsASCII(m.From) {
 		return true
 	}
 	for _, i := range idxs {
-		if !isASCII(m.Recipients[i].Addr) {
+		if !mailtext.IsASCII(m.Recipients[i].Addr) {
 			return true
 		}
 	}
@@ -228,13 +224,4 @@ func has8bit(body []byte) bool {
 		}
 	}
 	return false
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // maxTXTString is the longest character-string of a TXT record (RFC 1035
@@ -204,13 +206,8 @@ func stripSpace(s string) string {
 	}, s)
 }
 
-// clip shortens untrusted text quoted in an error.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
+// clip shortens untrusted text quoted in an error (to 43 bytes).
+func clip(s string) string { return mailtext.Clip(s, 43, "...") }
 
 // SplitTXT cuts a record value into TXT character-strings of at most 255
 // octets; resolvers join them back (RFC 6376 3.6.2.2).

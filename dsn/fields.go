@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // maxValue bounds a field value, so that even unfolded it stays far below
@@ -59,7 +60,7 @@ func (r *Report) statusPart(utf8Transport bool) (p part, global bool) {
 
 func (r *Report) statusNeedsUTF8() bool {
 	for _, rc := range r.Recipients {
-		if !isASCII(rc.Addr) || !isASCII(rc.ORCPT) || !isASCII(rc.Response) || !isASCII(rc.RemoteMTA) {
+		if !mailtext.IsASCII(rc.Addr) || !mailtext.IsASCII(rc.ORCPT) || !mailtext.IsASCII(rc.Response) || !mailtext.IsASCII(rc.RemoteMTA) {
 			return true
 		}
 	}
@@ -88,7 +89,7 @@ func writeField(b *strings.Builder, name, value string) {
 func typedAddr(addr string, global bool) string {
 	addr = clip(clean(addr))
 	switch {
-	case isASCII(addr):
+	case mailtext.IsASCII(addr):
 		return "rfc822; " + addr
 	case global:
 		return "utf-8; " + addr
@@ -107,12 +108,12 @@ func typedORCPT(orcpt string, global bool) (string, bool) {
 	}
 	switch strings.ToLower(strings.TrimSpace(typ)) {
 	case "rfc822":
-		if !isASCII(addr) {
+		if !mailtext.IsASCII(addr) {
 			return typedAddr(addr, global), true
 		}
 		return "rfc822; " + addr, true
 	case "utf-8":
-		if global || isASCII(addr) && !strings.ContainsAny(addr, `+=\`) {
+		if global || mailtext.IsASCII(addr) && !strings.ContainsAny(addr, `+=\`) {
 			return "utf-8; " + addr, true
 		}
 		return "utf-8; " + clipEscaped(utf8AddrXtext(addr)), true
@@ -170,7 +171,7 @@ func statusCode(status string, a Action) string {
 // non-ASCII stays only where UTF-8 is allowed, else becomes \x{HEX}.
 func text(s string, utf8OK bool) string {
 	s = clip(clean(s))
-	if utf8OK || isASCII(s) {
+	if utf8OK || mailtext.IsASCII(s) {
 		return s
 	}
 	var b strings.Builder
@@ -206,26 +207,8 @@ func clean(s string) string {
 		}
 		return c
 	}, s)
-	return strings.Join(strings.Fields(s), " ")
+	return mailtext.OneLine(s)
 }
 
 // clip cuts s to at most maxValue bytes on a rune boundary.
-func clip(s string) string {
-	if len(s) <= maxValue {
-		return s
-	}
-	cut := maxValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
+func clip(s string) string { return mailtext.Clip(s, maxValue, "") }

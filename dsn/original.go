@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mxout/mxout/internal/header"
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // originalPart is the third part: the original message or its header.
@@ -21,11 +22,11 @@ func (r *Report) originalPart(utf8Transport bool) (part, bool) {
 	if r.Original == nil || r.Return == ReturnNothing {
 		return part{}, false
 	}
-	content, ascii := r.Original, isASCII(string(r.Original))
+	content, ascii := r.Original, mailtext.IsASCII(string(r.Original))
 	var p part
 	if r.Return == ReturnHeaders {
 		content = headerBlock(r.Original)
-		ascii = isASCII(string(content))
+		ascii = mailtext.IsASCII(string(content))
 		p = part{contentType: "text/rfc822-headers", description: "Headers of the original message"}
 		if !ascii {
 			p.contentType = "message/global-headers"

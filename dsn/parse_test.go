@@ -11,6 +11,8 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // parsed is a report taken apart the way a receiving program would.
@@ -39,7 +41,7 @@ func checkWellFormed(t testing.TB, r *Report, msg []byte) parsed {
 			t.Fatalf("line %d has a bare CR or LF: %q", i, line)
 		}
 	}
-	if !r.NeedsSMTPUTF8() && !isASCII(string(msg)) {
+	if !r.NeedsSMTPUTF8() && !mailtext.IsASCII(string(msg)) {
 		t.Fatalf("report to an ASCII address is not 7-bit:\n%s", msg)
 	}
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(msg)))

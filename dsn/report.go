@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // Kind is which notice a report is. Its value is also the type label of
@@ -106,7 +108,7 @@ const dateFormat = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // NeedsSMTPUTF8 reports whether the report can only travel with SMTPUTF8,
 // because its recipient's address is not ASCII.
-func (r *Report) NeedsSMTPUTF8() bool { return !isASCII(r.To) }
+func (r *Report) NeedsSMTPUTF8() bool { return !mailtext.IsASCII(r.To) }
 
 // Subject is the report's Subject line; Postfix's wording, so that people
 // and filters recognise it.

@@ -6,6 +6,8 @@ import (
 	"mime/quotedprintable"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // textPart renders the human-readable first part: what happened, each
@@ -134,7 +136,7 @@ func wrap(s, indent string) string {
 // when the report travels with SMTPUTF8, quoted-printable otherwise.
 func encodeText(s string, utf8Transport bool) part {
 	switch {
-	case isASCII(s):
+	case mailtext.IsASCII(s):
 		return part{contentType: "text/plain; charset=us-ascii", encoding: "7bit", body: []byte(s)}
 	case utf8Transport:
 		return part{contentType: "text/plain; charset=utf-8", encoding: "8bit", body: []byte(s)}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/internal/tagvalue"
 )
 
@@ -110,10 +111,5 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// clip bounds a peer's text quoted in an error.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
+// clip bounds a peer's text quoted in an error (to 67 bytes).
+func clip(s string) string { return mailtext.Clip(s, 67, "...") }

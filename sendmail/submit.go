@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // Relay is where and how Submit hands the message over.
@@ -153,9 +153,9 @@ func (e *stepError) Unwrap() error { return e.err }
 
 func transact(c *smtp.Client, m *Message) (Result, error) {
 	opts := &smtp.MailOptions{Size: int64(len(m.Data)), Return: smtp.DSNReturn(m.Return), EnvelopeID: m.EnvelopeID}
-	opts.UTF8 = !isASCII(m.From)
+	opts.UTF8 = !mailtext.IsASCII(m.From)
 	for _, to := range m.To {
-		opts.UTF8 = opts.UTF8 || !isASCII(to)
+		opts.UTF8 = opts.UTF8 || !mailtext.IsASCII(to)
 	}
 	if err := c.Mail(m.From, opts); err != nil {
 		return Result{}, &stepError{"MAIL FROM", "<" + m.From + ">", err}
@@ -208,16 +208,7 @@ func classify(addr string, err error) error {
 	return &Error{Code: code, Err: fmt.Errorf("relay %s refused %w", addr, err)}
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // Describe is a one-line form of err for standard error.
 func Describe(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return mailtext.OneLine(err.Error())
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mxout/mxout/internal/mailtext"
 	"github.com/mxout/mxout/internal/tagvalue"
 )
 
@@ -105,9 +106,4 @@ func mailtoAddr(u *url.URL) string {
 }
 
 // clip bounds a string a peer chose.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+func clip(s string, n int) string { return mailtext.Clip(s, n, "") }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/admin"
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // timeFormat is how the human output shows times, in the local zone.
@@ -64,7 +65,7 @@ func (p *listPrinter) message(m admin.Message) error {
 		fmt.Fprintf(&b, "%-20s  %s  %s\n", "", r.Addr, recipientSummary(r))
 	}
 	if q := m.Quarantine; q != nil {
-		fmt.Fprintf(&b, "%-20s  quarantined %s: %s\n", "", q.At.Local().Format(timeFormat), oneLine(q.Reason))
+		fmt.Fprintf(&b, "%-20s  quarantined %s: %s\n", "", q.At.Local().Format(timeFormat), mailtext.OneLine(q.Reason))
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
@@ -97,7 +98,7 @@ func recipientSummary(r admin.Recipient) string {
 		s += ", next " + r.NextAttempt.Local().Format(timeFormat)
 	}
 	if r.LastResponse != "" {
-		s += ": " + oneLine(r.LastResponse)
+		s += ": " + mailtext.OneLine(r.LastResponse)
 	}
 	return s
 }
@@ -122,7 +123,7 @@ func printMessage(w io.Writer, src *source, m admin.Message, asJSON bool) error 
 		fmt.Fprintf(&b, "  dsn:      ret=%s envid=%s\n", m.Ret, m.EnvID)
 	}
 	if q := m.Quarantine; q != nil {
-		fmt.Fprintf(&b, "  quarantined: %s (%s): %s\n", q.At.Local().Format(timeFormat), relative(q.At, now), oneLine(q.Reason))
+		fmt.Fprintf(&b, "  quarantined: %s (%s): %s\n", q.At.Local().Format(timeFormat), relative(q.At, now), mailtext.OneLine(q.Reason))
 	}
 	fmt.Fprintf(&b, "Recipients (%d):\n", len(m.Recipients))
 	for _, r := range m.Recipients {
@@ -135,7 +136,7 @@ func printMessage(w io.Writer, src *source, m admin.Message, asJSON bool) error 
 		}
 		b.WriteString("\n")
 		if r.LastResponse != "" {
-			fmt.Fprintf(&b, "    last reply: %s", oneLine(r.LastResponse))
+			fmt.Fprintf(&b, "    last reply: %s", mailtext.OneLine(r.LastResponse))
 			if r.RemoteMTA != "" {
 				fmt.Fprintf(&b, " (from %s)", r.RemoteMTA)
 			}
@@ -195,8 +196,6 @@ func sender(from string) string {
 	}
 	return from
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // relative says "3h2m ago" or "in 5m".
 func relative(t, now time.Time) string {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mxout/mxout/internal/mailtext"
 )
 
 // Pick returns the record among txts that starts with version ("v=STSv1")
@@ -57,10 +59,5 @@ func Split(record string) ([]Tag, error) {
 	return tags, nil
 }
 
-// clip bounds text from DNS quoted in an error.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
+// clip bounds text from DNS quoted in an error (to 67 bytes).
+func clip(s string) string { return mailtext.Clip(s, 67, "...") }

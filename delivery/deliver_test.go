@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -74,7 +75,7 @@ func TestDeliver_MixedRecipientResults(t *testing.T) {
 	mx.SetRcpt("gone@mixed.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
 	mx.SetRcpt("busy@mixed.example", &smtptest.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Message: "mailbox full"})
 	w.cfg.Retry.MaxLifetime = 200 * time.Millisecond
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	w.start()
 	id := w.enqueue("app@sender.example", "ok@mixed.example", "gone@mixed.example", "busy@mixed.example")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -25,7 +26,7 @@ func TestDeliver_NonGlobalMXBounces(t *testing.T) {
 	w.cfg.AllowedNetworks = nil
 	dialer := &recordingDialer{}
 	w.cfg.Dialer = dialer
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	w.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	m := metrics.New(prometheus.NewRegistry())
 	w.cfg.Metrics = m

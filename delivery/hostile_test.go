@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
@@ -138,7 +139,7 @@ func TestDeliver_LongReplyIsClipped(t *testing.T) {
 	mx := w.mx("wordy.example", 10, smtptest.Options{})
 	long := strings.TrimSuffix(strings.Repeat(strings.Repeat("y", 900)+"\n", 60), "\n") // 54 KB, 60 lines
 	mx.SetRcpt("gone@wordy.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: long})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	w.start()
 	id := w.enqueue("app@sender.example", "gone@wordy.example")

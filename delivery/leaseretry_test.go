@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
@@ -73,7 +74,7 @@ func TestEngine_WaitsBelowTheDiskReserve(t *testing.T) {
 	}
 	w.q = q
 	mx := w.mx("reserve.example", 10, smtptest.Options{})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	w.enqueue("app@sender.example", "u@reserve.example")
 

@@ -1,12 +1,10 @@
 package delivery
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +13,10 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 )
-
-// syncBuffer is a log sink the engine's workers may write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitMetric polls c until it reaches want: results are counted just
 // after the queue records them, which is what waitFinal waits for.
@@ -61,7 +42,7 @@ func TestMetrics_OutcomesRepliesAndLogLinesAgree(t *testing.T) {
 	bad := w.mx("bad.example", 10, smtptest.Options{})
 	bad.SetRcpt("gone@bad.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
 	m := metrics.NewWithOptions(prometheus.NewRegistry(), metrics.Options{Domains: []string{"ok.example"}})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	w.cfg.Metrics = m
 	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	w.start()

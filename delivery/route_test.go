@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -148,7 +149,7 @@ func TestDeliver_Smarthost(t *testing.T) {
 				w.cfg.Smarthost.RootCAs = x509.NewCertPool()
 				w.cfg.Smarthost.RootCAs.AppendCertsFromPEM(relay.CertPEM())
 			}
-			logs := &syncBuffer{}
+			logs := &testlog.Buffer{}
 			w.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			w.start()
 			// No DNS records at all: a lookup would fail the recipients.

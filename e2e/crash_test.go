@@ -75,26 +75,13 @@ func TestServe_RepeatedSIGKILLMidDelivery(t *testing.T) {
 	r := e.newRelay(over).start()
 
 	subs := &submissions{outcomes: map[string]outcome{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := 0; c < 5; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				marker := fmt.Sprintf("kill-%d-%d", c, i)
-				o, _ := r.submit("app@sender.example", []string{fmt.Sprintf("u%d@crash.example", c)}, message(marker))
-				subs.set(marker, o)
-				// A steady stream, not a flood: the drain afterwards stays short.
-				time.Sleep(25 * time.Millisecond)
-			}
-		}(c)
-	}
+	stop := clients(5, func(c, i int) {
+		marker := fmt.Sprintf("kill-%d-%d", c, i)
+		o, _ := r.submit("app@sender.example", []string{fmt.Sprintf("u%d@crash.example", c)}, message(marker))
+		subs.set(marker, o)
+		// A steady stream, not a flood: the drain afterwards stays short.
+		time.Sleep(25 * time.Millisecond)
+	})
 
 	for k := 0; k < kills; k++ {
 		before := len(subs.with(accepted))
@@ -104,8 +91,7 @@ func TestServe_RepeatedSIGKILLMidDelivery(t *testing.T) {
 		r.kill()
 		r.start()
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 
 	ok := subs.with(accepted)
 	testwait.For(t, 90*time.Second, fmt.Sprintf("the %d accepted messages to arrive", len(ok)), func() bool {

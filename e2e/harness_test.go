@@ -285,3 +285,28 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 }
 
 func dnstestA(ip string) []dnstest.Record { return []dnstest.Record{{Type: "A", Value: ip}} }
+
+// clients runs n clients at once, client c calling send(c, 0), send(c,
+// 1), ... until the returned stop is called; stop waits for them.
+func clients(n int, send func(c, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < n; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				send(c, i)
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

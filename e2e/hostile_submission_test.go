@@ -70,9 +70,7 @@ func TestHostile_DKIMNeverSignsForAnotherUsersDomain(t *testing.T) {
 		{"check_header_from off: the signer refuses", map[string]any{"check_header_from": false}, "Sender domain not allowed for this user"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeCertPair(t, dir, "localhost")
-			writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "pw"})
+			dir := certAndUsers(t, "localhost", map[string]string{"app": "pw"})
 			r := startAuthRelay(t, e.newRelay(map[string]any{"dkim": dkimCfg}), dir, tt.extra)
 			err := sendFrom(t, r, "pw", "app@sender.example", spoof)
 			wantSMTPError(t, "From: ceo@other.example", err, 553, smtp.EnhancedCode{5, 7, 1})
@@ -269,9 +267,7 @@ func TestHostile_StrangersCannotLockAUserOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "localhost")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "right"})
+	dir := certAndUsers(t, "localhost", map[string]string{"app": "right"})
 	r := submissionRelay(t, e, dir, nil) // auth_throttle defaults but delay 0s
 	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
 	for _, from := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"} {

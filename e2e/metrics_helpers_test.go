@@ -108,15 +108,7 @@ func (r *relay) endpoint(t *testing.T, path string) (int, string) {
 // into dir.
 func writeSelfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	t.Helper()
-	pair, err := testcert.New("relay.e2e.invalid", "relay.e2e.invalid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err = pair.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return testcert.WriteNew(t, dir, "relay.e2e.invalid", "relay.e2e.invalid")
 }
 
 // logLines decodes the relay's JSON log lines with the given msg.

@@ -143,9 +143,7 @@ func TestPostfix_RelayhostThroughMxout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "mxout")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app1": "the-password"})
+	dir := certAndUsers(t, "mxout", map[string]string{"app1": "the-password"})
 	r := submissionRelay(t, e, dir, nil)
 
 	relay := fmt.Sprintf("[127.0.0.1]:%d", r.port)

@@ -50,9 +50,7 @@ func tlsRelay(t *testing.T) (*relay, *smtptest.Server, string) {
 	// No SMTPUTF8 at the MX: Go's net/smtp asks the relay for it on every
 	// message, and the (ASCII) mail must still get through.
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "localhost")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app1": "the-password"})
+	dir := certAndUsers(t, "localhost", map[string]string{"app1": "the-password"})
 	return submissionRelay(t, e, dir, nil), mx, filepath.Join(dir, "cert.pem")
 }
 

@@ -169,34 +169,20 @@ func TestSendmail_RelayCrashLosesNothingReportedSent(t *testing.T) {
 	var mu sync.Mutex
 	var sent []string
 	codes := map[int]int{}
-	var runs sync.WaitGroup
-	stop := make(chan struct{})
-	for c := 0; c < 3; c++ {
-		runs.Add(1)
-		go func(c int) {
-			defer runs.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				marker := fmt.Sprintf("sm-%d-%d", c, i)
-				run := runSendmail(t, env, message(marker), binary(t), "sendmail", "-i", "-f", "app@sender.example", "u@crash.example")
-				mu.Lock()
-				codes[run.code]++
-				if run.code == 0 {
-					sent = append(sent, marker)
-				}
-				mu.Unlock()
-			}
-		}(c)
-	}
+	stop := clients(3, func(c, i int) {
+		marker := fmt.Sprintf("sm-%d-%d", c, i)
+		run := runSendmail(t, env, message(marker), binary(t), "sendmail", "-i", "-f", "app@sender.example", "u@crash.example")
+		mu.Lock()
+		codes[run.code]++
+		if run.code == 0 {
+			sent = append(sent, marker)
+		}
+		mu.Unlock()
+	})
 	testwait.For(t, 30*time.Second, "10 messages sent", func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) >= 10 })
 	r.kill()
 	testwait.For(t, 30*time.Second, "a run to fail with the relay down", func() bool { mu.Lock(); defer mu.Unlock(); return codes[75] > 0 })
-	close(stop)
-	runs.Wait()
+	stop()
 
 	mx.Up()
 	r.start()
@@ -217,9 +203,7 @@ func TestSendmail_STARTTLSAndAUTHFromTheConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "relay")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"cron": "s3cret"})
+	dir := certAndUsers(t, "relay", map[string]string{"cron": "s3cret"})
 	r := submissionRelay(t, e, dir, nil)
 	env := []string{"MXOUT_CONFIG=" + r.configPath}
 

@@ -118,32 +118,18 @@ func TestServe_SIGKILLLosesNothing(t *testing.T) {
 
 	var mu sync.Mutex
 	var accepted []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := 0; c < 4; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				marker := fmt.Sprintf("crash-%d-%d", c, i)
-				if _, err := r.send("app@sender.example", []string{"u@crash.example"}, message(marker)); err != nil {
-					continue // the relay is gone: this one was not accepted
-				}
-				mu.Lock()
-				accepted = append(accepted, marker)
-				mu.Unlock()
-			}
-		}(c)
-	}
+	stop := clients(4, func(c, i int) {
+		marker := fmt.Sprintf("crash-%d-%d", c, i)
+		if _, err := r.send("app@sender.example", []string{"u@crash.example"}, message(marker)); err != nil {
+			return // the relay is gone: this one was not accepted
+		}
+		mu.Lock()
+		accepted = append(accepted, marker)
+		mu.Unlock()
+	})
 	testwait.For(t, 20*time.Second, "20 accepted messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 20 })
 	r.kill()
-	close(stop)
-	wg.Wait()
+	stop()
 
 	mx.Up()
 	r.start()

@@ -25,13 +25,7 @@ import (
 // certificate tools do.
 func writeCertPair(t *testing.T, dir, cn string) {
 	t.Helper()
-	pair, err := testcert.New(cn, "localhost", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := pair.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	testcert.WriteNew(t, dir, cn, "localhost", "127.0.0.1")
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -63,6 +57,16 @@ func writeUsers(t *testing.T, path string, users map[string]string) {
 func submissionRelay(t *testing.T, e *env, dir string, extra map[string]any) *relay {
 	t.Helper()
 	return startAuthRelay(t, e.newRelay(nil), dir, extra)
+}
+
+// certAndUsers writes a certificate named cn and a users file with users
+// (name: password) into a new directory, for submissionRelay.
+func certAndUsers(t *testing.T, cn string, users map[string]string) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	writeCertPair(t, dir, cn)
+	writeUsers(t, filepath.Join(dir, "users.yaml"), users)
+	return dir
 }
 
 // startAuthRelay is submissionRelay for a relay already configured
@@ -130,9 +134,7 @@ func TestSubmission_SIGHUPReloadsCertificateAndUsersWithSessionOpen(t *testing.T
 	t.Parallel()
 	e := newEnv(t)
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "first")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one"})
+	dir := certAndUsers(t, "first", map[string]string{"app": "one"})
 	r := submissionRelay(t, e, dir, nil)
 
 	old, cn := openSession(t, r)
@@ -195,9 +197,7 @@ func TestSubmission_SIGHUPReloadsCertificateAndUsersWithSessionOpen(t *testing.T
 func TestSubmission_CertificateReloadedOnFileChange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dir := t.TempDir()
-	writeCertPair(t, dir, "first")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one"})
+	dir := certAndUsers(t, "first", map[string]string{"app": "one"})
 	r := submissionRelay(t, e, dir, map[string]any{"tls": map[string]any{"watch_interval": "1s"}})
 	if _, cn := openSession(t, r); cn != "first" {
 		t.Fatalf("served %q", cn)
@@ -219,9 +219,7 @@ func TestSubmission_Swaks(t *testing.T) {
 	}
 	e := newEnv(t)
 	mx := e.mx("dest.example", 10, smtptest.Options{})
-	dir := t.TempDir()
-	writeCertPair(t, dir, "localhost")
-	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "s3cret"})
+	dir := certAndUsers(t, "localhost", map[string]string{"app": "s3cret"})
 	r := submissionRelay(t, e, dir, nil)
 	server := fmt.Sprintf("127.0.0.1:%d", r.port)
 	run := func(args ...string) (string, error) {

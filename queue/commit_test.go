@@ -21,10 +21,7 @@ func TestCommit_GroupSplitsWhenFull(t *testing.T) {
 	opts := testOptions(t.TempDir(), c)
 	opts.MemtableBytes = 1 << 20
 	opts.ValueThreshold = 64 << 10
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	const n = 64
 	bodies := map[ID][]byte{}
 	var mu sync.Mutex
@@ -49,10 +46,7 @@ func TestCommit_GroupSplitsWhenFull(t *testing.T) {
 	if len(bodies) != n {
 		t.Fatalf("%d of %d enqueued", len(bodies), n)
 	}
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, n, 0, 0, 0)
 	for id, want := range bodies {

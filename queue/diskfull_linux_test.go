@@ -25,10 +25,7 @@ func TestEnqueue_RealDiskFull(t *testing.T) {
 	opts.ValueLogFileBytes = 4 << 20
 	opts.MaxMessageBytes = 256 << 10
 	opts.MinFreeBytes = 3*opts.MemtableBytes + 2*opts.ValueLogFileBytes + 2*(256<<10)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	body := bytes.Repeat([]byte("0123456789abcdef"), 256<<10/16)
 

@@ -28,10 +28,7 @@ func reopen(t *testing.T, q *Queue, opts Options) *Queue {
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	t.Cleanup(func() { q.Close() })
 	return q
 }
@@ -238,10 +235,7 @@ func TestEvents_DiskReserve(t *testing.T) {
 	free.Store(1 << 40)
 	opts.MinFreeBytes = 1 << 30
 	opts.FreeSpace = func(string) (int64, error) { return free.Load(), nil }
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	recs := appendEvents(t, q, c.Now(), "")
 	free.Store(opts.MinFreeBytes - 1) // below the reserve, above the margin

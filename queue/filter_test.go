@@ -186,10 +186,7 @@ func TestLeaseFiltered_OldDueEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close()
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, 1, 0, 0, 0)
 	var asked []string

@@ -113,10 +113,7 @@ func TestLease_NothingStrandedUnderConcurrentWrites(t *testing.T) {
 	opts := testOptions(t.TempDir(), newClock())
 	opts.Now = time.Now
 	opts.LeaseDuration = 20 * time.Millisecond
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	const n = 400
 	var wg sync.WaitGroup

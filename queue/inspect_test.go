@@ -169,10 +169,7 @@ func TestGC_KickedByLargeDeletes(t *testing.T) {
 	opts := testOptions(t.TempDir(), c)
 	opts.GCInterval = time.Hour // only a kick can run it within the test
 	opts.ValueLogFileBytes = 1 << 20
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	body := bytes.Repeat([]byte("x"), 64<<10)
 	var ids []ID

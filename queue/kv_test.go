@@ -95,10 +95,7 @@ func TestKV_Refusals(t *testing.T) {
 	full.Dir = t.TempDir()
 	full.MinFreeBytes = 1 << 20
 	full.FreeSpace = func(string) (int64, error) { return 1 << 20, nil }
-	fq, err := Open(full)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fq := mustOpen(t, full)
 	defer fq.Close()
 	if err := mustKV(t, fq, "mta-sts").Put("k", []byte("v")); !errors.Is(err, ErrNoSpace) {
 		t.Errorf("Put below the reserve = %v, want ErrNoSpace", err)

@@ -6,30 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mxout/mxout/internal/testlog"
 )
-
-// logBuffer collects a queue's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // linesWith counts the lines of logs that contain s.
 func linesWith(logs, s string) int {
@@ -43,15 +25,12 @@ func linesWith(logs, s string) int {
 }
 
 // openLogged opens a test queue whose log goes to the returned buffer.
-func openLogged(t *testing.T, c *clock) (*Queue, *logBuffer, Options) {
+func openLogged(t *testing.T, c *clock) (*Queue, *testlog.Buffer, Options) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	opts := testOptions(t.TempDir(), c)
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	t.Cleanup(func() { q.Close() })
 	return q, logs, opts
 }
@@ -174,10 +153,7 @@ func TestLease_RemovesADueEntryWithoutRecord(t *testing.T) {
 	ghost := NewID(c.Now())
 	writeRaw(t, q, dueKey(c.Now(), ghost), dueValue(&Message{ID: ghost, Size: 42, Recipients: []Recipient{{RecipientParams: RecipientParams{Addr: "b@y.example"}}}}))
 	q.Close()
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, 1, 0, 0, 0) // counted from the due index at start
 
@@ -210,10 +186,7 @@ func TestQuarantine_SurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close()
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	if s := q.Stats(); s.Quarantined != 1 || s.QuarantinedTotal != 0 {
 		t.Errorf("after a restart: %+v, want 1 quarantined, 0 moved since the start", s)

@@ -43,12 +43,19 @@ func testOptions(dir string, c *clock) Options {
 func openTest(t *testing.T, c *clock) (*Queue, Options) {
 	t.Helper()
 	opts := testOptions(t.TempDir(), c)
+	q := mustOpen(t, opts)
+	t.Cleanup(func() { q.Close() })
+	return q, opts
+}
+
+// mustOpen opens a queue the test closes itself.
+func mustOpen(t testing.TB, opts Options) *Queue {
+	t.Helper()
 	q, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close() })
-	return q, opts
+	return q
 }
 
 func env(from string, to ...string) Envelope {
@@ -180,20 +187,14 @@ func TestLease_ExpiredAfterRestart(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "body")
 	if jobs, _ := q.Lease(c.Now(), 5); len(jobs) != 1 {
 		t.Fatal("lease failed")
 	}
 	q.Close() // as if the process died mid-delivery: no Complete
 
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, 1, 0, 0, 0)
 	due, ok := q.NextDue()
@@ -229,10 +230,7 @@ func TestReopen_KeepsMessagesAndCounts(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	var ids []ID
 	for i := 0; i < 5; i++ {
 		ids = append(ids, mustEnqueue(t, q, env("a@x.example", fmt.Sprintf("r%d@y.example", i)), fmt.Sprintf("body %d", i)))
@@ -244,10 +242,7 @@ func TestReopen_KeepsMessagesAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close()
-	q, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, 3, 1, 0, 1)
 	for i, id := range ids {
@@ -427,10 +422,7 @@ func TestEnqueue_DiskFull452(t *testing.T) {
 	var mu sync.Mutex
 	opts.MinFreeBytes = 100 << 20
 	opts.FreeSpace = func(string) (int64, error) { mu.Lock(); defer mu.Unlock(); return free, nil }
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	mustEnqueue(t, q, env("a@x.example", "b@y.example"), "fits")
 	mu.Lock()

@@ -12,10 +12,7 @@ func TestOpenReadOnly_LockedWhileOpenThenReadable(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "Subject: hi\r\n\r\nbody")
 	held := mustEnqueue(t, q, env("a@x.example", "c@y.example"), "body")
 	if err := q.Hold(held); err != nil {
@@ -77,10 +74,7 @@ func TestOpenReadOnly_AfterCrashNeedsRecovery(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	defer q.Close()
 	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "body")
 	// A copy of the files of an open queue is what a crash leaves behind:
@@ -92,10 +86,7 @@ func TestOpenReadOnly_AfterCrashNeedsRecovery(t *testing.T) {
 	if _, err := OpenReadOnly(copts); !errors.Is(err, ErrNeedsRecovery) {
 		t.Fatalf("read-only open after a crash = %v, want ErrNeedsRecovery", err)
 	}
-	rw, err := Open(copts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rw := mustOpen(t, copts)
 	if _, err := rw.Get(id); err != nil {
 		t.Fatalf("message lost in the crash copy: %v", err)
 	}
@@ -153,10 +144,7 @@ func TestOpen_WithoutBlockCache(t *testing.T) {
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
 	opts.BlockCacheBytes = 0 // queue.badger.block_cache_bytes: 0 is valid config
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	id := mustEnqueue(t, q, env("a@x.example", "b@y.example"), "body")
 	q.Close()
 	ro, err := OpenReadOnly(opts)

@@ -16,10 +16,7 @@ func spaceQueue(t *testing.T, c *clock) (*Queue, *atomic.Int64) {
 	opts := testOptions(t.TempDir(), c)
 	opts.MinFreeBytes = 100 << 20
 	opts.FreeSpace = func(string) (int64, error) { return free.Load(), nil }
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	t.Cleanup(func() { q.Close() })
 	return q, &free
 }

@@ -17,13 +17,7 @@ import (
 // files (by rename, as certificate tools do).
 func writeCert(t *testing.T, dir, cn string) {
 	t.Helper()
-	pair, err := testcert.New(cn, "localhost", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := pair.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	testcert.WriteNew(t, dir, cn, "localhost", "127.0.0.1")
 }
 
 func TestCertStore_ReloadKeepsOldOnFailure(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
@@ -56,14 +57,14 @@ type harness struct {
 	addr   string
 	m      *metrics.Metrics
 	client *tls.Config // trusts the server's certificate
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	served chan error // Serve's result
 }
 
 // start serves cfg (with TLS, metrics and a logger filled in) in mode.
 func start(t *testing.T, cfg Config, q Queue, mode configs.TLSMode) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}, served: make(chan error, 1)}
+	h := &harness{logs: &testlog.Buffer{}, served: make(chan error, 1)}
 	var serverTLS *tls.Config
 	serverTLS, h.client = newTLSConfigs(t)
 	if cfg.TLSConfig == nil {
@@ -313,24 +314,6 @@ func (rc *rawConn) send(from string, to []string, data string) string {
 	rc.must("DATA", "354 ")
 	rc.write(data)
 	return rc.reply()
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newTLSConfigs makes a self-signed certificate for 127.0.0.1 and

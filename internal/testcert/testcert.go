@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -51,4 +52,18 @@ func (p *Pair) Write(dir string) (certFile, keyFile string, err error) {
 		}
 	}
 	return certFile, keyFile, nil
+}
+
+// WriteNew makes a pair as New does and writes it into dir as Write
+// does, failing the test on an error; it returns the files' paths.
+func WriteNew(t testing.TB, dir, commonName string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	p, err := New(commonName, hosts...)
+	if err == nil {
+		certFile, keyFile, err = p.Write(dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

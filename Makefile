@@ -27,6 +27,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 STATEDIR    ?= /var/lib/mxout
 DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
+# Every command reads $(SYSCONFDIR)/mxout/mxout.yaml when neither --config
+# nor $MXOUT_CONFIG names a config file.
+LDFLAGS += -X main.systemConfig=$(SYSCONFDIR)/mxout/mxout.yaml
 # SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail to mxout.
 SENDMAIL_LINK ?=
 # Extra flags for `make bench`, e.g. BENCH_FLAGS='--runs 3 --drain-messages 100000'.

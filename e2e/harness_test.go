@@ -30,6 +30,9 @@ var (
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
+	// systemConfigPath is where the built binary looks for its config
+	// when neither --config nor $MXOUT_CONFIG names one.
+	systemConfigPath string
 )
 
 // binary builds cmd/mxout once per test run.
@@ -42,7 +45,12 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "mxout")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/mxout").CombinedOutput()
+		// The system-wide config file of this binary is in its own
+		// directory, absent unless a test writes it: no test reads the
+		// machine's /etc/mxout/mxout.yaml.
+		systemConfigPath = filepath.Join(dir, "etc", "mxout.yaml")
+		out, err := exec.Command("go", "build", "-ldflags", "-X main.systemConfig="+systemConfigPath,
+			"-o", binPath, "../cmd/mxout").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -10,24 +10,26 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newConfigCmd() *cobra.Command {
+func newConfigCmd(p paths) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration", Example: "  mxout config check --config /etc/mxout/mxout.yaml"}
-	var path string
+	var config *configFile
 	check := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the configuration and print the effective values",
-		Long: "Loads the embedded defaults, the --config file and MXOUT_* environment\n" +
+		Long: "Loads the embedded defaults, the config file and MXOUT_* environment\n" +
 			"variables, validates them, loads the DKIM key files,\n" +
 			"submission.users_file, the submission.tls certificate and\n" +
 			"delivery.smarthost.ca_file, and prints\n" +
-			"the effective configuration as YAML, after a comment line\n" +
+			"the effective configuration as YAML, after comment lines naming the\n" +
+			"config file used (--config, else $MXOUT_CONFIG, else " + p.systemConfig + "\n" +
+			"if it exists, else none: the embedded defaults) and a comment line\n" +
 			"\"# warning: ...\" for each setting that is valid but surely wrong\n" +
 			"(a submission user that can never send, an unverified smarthost).\n" +
 			"Exits 1 with one line per bad key when the configuration is invalid.",
 		Example: "  mxout config check --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := configs.Load(path)
+			c, src, err := config.load()
 			if err != nil {
 				return err
 			}
@@ -59,6 +61,7 @@ func newConfigCmd() *cobra.Command {
 			// Warnings are YAML comments: the output stays a config that
 			// loads, and they are seen wherever it goes.
 			var b strings.Builder
+			fmt.Fprintf(&b, "# config file: %s\n", src)
 			b.WriteString("# effective configuration (valid)\n")
 			for _, w := range warnings {
 				fmt.Fprintf(&b, "# warning: %s\n", w)
@@ -67,7 +70,7 @@ func newConfigCmd() *cobra.Command {
 			return err
 		},
 	}
-	configFlag(check, &path)
+	config = addConfigFlag(check, p, false)
 	cmd.AddCommand(check)
 	return cmd
 }

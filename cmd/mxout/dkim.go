@@ -19,7 +19,7 @@ import (
 	"github.com/mxout/mxout/resolver"
 )
 
-func newDKIMCmd() *cobra.Command {
+func newDKIMCmd(p paths) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dkim",
 		Short: "Make DKIM keys and check their DNS records",
@@ -27,7 +27,7 @@ func newDKIMCmd() *cobra.Command {
 		Example: "  mxout dkim keygen --domain example.com --selector mx2026 --out /etc/mxout/dkim/example.com.mx2026.pem\n" +
 			"  mxout dkim check --config /etc/mxout/mxout.yaml",
 	}
-	cmd.AddCommand(newDKIMKeygenCmd(), newDKIMCheckCmd())
+	cmd.AddCommand(newDKIMKeygenCmd(), newDKIMCheckCmd(p))
 	return cmd
 }
 
@@ -126,8 +126,9 @@ func writeNewFile(path string, data []byte) error {
 	return nil
 }
 
-func newDKIMCheckCmd() *cobra.Command {
-	var path, domain string
+func newDKIMCheckCmd(p paths) *cobra.Command {
+	var domain string
+	var config *configFile
 	cmd := &cobra.Command{
 		Use:   "check [--domain D]",
 		Short: "Check that the published DKIM records match the configured keys",
@@ -139,7 +140,7 @@ func newDKIMCheckCmd() *cobra.Command {
 		Example: "  mxout dkim check --domain example.com --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := configs.Load(path)
+			c, _, err := config.load()
 			if err != nil {
 				return err
 			}
@@ -147,7 +148,7 @@ func newDKIMCheckCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&domain, "domain", "", "the signing domain to check (default: all of dkim.domains)")
-	configFlag(cmd, &path)
+	config = addConfigFlag(cmd, p, false)
 	return cmd
 }
 

@@ -19,7 +19,7 @@ import (
 // runCmd runs the mxout command line with args and returns its output.
 func runCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
+	root := newRoot(testPaths(t))
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -31,23 +31,24 @@ func main() {
 	}
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd is the mxout command line as installed.
+func newRootCmd() *cobra.Command { return newRoot(paths{systemConfig: systemConfig}) }
+
+// newRoot is the mxout command line finding its files at p.
+func newRoot(p paths) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "mxout",
 		Short:         "mxout is an outbound-only SMTP relay with a durable queue",
 		Example:       rootExamples,
+		Version:       currentBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newQueueCmd(), newPasswdCmd(), newConfigCmd(), newVersionCmd(), newDKIMCmd())
-	root.AddCommand(newSendmailCmd())
+	// --version prints what `mxout version` prints.
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newServeCmd(p), newQueueCmd(p), newPasswdCmd(), newConfigCmd(p), newVersionCmd(), newDKIMCmd(p))
+	root.AddCommand(newSendmailCmd(p))
 	root.AddCommand(newImportCmd())
 	root.AddCommand(newAPIKeyCmd())
 	return root
-}
-
-// configFlag adds --config to cmd; its default is $MXOUT_CONFIG.
-func configFlag(cmd *cobra.Command, path *string) {
-	cmd.Flags().StringVarP(path, "config", "c", os.Getenv("MXOUT_CONFIG"),
-		"YAML config file (default $MXOUT_CONFIG; none: embedded defaults)")
 }

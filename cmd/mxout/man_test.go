@@ -36,14 +36,18 @@ bounces, DKIM, metrics, operations) are in */usr/share/doc/mxout* (or
 *docs/* of the source).`,
 	Sections: `# ENVIRONMENT
 **MXOUT_CONFIG**
-: the config file, when **--config** is not given.
+: the config file, when **--config** is not given. Every command finds its
+config the same way: **--config**, else **MXOUT_CONFIG**, else
+*/etc/mxout/mxout.yaml* if it exists, else the embedded defaults;
+**mxout config check** prints which one it used.
 
 **MXOUT_**\<SECTION\>**_**\<KEY\>
 : overrides one config key: **MXOUT_DELIVERY_WORKERS=32** is delivery.workers; see **mxout.yaml**(5).
 
 # FILES
 */etc/mxout/mxout.yaml*
-: the configuration the packages install (a conffile); see **mxout.yaml**(5).
+: the configuration the packages install (a conffile), read by every command
+not given **--config** or **MXOUT_CONFIG**; see **mxout.yaml**(5).
 
 */var/lib/mxout*
 : the queue (data_dir of that configuration), owned by the mxout user.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -18,12 +17,12 @@ import (
 
 // queueCmd holds the flags shared by the queue subcommands.
 type queueCmd struct {
-	config string
+	config *configFile
 	json   bool
 	direct bool
 }
 
-func newQueueCmd() *cobra.Command {
+func newQueueCmd(p paths) *cobra.Command {
 	qc := &queueCmd{}
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -40,8 +39,7 @@ func newQueueCmd() *cobra.Command {
 			"  mxout queue show 0123456789abcdefghij\n" +
 			"  mxout queue list -q --domain spam.example | mxout queue delete -",
 	}
-	cmd.PersistentFlags().StringVarP(&qc.config, "config", "c", os.Getenv("MXOUT_CONFIG"),
-		"YAML config file of the relay (default $MXOUT_CONFIG; none: embedded defaults)")
+	qc.config = addConfigFlag(cmd, p, true)
 	cmd.AddCommand(qc.listCmd(), qc.showCmd(), qc.statsCmd(), qc.flushCmd(), qc.deleteCmd(),
 		qc.actionCmd("hold", "Stop delivery of messages until they are released",
 			func(c *admin.Client, ctx context.Context, id queue.ID) (admin.Done, error) { return c.Hold(ctx, id) }),
@@ -53,7 +51,8 @@ func newQueueCmd() *cobra.Command {
 
 // load reads the config the commands use (data_dir, admin.listen, admin.socket, admin.token).
 func (qc *queueCmd) load() (*configs.Config, error) {
-	return configs.Load(qc.config)
+	c, _, err := qc.config.load()
+	return c, err
 }
 
 func (qc *queueCmd) readFlags(cmd *cobra.Command) {

@@ -43,7 +43,7 @@ func (r *relay) handleSIGHUP() (stop func()) {
 // reload re-reads the config file and hands it to every reloader. A file
 // that does not load changes nothing; a part that fails keeps its settings.
 func (r *relay) reload() {
-	c, err := configs.Load(r.configPath)
+	c, err := r.configSrc.load()
 	if err != nil {
 		r.log.Error("reload on SIGHUP failed: the config does not load; nothing changed", "err", err)
 		return

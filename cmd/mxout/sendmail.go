@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,14 +16,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// defaultConfigPath is read by `mxout sendmail` when neither --config nor
-// $MXOUT_CONFIG names a config, if it exists.
-const defaultConfigPath = "/etc/mxout/mxout.yaml"
-
 // sendmailTimeout bounds connecting and each SMTP command to the relay.
 const sendmailTimeout = 30 * time.Second
 
-func newSendmailCmd() *cobra.Command {
+func newSendmailCmd(p paths) *cobra.Command {
 	return &cobra.Command{
 		Use:   "sendmail [options] [recipient...]",
 		Short: "Send the message on standard input through the relay (sendmail-compatible)",
@@ -64,7 +59,7 @@ Errors are one line on standard error.`,
 		DisableFlagParsing:    true,
 		DisableFlagsInUseLine: true, // its options are in Long, not cobra flags
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := runSendmail(cmd, args)
+			err := runSendmail(cmd, p, args)
 			if err == nil {
 				return nil
 			}
@@ -74,7 +69,7 @@ Errors are one line on standard error.`,
 	}
 }
 
-func runSendmail(cmd *cobra.Command, args []string) error {
+func runSendmail(cmd *cobra.Command, p paths, args []string) error {
 	a, err := sendmail.ParseArgs(args)
 	if err != nil {
 		return err
@@ -82,7 +77,7 @@ func runSendmail(cmd *cobra.Command, args []string) error {
 	if a.Help {
 		return cmd.Help()
 	}
-	c, err := sendmailConfig(a.ConfigPath)
+	c, err := locateConfig(a.ConfigPath, os.Getenv("MXOUT_CONFIG"), p.systemConfig).load()
 	if err != nil {
 		return &sendmail.Error{Code: sendmail.ExConfig, Err: err}
 	}
@@ -103,21 +98,6 @@ func runSendmail(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", sendmailName(), res.Reply)
 	}
 	return nil
-}
-
-// sendmailConfig loads the config named by -C/--config, else
-// $MXOUT_CONFIG, else /etc/mxout/mxout.yaml if it exists, else the
-// embedded defaults.
-func sendmailConfig(path string) (*configs.Config, error) {
-	if path == "" {
-		path = os.Getenv("MXOUT_CONFIG")
-	}
-	if path == "" {
-		if _, err := os.Stat(defaultConfigPath); !errors.Is(err, os.ErrNotExist) {
-			path = defaultConfigPath
-		}
-	}
-	return configs.Load(path)
 }
 
 // sendmailRelay is the first submission listener, as seen from this

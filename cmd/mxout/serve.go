@@ -29,8 +29,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newServeCmd() *cobra.Command {
-	var path string
+func newServeCmd(p paths) *cobra.Command {
+	var config *configFile
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the relay",
@@ -43,7 +43,7 @@ func newServeCmd() *cobra.Command {
 		Example: "  mxout serve\n  mxout serve --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := configs.Load(path)
+			c, src, err := config.load()
 			if err != nil {
 				return err
 			}
@@ -53,10 +53,10 @@ func newServeCmd() *cobra.Command {
 			log := newLogger(c.Log, os.Stderr)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return runRelay(ctx, c, path, log)
+			return runRelay(ctx, c, src, log)
 		},
 	}
-	configFlag(cmd, &path)
+	config = addConfigFlag(cmd, p, false)
 	return cmd
 }
 
@@ -76,7 +76,7 @@ func refuseUnwired(c *configs.Config) error {
 // relay is the running process: its parts in dependency order.
 type relay struct {
 	cfg        *configs.Config
-	configPath string // re-read on SIGHUP
+	configSrc  configSource // re-read on SIGHUP
 	log        *slog.Logger
 	signer     *dkim.Signer
 	reloadMu   sync.Mutex // guards reloaders; held during a reload
@@ -95,8 +95,8 @@ type relay struct {
 
 // runRelay starts every part, waits for ctx to end (a signal) or a part to
 // fail, and stops them in reverse order.
-func runRelay(ctx context.Context, c *configs.Config, configPath string, log *slog.Logger) error {
-	r := &relay{cfg: c, configPath: configPath, log: log, done: make(chan struct{}), errs: make(chan error, 8)}
+func runRelay(ctx context.Context, c *configs.Config, src configSource, log *slog.Logger) error {
+	r := &relay{cfg: c, configSrc: src, log: log, done: make(chan struct{}), errs: make(chan error, 8)}
 	stopHUP := r.handleSIGHUP()
 	defer stopHUP()
 	if err := r.start(); err != nil {
@@ -104,7 +104,7 @@ func runRelay(ctx context.Context, c *configs.Config, configPath string, log *sl
 		return err
 	}
 	b := currentBuild()
-	log.Info("mxout started", "version", b.version, "commit", b.commit, "hostname", c.Hostname, "data_dir", c.DataDir,
+	log.Info("mxout started", "version", b.version, "commit", b.commit, "config", r.configSrc.String(), "hostname", c.Hostname, "data_dir", c.DataDir,
 		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen, "admin_socket", c.AdminSocket())
 	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error

@@ -11,13 +11,11 @@ import (
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
-		Short:   "Print the version, commit, Go version and build date",
-		Example: "  mxout version",
+		Short:   "Print the version, commit, Go version and build date (as --version does)",
+		Example: "  mxout version\n  mxout --version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b := currentBuild()
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "mxout %s (commit %s, built %s, %s %s/%s)\n",
-				b.version, b.commit, b.date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), currentBuild())
 			return err
 		},
 	}
@@ -28,6 +26,12 @@ func newVersionCmd() *cobra.Command {
 // the commit and its time; `go run` records none).
 type build struct {
 	version, commit, date string
+}
+
+// String is the line `mxout version` and `mxout --version` print.
+func (b build) String() string {
+	return fmt.Sprintf("mxout %s (commit %s, built %s, %s %s/%s)",
+		b.version, b.commit, b.date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func currentBuild() build {

@@ -11,10 +11,10 @@ import (
 // arrival), so that a scan seeks past the deletions that delivered
 // messages leave at its front. Badger keeps a deleted key until
 // compaction reaches the bottom level; a scan from the start steps over
-// every one of them. On a draining backlog each Lease cost grew with the
-// number of messages already delivered (Lease of 8 on a 200,000-message
-// queue: 10 ms on average over the first 20,000 delivered, 57 ms by
-// 60,000), and so did finding the oldest message at every metrics scrape.
+// every one of them: on a draining backlog each Lease, and finding the
+// oldest message at every metrics scrape, cost more with every message
+// already delivered (docs/benchmarks.md, "Queue at scale", has the
+// figures).
 //
 // Times are Unix nanoseconds: a due time, or the time in a queue ID.
 //

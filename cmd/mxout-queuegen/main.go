@@ -1,12 +1,12 @@
-// Command queuegen measures mxout's queue at scale: it fills a data
+// Command mxout-queuegen measures mxout's queue at scale: it fills a data
 // directory with many messages through the real queue.Enqueue, measures
 // how `mxout serve` starts on it (time to listen, RSS), and drains it to
 // measure how much disk value-log GC gives back. docs/benchmarks.md
 // ("Queue at scale") records its numbers and the commands.
 //
-//	go run ./internal/queuegen fill    --dir /var/tmp/q1m --n 1000000
-//	go run ./internal/queuegen startup --dir /var/tmp/q1m --bin bin/mxout
-//	go run ./internal/queuegen drain   --dir /var/tmp/q1m
+//	go run ./cmd/mxout-queuegen fill    --dir /var/tmp/q1m --n 1000000
+//	go run ./cmd/mxout-queuegen startup --dir /var/tmp/q1m --bin bin/mxout
+//	go run ./cmd/mxout-queuegen drain   --dir /var/tmp/q1m
 //
 // The queue's settings are the embedded defaults (as `mxout serve` runs
 // without a config) with data_dir replaced by --dir.
@@ -53,13 +53,13 @@ func main() {
 		printUsage()
 	}
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "queuegen:", err)
+		fmt.Fprintln(os.Stderr, "mxout-queuegen:", err)
 		os.Exit(1)
 	}
 }
 
 func printUsage() {
-	fmt.Fprintln(os.Stderr, "usage: queuegen fill|startup|drain --dir DIR [flags]  (queuegen CMD -h lists the flags)")
+	fmt.Fprintln(os.Stderr, "usage: mxout-queuegen fill|startup|drain --dir DIR [flags]  (mxout-queuegen CMD -h lists the flags)")
 	os.Exit(2)
 }
 

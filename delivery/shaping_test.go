@@ -236,7 +236,8 @@ func TestDeliver_RatePostponesWithoutAnAttempt(t *testing.T) {
 	first := w.enqueue("app@sender.example", "a@hourly.example")
 	w.waitFinal(first, 1, 10*time.Second)
 	second := w.enqueue("app@sender.example", "b@hourly.example")
-	testwait.Until(10*time.Second, func() bool { return len(w.notes.all(second, "b@hourly.example")) > 0 })
+	// The notifier hears of the round before the queue records it.
+	testwait.Until(10*time.Second, func() bool { return len(w.notes.all(second, "b@hourly.example")) > 0 && !w.q.Leased(second) })
 	all := w.notes.all(second, "b@hourly.example")
 	if len(all) != 1 || !all[0].Postponed || all[0].State != queue.Pending {
 		t.Fatalf("second message within the minute: %+v", all)

@@ -65,11 +65,11 @@ func Check(ctx context.Context, lookup LookupTXTFunc, domain string, key *Key) C
 func verifyRoundTrip(ctx context.Context, lookup LookupTXTFunc, domain string, key *Key) error {
 	msg := []byte("From: dkim-check@" + domain + "\r\nSubject: mxout dkim check\r\n\r\ntest\r\n")
 	d := &domainKeys{domain: domain, headers: []string{"From", "Subject"}, keys: []*Key{key}}
-	signed, err := d.sign(msg, true)
+	sig, err := d.sign(msg, true)
 	if err != nil {
 		return fmt.Errorf("sign a test message: %w", err)
 	}
-	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(signed), &msgauth.VerifyOptions{
+	vs, err := msgauth.VerifyWithOptions(bytes.NewReader(sig.Apply(msg)), &msgauth.VerifyOptions{
 		LookupTXT: func(name string) ([]string, error) { return lookup(ctx, name) },
 	})
 	if err != nil {

@@ -192,9 +192,39 @@ func hasFrom(headers []string) bool {
 // endings; it is not modified, except that an all-header message gets the
 // empty line that ends a header section appended.
 func (s *Signer) Sign(msg []byte, envelopeFrom string, allowed func(domain string) bool) ([]byte, error) {
+	sig, err := s.Signatures(msg, envelopeFrom, allowed)
+	if err != nil {
+		return nil, err
+	}
+	return sig.Apply(msg), nil
+}
+
+// Signature is what signing adds to a message: the DKIM-Signature Fields
+// to put in front of it and, for a message that is all header, the
+// Separator to append (the empty line that ends a header section, which
+// the signatures cover). Both are empty when the message is not signed.
+type Signature struct {
+	Fields, Separator []byte
+}
+
+// Apply returns msg with sig added, in a new buffer; msg itself when sig
+// adds nothing.
+func (sig Signature) Apply(msg []byte) []byte {
+	if len(sig.Fields) == 0 && len(sig.Separator) == 0 {
+		return msg
+	}
+	out := make([]byte, 0, len(sig.Fields)+len(msg)+len(sig.Separator))
+	out = append(append(out, sig.Fields...), msg...)
+	return append(out, sig.Separator...)
+}
+
+// Signatures is Sign without the copy of msg: it decides and refuses as
+// Sign does, and returns what Sign would add, for a caller that keeps
+// room in front of its message.
+func (s *Signer) Signatures(msg []byte, envelopeFrom string, allowed func(domain string) bool) (Signature, error) {
 	set := s.set.Load()
 	if len(set.domains) == 0 && !set.require {
-		return msg, nil
+		return Signature{}, nil
 	}
 	h := scanHeader(msg)
 	domain := fromDomain(h.From)
@@ -204,17 +234,17 @@ func (s *Signer) Sign(msg []byte, envelopeFrom string, allowed func(domain strin
 	d := set.domains[domain]
 	if d == nil {
 		if set.require {
-			return nil, &NoKeyError{Domain: domain}
+			return Signature{}, &NoKeyError{Domain: domain}
 		}
-		return msg, nil
+		return Signature{}, nil
 	}
 	if allowed != nil && !allowed(domain) {
-		return nil, &DomainNotAllowedError{Domain: domain}
+		return Signature{}, &DomainNotAllowedError{Domain: domain}
 	}
 	if h.StartsFolded {
 		// go-msgauth would sign it, but a verifier reads such a header
 		// differently and the signature fails: better none than a bad one.
-		return nil, ErrMalformedHeader
+		return Signature{}, ErrMalformedHeader
 	}
 	return d.sign(msg, h.Terminated)
 }
@@ -233,45 +263,43 @@ func (s *Signer) SignDomain(domain string, msg []byte) ([]byte, error) {
 	if d == nil {
 		return msg, nil
 	}
-	return d.sign(msg, scanHeader(msg).Terminated)
+	sig, err := d.sign(msg, scanHeader(msg).Terminated)
+	if err != nil {
+		return nil, err
+	}
+	return sig.Apply(msg), nil
 }
 
-// sign prepends one signature per key. Each is computed over the message
-// as given: DKIM-Signature is not in the signed header list, so the
-// signatures do not cover each other and verify in any order.
-func (d *domainKeys) sign(msg []byte, terminated bool) ([]byte, error) {
+// sign makes one signature per key. Each is computed over the message as
+// given (with the separator an unterminated header needs):
+// DKIM-Signature is not in the signed header list, so the signatures do
+// not cover each other and verify in any order.
+func (d *domainKeys) sign(msg []byte, terminated bool) (Signature, error) {
+	var sig Signature
 	if !terminated {
-		msg = withSeparator(msg)
+		sig.Separator = separator(msg)
 	}
-	sigs := make([]string, 0, len(d.keys))
-	size := len(msg)
 	for _, k := range d.keys {
-		sig, err := signOne(d.domain, d.headers, k, msg)
+		f, err := signOne(d.domain, d.headers, k, msg, sig.Separator)
 		if err != nil {
-			return nil, fmt.Errorf("dkim: sign for %s with selector %s: %w", d.domain, k.Selector, err)
+			return Signature{}, fmt.Errorf("dkim: sign for %s with selector %s: %w", d.domain, k.Selector, err)
 		}
-		sigs = append(sigs, sig)
-		size += len(sig)
+		sig.Fields = append(sig.Fields, f...)
 	}
-	out := make([]byte, 0, size)
-	for _, sig := range sigs {
-		out = append(out, sig...)
-	}
-	return append(out, msg...), nil
+	return sig, nil
 }
 
-// withSeparator returns a copy of an all-header message that ends with
-// the empty line a header section needs.
-func withSeparator(msg []byte) []byte {
-	out := make([]byte, 0, len(msg)+4)
-	out = append(out, msg...)
-	if len(out) > 0 && out[len(out)-1] != '\n' {
-		out = append(out, '\r', '\n')
+// separator is what an all-header message needs at its end for the empty
+// line that ends a header section: a line end for its last line if that
+// has none, then the empty line.
+func separator(msg []byte) []byte {
+	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
+		return []byte("\r\n\r\n")
 	}
-	return append(out, '\r', '\n')
+	return []byte("\r\n")
 }
 
-func signOne(domain string, headers []string, k *Key, msg []byte) (string, error) {
+func signOne(domain string, headers []string, k *Key, msg, tail []byte) (string, error) {
 	sg, err := msgauth.NewSigner(&msgauth.SignOptions{
 		Domain:                 domain,
 		Selector:               k.Selector,
@@ -283,9 +311,11 @@ func signOne(domain string, headers []string, k *Key, msg []byte) (string, error
 	if err != nil {
 		return "", err
 	}
-	if _, err := sg.Write(msg); err != nil {
-		sg.Close()
-		return "", err
+	for _, b := range [][]byte{msg, tail} {
+		if _, err := sg.Write(b); err != nil {
+			sg.Close()
+			return "", err
+		}
 	}
 	if err := sg.Close(); err != nil {
 		return "", err

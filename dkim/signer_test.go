@@ -85,6 +85,38 @@ func TestSign_VerifiesThroughDNS(t *testing.T) {
 	}
 }
 
+// Signatures gives what Sign adds, for a caller that puts the fields in
+// front of its own buffer: the fields, and the separator an all-header
+// message needs at its end.
+func TestSignatures_WhatSignAdds(t *testing.T) {
+	t.Parallel()
+	w := newDNS(t)
+	w.publish(t, "sender.example", loadKey(t, edFile, "ed"))
+	s := newSigner(t, dkim.Config{Domains: []dkim.DomainConfig{domainConfig("sender.example", dkim.KeyConfig{Selector: "ed", PrivateKeyFile: edFile})}})
+	tests := []struct{ name, msg, sep string }{
+		{name: "terminated", msg: plainMessage},
+		{name: "header only", msg: "From: app@sender.example\r\nSubject: no body\r\n", sep: "\r\n"},
+		{name: "header only, no line end", msg: "From: app@sender.example", sep: "\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		sig, err := s.Signatures([]byte(tt.msg), "", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if string(sig.Separator) != tt.sep || !bytes.HasPrefix(sig.Fields, []byte("DKIM-Signature:")) {
+			t.Errorf("%s: fields %q, separator %q, want %q", tt.name, sig.Fields, sig.Separator, tt.sep)
+		}
+		signed := append(append(append([]byte(nil), sig.Fields...), tt.msg...), sig.Separator...)
+		if vs := w.verify(t, signed); len(vs) != 1 || vs[0].Err != nil {
+			t.Errorf("%s: the fields in front of the message do not verify: %+v", tt.name, vs)
+		}
+	}
+	nokey := "From: app@other.example\r\n\r\nHi.\r\n"
+	if sig, err := s.Signatures([]byte(nokey), "", nil); err != nil || sig.Fields != nil || sig.Separator != nil {
+		t.Errorf("a domain without a key: %+v, %v; want nothing to add", sig, err)
+	}
+}
+
 func TestSign_TamperingBreaksTheSignature(t *testing.T) {
 	t.Parallel()
 	w := newDNS(t)

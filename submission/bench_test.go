@@ -27,9 +27,19 @@ import (
 //
 //	go test -run '^$' -bench Data -benchmem ./submission/
 
-var benchMessage = "From: app@sender.example\r\nTo: u@bench.example\r\nSubject: Your receipt\r\n" +
-	"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@sender.example>\r\n\r\n" +
-	strings.Repeat("Thank you for your order. This line pads the body to a realistic size.\r\n", 27) + ".\r\n"
+var benchMessage = benchMessageOf(27)
+
+// benchLarge is a message of about 1 MiB, as the large workload of make
+// bench sends: the case where the DATA path's cost per byte shows.
+var benchLarge = benchMessageOf(14564)
+
+// benchMessageOf is a message with that many 72-character body lines, dot
+// terminated.
+func benchMessageOf(lines int) string {
+	return "From: app@sender.example\r\nTo: u@bench.example\r\nSubject: Your receipt\r\n" +
+		"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@sender.example>\r\n\r\n" +
+		strings.Repeat("Thank you for your order. This line pads the body to a realistic size.\r\n", lines) + ".\r\n"
+}
 
 // discardQueue accepts every message and keeps nothing.
 type discardQueue struct{ n atomic.Int64 }
@@ -40,8 +50,9 @@ func (d *discardQueue) Enqueue(_ context.Context, id queue.ID, _ queue.Envelope,
 }
 
 func BenchmarkData(b *testing.B) {
-	b.Run("queue=discard/clients=8", func(b *testing.B) { benchData(b, &discardQueue{}, 8) })
-	b.Run("queue=badger/clients=50", func(b *testing.B) { benchData(b, openBenchQueue(b), 50) })
+	b.Run("queue=discard/clients=8", func(b *testing.B) { benchData(b, &discardQueue{}, 8, benchMessage) })
+	b.Run("queue=badger/clients=50", func(b *testing.B) { benchData(b, openBenchQueue(b), 50, benchMessage) })
+	b.Run("size=1MiB/queue=discard/clients=10", func(b *testing.B) { benchData(b, &discardQueue{}, 10, benchLarge) })
 }
 
 func openBenchQueue(b *testing.B) *queue.Queue {
@@ -58,8 +69,9 @@ func openBenchQueue(b *testing.B) *queue.Queue {
 	return q
 }
 
-func benchData(b *testing.B, q Queue, clients int) {
+func benchData(b *testing.B, q Queue, clients int, msg string) {
 	cfg := testConfig()
+	cfg.MaxMessageBytes = 2 << 20
 	cfg.Now = nil
 	cfg.MaxConnections = clients + 10
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // one line per message, as in production
@@ -89,13 +101,13 @@ func benchData(b *testing.B, q Queue, clients int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
-	b.SetBytes(int64(len(benchMessage)))
+	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, c := range conns {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
-				if err := c.send(); err != nil {
+				if err := c.send(msg); err != nil {
 					errs <- err
 					return
 				}
@@ -135,7 +147,7 @@ func dialBench(addr string) (*benchClient, error) {
 }
 
 // send pipelines MAIL, RCPT and DATA, then sends the message.
-func (bc *benchClient) send() error {
+func (bc *benchClient) send(msg string) error {
 	bc.w.WriteString("MAIL FROM:<app@sender.example>\r\nRCPT TO:<u@bench.example>\r\nDATA\r\n")
 	if err := bc.w.Flush(); err != nil {
 		return err
@@ -145,7 +157,7 @@ func (bc *benchClient) send() error {
 			return fmt.Errorf("envelope: %w", err)
 		}
 	}
-	bc.w.WriteString(benchMessage)
+	bc.w.WriteString(msg)
 	if err := bc.w.Flush(); err != nil {
 		return err
 	}

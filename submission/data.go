@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -41,25 +42,51 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	n, err := c.r.Read(p)
-	for _, b := range p[:n] {
-		if c.lastCR != (b == '\n') {
-			// CR then not-LF, or LF without CR before it.
-			c.err = errBareLineEnding
-			return 0, c.err
-		}
-		c.lastCR = b == '\r'
-		c.lineLen++
-		if c.maxLine > 0 && c.lineLen > c.maxLine {
-			c.err = errLineTooLong
-			return 0, c.err
-		}
-		if b == '\n' {
-			c.lineLen = 0
-		}
+	if c.err = c.check(p[:n]); c.err != nil {
+		return 0, c.err
 	}
 	if errors.Is(err, io.EOF) && c.lastCR {
 		c.err = errBareLineEnding
 		return 0, c.err
 	}
 	return n, err
+}
+
+// check looks at b a line at a time (bytes.IndexByte finds the line
+// ends, which is most of the cost for a large message): every LF must
+// follow a CR, every CR must be followed by LF (a CR at the end of b is
+// judged by the next read), and no line may be longer than maxLine.
+func (c *crlfReader) check(b []byte) error {
+	for len(b) > 0 {
+		if c.lastCR && b[0] != '\n' {
+			return errBareLineEnding
+		}
+		line, ended := b, false
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, ended = b[:i+1], true
+		}
+		b = b[len(line):]
+		if c.lineLen += len(line); c.maxLine > 0 && c.lineLen > c.maxLine {
+			return errLineTooLong
+		}
+		// text is the line without its CRLF, or without a CR at its end
+		// that the next byte judges.
+		text := line
+		if ended {
+			text = text[:len(text)-1]
+			switch {
+			case len(text) > 0 && text[len(text)-1] == '\r':
+				text = text[:len(text)-1]
+			case len(text) > 0 || !c.lastCR:
+				return errBareLineEnding
+			}
+			c.lastCR, c.lineLen = false, 0
+		} else if c.lastCR = text[len(text)-1] == '\r'; c.lastCR {
+			text = text[:len(text)-1]
+		}
+		if bytes.IndexByte(text, '\r') >= 0 {
+			return errBareLineEnding
+		}
+	}
+	return nil
 }

@@ -25,15 +25,15 @@ type fakeSigner struct {
 	stamped []string // the messages as they reached Sign
 }
 
-func (f *fakeSigner) Sign(msg []byte, envelopeFrom string, _ func(string) bool) ([]byte, error) {
+func (f *fakeSigner) Signatures(msg []byte, envelopeFrom string, _ func(string) bool) (dkim.Signature, error) {
 	f.mu.Lock()
 	f.from = append(f.from, envelopeFrom)
 	f.stamped = append(f.stamped, string(msg))
 	f.mu.Unlock()
 	if f.err != nil {
-		return nil, f.err
+		return dkim.Signature{}, f.err
 	}
-	return append([]byte("DKIM-Signature: fake\r\n"), msg...), nil
+	return dkim.Signature{Fields: []byte("DKIM-Signature: fake\r\n")}, nil
 }
 
 // permanentErr is what package dkim returns when signing is required and

@@ -51,7 +51,7 @@ func FuzzScanHeader(f *testing.F) {
 			t.Fatalf("%+v: fields without a header", h)
 		}
 		st := stamp{ID: "0123456789abcdefghij", Hostname: "relay.example.net", IP: netip.MustParseAddr("192.0.2.1"), Now: time.Unix(0, 0)}
-		out := stampMessage(msg, st)
+		out := append(stampFields(msg, st), msg...)
 		if !bytes.HasSuffix(out, msg) {
 			t.Fatal("original not kept at the end")
 		}

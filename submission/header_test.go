@@ -47,7 +47,7 @@ var (
 
 // TestStampMessage compares against golden files; run with
 // MXOUT_UPDATE_GOLDEN=1 to rewrite them after a deliberate change.
-func TestStampMessage(t *testing.T) {
+func TestStampFields(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 13, 4, 5, 0, time.FixedZone("", 3600))
 	tests := []struct {
@@ -65,7 +65,7 @@ func TestStampMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.st.ID, tt.st.Hostname, tt.st.Now = "0123456789abcdefghij", "relay.example.net", now
-		got := stampMessage([]byte(tt.in), tt.st)
+		got := append(stampFields([]byte(tt.in), tt.st), tt.in...)
 		if tt.st.HideIP && strings.Contains(string(got), tt.st.IP.String()) {
 			t.Errorf("%s: client IP shown although hidden:\n%s", tt.name, got)
 		}

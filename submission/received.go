@@ -33,21 +33,22 @@ type stampTLS struct {
 	Version, CipherSuite uint16
 }
 
-// stampMessage returns msg with a Received field in front and Message-ID
-// and Date added when its header section lacks them. msg itself is copied
-// unchanged after the added fields. The Received field follows RFC 5321
-// 4.4 with Postfix's comments, which log tools know:
+// stampFields returns the fields to put in front of msg: a Received field,
+// and Message-ID and Date when msg's header section lacks them (and the
+// empty line that ends a header section when msg has none). msg itself
+// stays unchanged after them. The Received field follows RFC 5321 4.4 with
+// Postfix's comments, which log tools know:
 //
 //	Received: from client.example ([192.0.2.7])
 //		(using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256)
 //		(Authenticated sender: app)
 //		by relay.example.net (mxout) with ESMTPSA id 0123456789abcdefghij
 //		for <b@example.com>; Wed, 25 Nov 2026 13:04:05 +0100
-func stampMessage(msg []byte, st stamp) []byte {
+func stampFields(msg []byte, st stamp) []byte {
 	h := scanHeader(msg)
 	date := st.Now.Format(time.RFC1123Z)
 	var b bytes.Buffer
-	b.Grow(len(msg) + 512)
+	b.Grow(512)
 	b.WriteString("Received: from ")
 	if st.HideIP {
 		b.WriteString(hiddenHelo(st.Helo))
@@ -93,7 +94,6 @@ func stampMessage(msg []byte, st stamp) []byte {
 	if !h.HasHeader {
 		b.WriteString("\r\n")
 	}
-	b.Write(msg)
 	return b.Bytes()
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/dkim"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 )
@@ -31,7 +32,7 @@ var ErrServerClosed = errors.New("submission: server closed")
 // 5.7.1: signing is required and there is no key); any other error is a
 // local fault (451 4.3.0).
 type Signer interface {
-	Sign(msg []byte, envelopeFrom string, allowed func(domain string) bool) ([]byte, error)
+	Signatures(msg []byte, envelopeFrom string, allowed func(domain string) bool) (dkim.Signature, error)
 }
 
 // Queue is what submission needs from the queue: store a message durably
@@ -57,6 +58,9 @@ type Server struct {
 	// limit, and per username, which only slows down (session_auth.go).
 	authFailsByIP, authFailsByUserIP, authFailsByUser *windowCounter
 	msgsByIP, msgsByUser                              *windowCounter
+
+	// blocks holds the buffers that messages of unknown size are read into.
+	blocks blockPool
 
 	// ctx is handed to Enqueue; it is cancelled when Shutdown gives up.
 	ctx    context.Context

@@ -28,6 +28,7 @@ type session struct {
 	// The current transaction; see reset.
 	mailOK bool
 	env    queue.Envelope
+	size   int64 // MAIL FROM's SIZE, 0 when not given
 }
 
 var (
@@ -125,6 +126,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.env.DSN = queue.MessageDSN{Ret: string(opts.Return), EnvID: opts.EnvelopeID}
 	s.env.Client = s.ip.String()
 	s.env.User = s.userName()
+	s.size = opts.Size
 	return nil
 }
 
@@ -196,7 +198,7 @@ func (s *session) Data(r io.Reader) error {
 		return replyBadSequence()
 	}
 	s.tc.startData(s.srv.cfg.DataTimeout)
-	body, err := io.ReadAll(newCRLFReader(r, s.srv.cfg.MaxLineLength))
+	msg, err := s.srv.blocks.readMessage(newCRLFReader(r, s.srv.cfg.MaxLineLength), s.room(), s.size)
 	s.tc.endData()
 	if err != nil {
 		rep, reason := dataReply(err)
@@ -211,6 +213,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return s.reject(reason, rep)
 	}
+	body := msg.bytes()
 	if n := countReceived(body); n > maxHops {
 		s.srv.log.Warn("too many hops, mail loop?", "client", s.ip, "user", s.userName(), "from", s.env.From, "received_fields", n)
 		return s.reject(ReasonTooManyHops, replyTooManyHops())
@@ -221,17 +224,18 @@ func (s *session) Data(r io.Reader) error {
 	}
 	now := s.srv.now()
 	id := queue.NewID(now)
-	msg := stampMessage(body, s.stamp(id, now))
+	msg.prepend(stampFields(body, s.stamp(id, now)))
 	if s.srv.cfg.Signer != nil {
-		signed, err := s.srv.cfg.Signer.Sign(msg, s.env.From, s.maySignFor())
+		sig, err := s.srv.cfg.Signer.Signatures(msg.bytes(), s.env.From, s.maySignFor())
 		if err != nil {
 			rep, reason := signReply(err)
 			s.srv.log.Warn("dkim: message not signed, refused", "queue_id", id, "client", s.ip, "user", s.userName(), "from", s.env.From, "reply", rep.Code, "err", err)
 			return s.reject(reason, rep)
 		}
-		msg = signed
+		msg.prepend(sig.Fields)
+		msg.appendBytes(sig.Separator)
 	}
-	stored, err := s.srv.q.Enqueue(s.srv.ctx, id, s.env, msg)
+	stored, err := s.srv.q.Enqueue(s.srv.ctx, id, s.env, msg.bytes())
 	if err != nil {
 		s.srv.log.Error("enqueue failed", "queue_id", id, "client", s.ip, "from", s.env.From, "err", err)
 		return s.reject(ReasonStorage, replyStorage())
@@ -239,8 +243,17 @@ func (s *session) Data(r io.Reader) error {
 	s.countMessage()
 	s.srv.m.MessagesAccepted.Inc()
 	s.srv.log.Info("accepted", "queue_id", stored, "client", s.ip, "user", s.env.User,
-		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg), "tls", s.tls != nil)
+		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg.bytes()), "tls", s.tls != nil)
 	return replyQueued(stored)
+}
+
+// room is what to keep free in front of a message as it is read: the
+// relay's own fields, and its DKIM signatures when it signs.
+func (s *session) room() int {
+	if s.srv.cfg.Signer != nil {
+		return stampRoom + signRoom
+	}
+	return stampRoom
 }
 
 // maySignFor is the DKIM signer's check of the signing domain: an
@@ -277,6 +290,7 @@ func (s *session) Reset() { s.reset() }
 func (s *session) reset() {
 	s.mailOK = false
 	s.env = queue.Envelope{}
+	s.size = 0
 	s.tc.setBusy(false)
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -387,6 +388,23 @@ func TestLoad_BadEnvValueNamesTheVariable(t *testing.T) {
 	for _, want := range []string{path, "MXOUT_LOG_LEVEL", "log.level"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+// A key whose value is written as one scalar but decoded into a struct
+// (an address, a network, a rate) is a key, not a section: the example
+// and reference tests above check it through Keys.
+func TestKeys_ValuesDecodedIntoStructsAreKeys(t *testing.T) {
+	t.Parallel()
+	keys := Keys()
+	for _, want := range []string{
+		"submission.listeners[].address", "submission.trusted_networks", "delivery.allowed_networks",
+		"delivery.source_address", "delivery.domains.<name>.rate", "delivery.smarthost.address",
+		"resolver.servers", "metrics.listen", "admin.listen",
+	} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("Keys() lacks %s", want)
 		}
 	}
 }

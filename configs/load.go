@@ -187,6 +187,21 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	return d, nil
 }
 
+// isSection reports whether t holds keys of its own (a struct with
+// mapstructure tags), as opposed to a value written as one scalar
+// (HostPort, Rate, netip.Prefix).
+func isSection(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("mapstructure") != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Keys lists every leaf key of the schema in dotted form (list elements as
 // "name[]"), in declaration order. Used to check the example file is
 // complete and to document the schema.
@@ -206,11 +221,11 @@ func Keys() []string {
 			}
 			ft := f.Type
 			switch {
-			case ft.Kind() == reflect.Struct && ft.PkgPath() == t.PkgPath():
+			case isSection(ft):
 				walk(key, ft)
-			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			case ft.Kind() == reflect.Slice && isSection(ft.Elem()):
 				walk(key+"[]", ft.Elem())
-			case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+			case ft.Kind() == reflect.Map && isSection(ft.Elem()):
 				walk(key+".<name>", ft.Elem())
 			default:
 				out = append(out, key)

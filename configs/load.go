@@ -3,17 +3,16 @@ package configs
 import (
 	"bytes"
 	_ "embed"
-	"errors"
+	"maps"
+
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
+
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 )
 
@@ -29,8 +28,13 @@ const keyDelimiter = "::"
 
 // Load reads the embedded defaults, then the YAML file at path (if path is
 // not empty), then MXOUT_* environment variables, and validates the result.
-// Unknown keys are errors, so a typo never silently falls back to a default.
-func Load(path string) (*Config, error) {
+// Unknown keys and unknown MXOUT_* variables are errors, so a typo never
+// silently falls back to a default. Each error names its key, the bad
+// value, and the file's line or the variable it came from.
+func Load(path string) (*Config, error) { return load(path, os.Environ()) }
+
+// load is Load with the environment given as KEY=value strings.
+func load(path string, environ []string) (*Config, error) {
 	// Keys are split on "::", not viper's default ".", because map keys such
 	// as dkim.domains.<domain> and delivery.domains.<name> contain dots: with "." viper would read
 	// "example.com" as the nested keys "example" and "com".
@@ -39,6 +43,7 @@ func Load(path string) (*Config, error) {
 	if err := v.ReadConfig(bytes.NewReader(defaultsYAML)); err != nil {
 		return nil, fmt.Errorf("embedded defaults: %w", err)
 	}
+	var from origins
 	if path != "" {
 		f, err := os.ReadFile(path)
 		if err != nil {
@@ -47,27 +52,33 @@ func Load(path string) (*Config, error) {
 		if err := v.MergeConfig(bytes.NewReader(f)); err != nil {
 			return nil, fmt.Errorf("parse config %s: %w", path, err)
 		}
+		doc := parseYAML(f)
+		from.lines = fileLines(doc)
+		if problems := shapeProblems(doc); len(problems) > 0 {
+			return nil, fmt.Errorf("config %s: %w", path, joinProblems(problems, from))
+		}
 	}
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(keyDelimiter, "_"))
-	v.AutomaticEnv()
+	env, problems := readEnv(environ)
+	from.env = make(map[string]string, len(env))
+	for key, e := range env {
+		from.env[key] = e.name
+		// Set overrides the file and the defaults, as the environment does.
+		v.Set(strings.ReplaceAll(key, ".", keyDelimiter), e.value)
+	}
+	where := describe(path, from.env)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("config %s: %w", where, joinProblems(problems, from))
+	}
 
 	var c Config
-	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		durationHook,
-		byteSizeHook,
-		prefixHook,
-		mapstructure.TextUnmarshallerHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
-	)))
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", describe(path), cleanDecodeError(err))
+	if err := v.UnmarshalExact(&c, viper.DecodeHook(decodeHook())); err != nil {
+		return nil, fmt.Errorf("config %s: %w", where, joinProblems(decodeProblems(err), from))
 	}
 	if err := c.fillDerived(); err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", describe(path), err)
+	if problems := c.problems(); len(problems) > 0 {
+		return nil, fmt.Errorf("config %s: %w", where, joinProblems(problems, from))
 	}
 	return &c, nil
 }
@@ -79,23 +90,15 @@ func Defaults() (*Config, error) { return Load("") }
 // describe names where the config came from, for errors: the file (or
 // the embedded defaults) and the MXOUT_* variables set, so that a bad
 // value from the environment is not blamed on the file.
-func describe(path string) string {
+func describe(path string, env map[string]string) string {
 	where := path
 	if path == "" {
 		where = "(embedded defaults)"
 	}
-	var vars []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, EnvPrefix+"_") && name != EnvPrefix+"_CONFIG" {
-			vars = append(vars, name)
-		}
-	}
-	if len(vars) == 0 {
+	if len(env) == 0 {
 		return where
 	}
-	slices.Sort(vars)
-	return where + " with environment " + strings.Join(vars, ", ")
+	return where + " with environment " + strings.Join(slices.Sorted(maps.Values(env)), ", ")
 }
 
 // fillDerived sets the values whose default depends on another key.
@@ -112,6 +115,11 @@ func (c *Config) fillDerived() error {
 	}
 	if c.Sendmail.Domain == "" {
 		c.Sendmail.Domain = c.Hostname
+	}
+	for i := range c.Submission.Listeners {
+		if c.Submission.Listeners[i].TLS == "" {
+			c.Submission.Listeners[i].TLS = TLSNone // the documented default
+		}
 	}
 	if c.Queue.MinFreeBytes == 0 {
 		c.Queue.MinFreeBytes = c.AutoMinFreeBytes()
@@ -139,54 +147,6 @@ func (c *Config) AutoMinFreeBytes() ByteSize {
 		2*c.Submission.MaxMessageBytes
 }
 
-var (
-	invalidKeys = regexp.MustCompile(`^'([^']*)' has invalid keys: (.*)$`)
-	// badValue is a value a decode hook refused: 'key' message.
-	badValue = regexp.MustCompile(`^'([^']*)' (.*)$`)
-	// mapIndex is a map key in a decoder's key path: domains[example.com].
-	mapIndex = regexp.MustCompile(`\[([^\]]*[^\]0-9][^\]]*)\]`)
-)
-
-// cleanDecodeError turns mapstructure's multi-line report into one line
-// per problem, each naming the full key.
-func cleanDecodeError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):")
-	var out []string
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if m := invalidKeys.FindStringSubmatch(line); m != nil {
-			var keys []string
-			for _, k := range strings.Split(m[2], ", ") {
-				if m[1] != "" {
-					k = m[1] + "." + k
-				}
-				keys = append(keys, k)
-			}
-			line = "unknown key " + strings.Join(keys, ", unknown key ")
-		} else if m := badValue.FindStringSubmatch(line); m != nil {
-			// As the validator names keys: key: problem.
-			line = mapIndex.ReplaceAllString(m[1], ".$1") + ": " + m[2]
-		}
-		out = append(out, strings.ReplaceAll(line, "'", ""))
-	}
-	return errors.New(strings.Join(out, "; "))
-}
-
-// durationHook parses durations with an error that shows the bad value.
-func durationHook(from, to reflect.Type, data any) (any, error) {
-	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
-		return data, nil
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a duration (use 30s, 5m, 4h)", data)
-	}
-	return d, nil
-}
-
 // isSection reports whether t holds keys of its own (a struct with
 // mapstructure tags), as opposed to a value written as one scalar
 // (HostPort, Rate, netip.Prefix).
@@ -207,6 +167,21 @@ func isSection(t reflect.Type) bool {
 // complete and to document the schema.
 func Keys() []string {
 	var out []string
+	for _, k := range schema() {
+		out = append(out, k.key)
+	}
+	return out
+}
+
+// schemaKey is one leaf key of the schema and the type of its value.
+type schemaKey struct {
+	key string
+	typ reflect.Type
+}
+
+// schema lists the leaf keys of Config, as Keys names them.
+func schema() []schemaKey {
+	var out []schemaKey
 	var walk func(prefix string, t reflect.Type)
 	walk = func(prefix string, t reflect.Type) {
 		for i := 0; i < t.NumField(); i++ {
@@ -228,7 +203,7 @@ func Keys() []string {
 			case ft.Kind() == reflect.Map && isSection(ft.Elem()):
 				walk(key+".<name>", ft.Elem())
 			default:
-				out = append(out, key)
+				out = append(out, schemaKey{key, ft})
 			}
 		}
 	}

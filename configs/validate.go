@@ -12,9 +12,12 @@ import (
 
 // Validate checks every key and returns one error per bad key, each naming
 // the key and the bad value.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return joinProblems(c.problems(), origins{}) }
+
+// problems checks every key: one fieldError per bad key.
+func (c *Config) problems() []fieldError {
 	v := &validator{}
-	v.check(c.Hostname != "" && !strings.ContainsAny(c.Hostname, " \t\r\n"), "hostname", c.Hostname, "must be a host name")
+	v.check(IsDNSName(c.Hostname), "hostname", c.Hostname, "must be a host name")
 	v.check(c.DataDir != "", "data_dir", c.DataDir, "must not be empty")
 	c.Submission.validate(v)
 	c.Delivery.validate(v)
@@ -32,9 +35,10 @@ func (c *Config) Validate() error {
 	c.API.validate(v)
 	c.Events.validate(v)
 	c.Webhooks.validate(v)
+	c.validateListenerConflicts(v)
 	// Left empty, these take hostname's value: one error for it is enough.
 	v.dropInherited("hostname", c.Hostname, "delivery.helo_name", "sendmail.domain")
-	return v.err()
+	return v.errs
 }
 
 func (s *Submission) validate(v *validator) {
@@ -203,18 +207,57 @@ type validator struct{ errs []fieldError }
 
 // fieldError is one key whose value breaks a rule.
 type fieldError struct {
-	key   string
+	key string
+	// value is the bad value, or noValue when rule shows it (or there is
+	// none to show).
 	value any
 	rule  string
+	// unknown marks a key the schema does not have.
+	unknown bool
+	// where is the file's line or the variable the value came from.
+	where string
 }
 
+// noValue is the value of a fieldError whose rule shows the value.
+var noValue = struct{ none bool }{true}
+
 func (e fieldError) Error() string {
-	return fmt.Sprintf("%s: %s (got %v)", e.key, e.rule, printable(e.value))
+	var b strings.Builder
+	switch {
+	case e.unknown:
+		fmt.Fprintf(&b, "unknown key %s", e.key)
+	case e.key == "":
+		b.WriteString(e.rule)
+	default:
+		fmt.Fprintf(&b, "%s: %s", e.key, e.rule)
+	}
+	switch {
+	case e.value != noValue && e.where != "":
+		fmt.Fprintf(&b, " (got %v, %s)", printable(e.value), e.where)
+	case e.value != noValue:
+		fmt.Fprintf(&b, " (got %v)", printable(e.value))
+	case e.where != "":
+		fmt.Fprintf(&b, " (%s)", e.where)
+	}
+	return b.String()
+}
+
+// joinProblems is one error with a line per problem, each saying where
+// its value came from.
+func joinProblems(problems []fieldError, from origins) error {
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		if p.key != "" && !strings.HasPrefix(p.key, EnvPrefix+"_") {
+			p.where = from.where(p.key)
+		}
+		errs[i] = p
+	}
+	return errors.Join(errs...)
 }
 
 func (v *validator) check(ok bool, key string, value any, rule string) {
 	if !ok {
-		v.errs = append(v.errs, fieldError{key, value, rule})
+		v.errs = append(v.errs, fieldError{key: key, value: value, rule: rule})
 	}
 }
 
@@ -238,13 +281,7 @@ func (v *validator) oneOf(key, value string, allowed ...string) {
 	v.check(false, key, value, "must be one of "+strings.Join(allowed, ", "))
 }
 
-func (v *validator) err() error {
-	errs := make([]error, len(v.errs))
-	for i, e := range v.errs {
-		errs[i] = e
-	}
-	return errors.Join(errs...)
-}
+func (v *validator) err() error { return joinProblems(v.errs, origins{}) }
 
 func printable(value any) any {
 	switch s := value.(type) {
@@ -264,4 +301,49 @@ func (s *Sendmail) validate(v *validator) {
 		v.check(name != "" && !strings.ContainsAny(name, "@ \t<>"), "sendmail.aliases."+name, name, "must be a local name such as root")
 		v.check(validSenderPattern(addr) && addr != "*" && !strings.HasPrefix(addr, "*"), "sendmail.aliases."+name, addr, "must be an address")
 	}
+}
+
+// validateListenerConflicts refuses two sockets on one address, which
+// serve could not both bind: the same port on the same host, or on a
+// host and the wildcard that covers it ("" or "::" every address,
+// "0.0.0.0" every IPv4 address).
+func (c *Config) validateListenerConflicts(v *validator) {
+	type socket struct {
+		key  string
+		addr HostPort
+	}
+	var all []socket
+	for i, l := range c.Submission.Listeners {
+		all = append(all, socket{fmt.Sprintf("submission.listeners[%d].address", i), l.Address})
+	}
+	all = append(all, socket{"metrics.listen", c.Metrics.Listen}, socket{"admin.listen", c.Admin.Listen}, socket{"api.listen", c.API.Listen})
+	for i, b := range all {
+		for _, a := range all[:i] {
+			if overlaps(a.addr, b.addr) {
+				v.check(false, b.key, b.addr, "is also the address of "+a.key+": one of them must change")
+				break
+			}
+		}
+	}
+}
+
+// overlaps reports whether sockets bound at a and b would collide.
+func overlaps(a, b HostPort) bool {
+	if a.IsZero() || b.IsZero() || a.Port != b.Port || a.Port == 0 {
+		return false
+	}
+	return a.Host == b.Host || covers(a.Host, b.Host) || covers(b.Host, a.Host)
+}
+
+// covers reports whether a socket bound on wildcard host w takes the
+// port on host h too.
+func covers(w, h string) bool {
+	switch w {
+	case "", "::":
+		return true
+	case "0.0.0.0":
+		a, err := netip.ParseAddr(h)
+		return err != nil || a.Unmap().Is4() // a name may resolve to IPv4
+	}
+	return false
 }

@@ -42,7 +42,10 @@ config the same way: **--config**, else **MXOUT_CONFIG**, else
 **mxout config check** prints which one it used.
 
 **MXOUT_**\<SECTION\>**_**\<KEY\>
-: overrides one config key: **MXOUT_DELIVERY_WORKERS=32** is delivery.workers; see **mxout.yaml**(5).
+: overrides one config key: **MXOUT_DELIVERY_WORKERS=32** is delivery.workers; a list takes
+comma-separated values. The lists of mappings and the maps (submission.listeners,
+delivery.domains, ...) can be set only in the file. A variable that sets no key is an
+error naming it; see **mxout.yaml**(5).
 
 # FILES
 */etc/mxout/mxout.yaml*

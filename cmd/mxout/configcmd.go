@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/mxout/mxout/configs"
-	"github.com/mxout/mxout/dkim"
-	"github.com/mxout/mxout/submission"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +17,10 @@ func newConfigCmd(p paths) *cobra.Command {
 		Long: "Loads the embedded defaults, the config file and MXOUT_* environment\n" +
 			"variables, validates them, loads the DKIM key files,\n" +
 			"submission.users_file, the submission.tls certificate and\n" +
-			"delivery.smarthost.ca_file, and prints\n" +
+			"delivery.smarthost.ca_file, checks that data_dir and admin.socket\n" +
+			"can be made, that no two sockets share an address and that a\n" +
+			"resolver is configured (resolver.servers or /etc/resolv.conf):\n" +
+			"what mxout serve refuses at start. It prints\n" +
 			"the effective configuration as YAML, after comment lines naming the\n" +
 			"config file used (--config, else $MXOUT_CONFIG, else " + p.systemConfig + "\n" +
 			"if it exists, else none: the embedded defaults) and a comment line\n" +
@@ -33,26 +34,9 @@ func newConfigCmd(p paths) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := dkim.New(dkimConfig(c)); err != nil {
-				return fmt.Errorf("dkim.domains: %w", err)
-			}
-			_, warnings, err := submissionUsers(c.Submission)
+			warnings, err := preflight(c)
 			if err != nil {
 				return err
-			}
-			// serve refuses to start without a loadable certificate pair;
-			// a check that passed such a config would promise a start
-			// that fails.
-			if f := c.Submission.TLS; f.CertFile != "" {
-				if _, err := submission.NewCertStore(f.CertFile, f.KeyFile); err != nil {
-					return fmt.Errorf("submission.tls: %w", err)
-				}
-			}
-			if _, err := smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
-				return err
-			}
-			if sh := c.Delivery.Smarthost; !sh.Address.IsZero() && sh.InsecureSkipVerify {
-				warnings = append(warnings, "delivery.smarthost.insecure_skip_verify: the smarthost's certificate is not verified; an active attacker can pose as it and collect the mail and the AUTH password")
 			}
 			out, err := configs.Render(c)
 			if err != nil {

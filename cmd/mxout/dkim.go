@@ -171,7 +171,7 @@ func dkimCheck(ctx context.Context, w io.Writer, c *configs.Config, domain strin
 	if len(domains) == 0 {
 		return errors.New("dkim.domains is empty: nothing to check")
 	}
-	res, err := resolver.New(resolver.Config{Servers: resolverServers(c), Timeout: c.Resolver.Timeout})
+	res, err := resolver.New(resolverConfig(c))
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}

@@ -128,7 +128,7 @@ func (r *relay) start() error {
 	}
 	q, err := queue.Open(queueconfig.Options(c, r.log))
 	if err != nil {
-		return err
+		return fmt.Errorf("data_dir: %w", err)
 	}
 	r.q = q
 
@@ -142,7 +142,9 @@ func (r *relay) start() error {
 		}
 	}, nil)
 
-	res, err := resolver.New(resolver.Config{Servers: resolverServers(c), Timeout: c.Resolver.Timeout, Observer: m})
+	rc := resolverConfig(c)
+	rc.Observer = m
+	res, err := resolver.New(rc)
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}
@@ -321,13 +323,13 @@ func deliveryConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, own
 	}
 }
 
-// resolverServers are resolver.servers as the resolver takes them.
-func resolverServers(c *configs.Config) []string {
-	var out []string
+// resolverConfig is the resolver section as the resolver takes it.
+func resolverConfig(c *configs.Config) resolver.Config {
+	var servers []string
 	for _, s := range c.Resolver.Servers {
-		out = append(out, s.String())
+		servers = append(servers, s.String())
 	}
-	return out
+	return resolver.Config{Servers: servers, Timeout: c.Resolver.Timeout}
 }
 
 func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, signer bounce.Signer) bounce.Config {

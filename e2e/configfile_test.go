@@ -106,7 +106,7 @@ func TestConfigFile_OneRuleForEveryCommand(t *testing.T) {
 				args = append(args, c.configFlag, flagFile, c.args[len(c.args)-1])
 			}
 			_, stderr, code := runBinary(t, dir, c.argv0, s.env, "Subject: x\n\nx\n", args...)
-			want := "config " + s.wantFile + ": delivery.workers: must be between 1 and 10000 (got " + s.wantWorkers + ")"
+			want := "config " + s.wantFile + ": delivery.workers: must be between 1 and 10000 (got " + s.wantWorkers + ", line 2)"
 			if code == 0 || !strings.Contains(stderr, want) {
 				t.Errorf("%s, %s: exit %d, stderr %q; want an error with %q", c.name, s.name, code, stderr, want)
 			}

@@ -16,11 +16,9 @@ func scanOf(t *testing.T, q *Queue, now time.Time, max int, filter LeaseFilter) 
 	return &dueScan{q: q, txn: txn, end: dueKeyUpTo(now), max: max, filter: filter}
 }
 
-// keyOf is the due-index key of a queued message.
-func keyOf(t *testing.T, q *Queue, id ID) []byte {
-	t.Helper()
-	return dueKey(mustGet(t, q, id).Due, id)
-}
+// keyOf is the due-index key of a message that has not been leased yet:
+// it is due at its arrival, which its ID holds.
+func keyOf(id ID) []byte { return dueKey(id.Time(), id) }
 
 func claimedIDs(s *dueScan) []ID {
 	var out []ID
@@ -57,10 +55,10 @@ func TestDueScan_Head(t *testing.T) {
 	if got, want := claimedIDs(s), append(slices.Clone(fast), late...); !slices.Equal(got, want) {
 		t.Errorf("claimed %v, want %v", got, want)
 	}
-	if string(last) != string(keyOf(t, q, late[0])) {
+	if string(last) != string(keyOf(late[0])) {
 		t.Errorf("last = %x, want the last due entry", last)
 	}
-	if want := mustGet(t, q, fast[0]).Due; !s.first.Equal(want) {
+	if want := fast[0].Time(); !s.first.Equal(want) {
 		t.Errorf("first = %v, want %v", s.first, want)
 	}
 	q.unclaim(s.claimed)
@@ -78,7 +76,7 @@ func TestDueScan_Head(t *testing.T) {
 	if got := claimedIDs(s); !slices.Equal(got, fast[:1]) {
 		t.Errorf("claimed %v, want %v", got, fast[:1])
 	}
-	if string(last) != string(keyOf(t, q, slow[1])) {
+	if string(last) != string(keyOf(slow[1])) {
 		t.Errorf("last = %x, want the second refused entry", last)
 	}
 	q.unclaim(append(s.claimed, claim{id: fast[1]}))
@@ -88,7 +86,7 @@ func TestDueScan_Head(t *testing.T) {
 	if _, atEnd, _ := s.head(time.Time{}); !atEnd || len(s.claimed) != 0 {
 		t.Errorf("head before anything is due: at end %v, claimed %d", atEnd, len(s.claimed))
 	}
-	if want := mustGet(t, q, fast[0]).Due; !s.first.Equal(want) {
+	if want := fast[0].Time(); !s.first.Equal(want) {
 		t.Errorf("first = %v, want the oldest entry's %v", s.first, want)
 	}
 }
@@ -120,59 +118,48 @@ func claimedIDsAsClaims(ids []ID) []claim {
 	return out
 }
 
-// The sweep starts at the key it is given, not at the floor.
-func TestDueScan_Sweep(t *testing.T) {
-	t.Parallel()
-	c := newClock()
-	q, _ := openTest(t, c)
-	before := enqueueTo(t, q, c, 2, "fast.example")
-	enqueueTo(t, q, c, 2, "slow.example")
-	after := enqueueTo(t, q, c, 2, "fast.example")
-	enqueueTo(t, q, c, 3, "slow.example")
-	s := scanOf(t, q, c.Now(), 10, LeaseFilter{Admit: refuse("slow.example").Admit, MaxSkipped: 3})
-	from := append(keyOf(t, q, before[1]), 0)
-	last, atEnd, err := s.sweep(from)
-	if err != nil || atEnd {
-		t.Fatalf("sweep = %v, %v; want a stop at the refusal budget", atEnd, err)
-	}
-	if got := claimedIDs(s); !slices.Equal(got, after) {
-		t.Errorf("claimed %v, want %v (nothing before the sweep's start)", got, after)
-	}
-	if len(last) == 0 || !s.first.IsZero() {
-		t.Errorf("last %x, first %v; want a last key and no first (only the head moves the floor)", last, s.first)
-	}
-}
-
-// The tail walks back from the newest due entry and stops at the key a
-// forward pass reached, or at its refusal budget.
-func TestDueScan_Tail(t *testing.T) {
+// The sweep starts at the key it is given, not at the floor; the tail
+// walks back from the newest due entry, down to the key a forward pass
+// reached or to its refusal budget. Neither moves the floor.
+func TestDueScan_SweepAndTail(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	q, _ := openTest(t, c)
 	old := enqueueTo(t, q, c, 1, "fast.example")
-	enqueueTo(t, q, c, 1, "slow.example")
-	middle := enqueueTo(t, q, c, 1, "fast.example")
-	enqueueTo(t, q, c, 1, "slow.example")
+	enqueueTo(t, q, c, 2, "slow.example")
+	middle := enqueueTo(t, q, c, 2, "fast.example")
+	slow := enqueueTo(t, q, c, 3, "slow.example")
 	newest := enqueueTo(t, q, c, 2, "fast.example")
 	now := c.Now()
 	c.Advance(time.Hour)
 	enqueueTo(t, q, c, 1, "fast.example") // not due: the tail starts below it
+	notSlow := refuse("slow.example").Admit
 
-	s := scanOf(t, q, now, 10, LeaseFilter{Admit: refuse("slow.example").Admit, Tail: 5})
-	if err := s.tail(keyOf(t, q, old[0])); err != nil {
-		t.Fatal(err)
+	s := scanOf(t, q, now, 10, LeaseFilter{Admit: notSlow, MaxSkipped: 3})
+	last, atEnd, err := s.sweep(append(keyOf(old[0]), 0))
+	if err != nil || atEnd || !slices.Equal(claimedIDs(s), middle) {
+		t.Fatalf("sweep claimed %v, at end %v, %v; want %v and a stop at the third refusal", claimedIDs(s), atEnd, err, middle)
 	}
-	if got, want := claimedIDs(s), []ID{newest[1], newest[0], middle[0]}; !slices.Equal(got, want) {
-		t.Errorf("claimed %v, want %v: newest first, down to the stop key", got, want)
+	if string(last) != string(keyOf(slow[0])) || !s.first.IsZero() {
+		t.Errorf("sweep: last %x, first %v; want the third refused entry, and no first", last, s.first)
 	}
 	q.unclaim(s.claimed)
 
-	s = scanOf(t, q, now, 10, LeaseFilter{Admit: refuse("slow.example").Admit, Tail: 1})
+	s = scanOf(t, q, now, 10, LeaseFilter{Admit: notSlow, Tail: 10})
+	if err := s.tail(keyOf(middle[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := claimedIDs(s), []ID{newest[1], newest[0], middle[1]}; !slices.Equal(got, want) {
+		t.Errorf("tail down to the first middle message claimed %v, want %v", got, want)
+	}
+	q.unclaim(s.claimed)
+
+	s = scanOf(t, q, now, 10, LeaseFilter{Admit: notSlow, Tail: 2})
 	if err := s.tail(nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := claimedIDs(s), newest; !slices.Equal(got, []ID{want[1], want[0]}) {
-		t.Errorf("claimed %v with one refusal allowed, want the two newest", got)
+	if got, want := claimedIDs(s), []ID{newest[1], newest[0]}; !slices.Equal(got, want) || !s.first.IsZero() {
+		t.Errorf("tail with two refusals claimed %v (first %v), want %v", got, s.first, want)
 	}
 }
 
@@ -266,13 +253,4 @@ func TestDueScan_ConcurrentScans(t *testing.T) {
 			t.Errorf("%s leased %d times, want once", id, seen[id])
 		}
 	}
-}
-
-func mustGet(t *testing.T, q *Queue, id ID) *Message {
-	t.Helper()
-	m, err := q.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

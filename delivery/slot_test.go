@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
 )
 
@@ -82,9 +83,7 @@ func TestPool_AcquireRefusesDeadDestinations(t *testing.T) {
 		}
 		got <- err
 	}()
-	for p.waiting("a.example") == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, "acquire to wait for the slot", func() bool { return p.waiting("a.example") > 0 })
 	// The round holding the slot fails the destination to death, then
 	// gives the slot back.
 	p.report("a.example", true, fail, time.Now(), 2, time.Hour)

@@ -196,10 +196,7 @@ func TestGC_ReclaimsDeletedBodies(t *testing.T) {
 	c := newClock()
 	opts := testOptions(t.TempDir(), c)
 	opts.ValueLogFileBytes = 1 << 20
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := mustOpen(t, opts)
 	body := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB: in the value log
 	var ids []ID
 	for i := 0; i < 64; i++ {
@@ -211,18 +208,14 @@ func TestGC_ReclaimsDeletedBodies(t *testing.T) {
 	}
 	q.Close()
 	full := valueLogBytes(t, opts.Dir)
-	if q, err = Open(opts); err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	for _, id := range ids[:60] {
 		if err := q.Delete(id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	q.Close() // flushes the deletions out of the memtable
-	if q, err = Open(opts); err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	if n := q.RunGC(); n == 0 {
 		t.Errorf("GC rewrote nothing after 60 of 64 bodies were deleted")

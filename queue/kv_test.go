@@ -44,10 +44,7 @@ func TestKV_SurvivesRestartBesideMail(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q = mustOpen(t, opts)
 	defer q.Close()
 	wantStats(t, q, 1, 0, 0, 0) // the values are not messages
 	if _, err := q.Get(id); err != nil {
@@ -55,7 +52,7 @@ func TestKV_SurvivesRestartBesideMail(t *testing.T) {
 	}
 	sts, rpt = mustKV(t, q, "mta-sts"), mustKV(t, q, "tlsrpt")
 	got := map[string]string{}
-	err = sts.Each(func(k string, v []byte) error { got[k] = string(v); return nil })
+	err := sts.Each(func(k string, v []byte) error { got[k] = string(v); return nil })
 	want := map[string]string{"d0.example": "policy 0", "d1.example": "policy 1, refreshed"}
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Each(mta-sts) = %v, %v; want %v", got, err, want)

@@ -28,6 +28,9 @@ type Outcome struct {
 	Response string
 	// RemoteMTA is the host that replied, when there was one.
 	RemoteMTA string
+	// MX is that host with the address of the connection, host[ip], for
+	// delivery events; set by run.
+	MX string
 	// RemoteDSN reports that the remote server advertised DSN (RFC 3461),
 	// so a success notice says "relayed" rather than "delivered" when not.
 	RemoteDSN bool

@@ -104,6 +104,7 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue
 	r := queue.RoundResult{
 		Result:    queue.Result{Index: i, State: o.State, Attempted: now, Response: o.Response, Status: o.Status, RemoteMTA: o.RemoteMTA},
 		RemoteDSN: o.RemoteDSN,
+		MX:        o.MX,
 	}
 	if o.State == queue.Pending {
 		if ctxDone(e.workCtx) {
@@ -112,7 +113,7 @@ func (e *Engine) result(m *queue.Message, i int, o Outcome, now time.Time) queue
 		}
 		next, expired := e.cfg.Retry.NextAttempt(m.Arrival, now, m.Recipients[i].Attempts+1, e.cfg.Rand)
 		if expired {
-			r.State = queue.Failed
+			r.State, r.Expired = queue.Failed, true
 			r.Status = "5.4.7"
 			r.Response = clip("delivery time expired; last error: " + o.Response)
 			e.logExpired(m, i, r.Result, now)
@@ -159,11 +160,17 @@ func (e *Engine) complete(m *queue.Message, body []byte, results []queue.RoundRe
 	for _, r := range results {
 		u.Results = append(u.Results, r.Result)
 	}
+	if e.cfg.Events != nil {
+		u.Events = e.cfg.Events.Round(queue.Round{Message: m, Body: body, Results: results, Time: e.now()})
+	}
 	if _, err := e.q.Complete(m.ID, u); err != nil {
 		// The lease is gone from memory; the message is due again when the
 		// lease pushed it to, and this round's outcomes are retried.
 		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
 		return
+	}
+	if e.cfg.Events != nil {
+		e.cfg.Events.Written(u.Events)
 	}
 	for _, r := range u.Results {
 		e.count(m, r)

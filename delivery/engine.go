@@ -55,6 +55,15 @@ type Notifier interface {
 	Notify(ctx context.Context, r queue.Round) (queue.Notified, error)
 }
 
+// Events turns a round into the delivery events the queue writes in the
+// same transaction as the round's results (package events).
+type Events interface {
+	// Round returns the round's event records.
+	Round(r queue.Round) []queue.EventRecord
+	// Written is told the records once the queue has written them.
+	Written(recs []queue.EventRecord)
+}
+
 // Config configures an Engine. cmd/mxout fills it from configs.
 type Config struct {
 	Workers  int
@@ -107,6 +116,7 @@ type Config struct {
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics // nil: metrics.Discard()
 	Notifier Notifier         // may be nil: no notifications
+	Events   Events           // may be nil: no delivery events
 	// Dialer opens outbound connections; nil means a net.Dialer bound to
 	// SourceAddr.
 	Dialer dialer

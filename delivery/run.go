@@ -28,6 +28,13 @@ func (e *Engine) run(ctx context.Context, a *attempt, info attemptInfo) (res txR
 		return res, false
 	}
 	info.end = e.now()
+	mx := s.mx()
+	for i, o := range res.out {
+		if o.RemoteMTA != "" {
+			o.MX = mx
+			res.out[i] = o
+		}
+	}
 	e.expire(ctx, res.out, s.remoteMTA)
 	e.health(a.r, res.siteFailure, anyPending(res.out))
 	e.finish(ctx, a, res)

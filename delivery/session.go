@@ -343,6 +343,15 @@ func (s *session) reset(timeout time.Duration) error {
 	return err
 }
 
+// mx names the server as delivery events show it: host[ip].
+func (s *session) mx() string {
+	ip := s.addr
+	if ap, err := netip.ParseAddrPort(s.addr); err == nil {
+		ip = ap.Addr().String()
+	}
+	return s.remoteMTA + "[" + ip + "]"
+}
+
 // close ends the session politely, waiting at most timeout for the reply.
 func (s *session) close(timeout time.Duration) {
 	if s.client == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,21 +135,30 @@ func (q *Queue) AppendEvents(ctx context.Context, recs []EventRecord) error {
 	if err != nil {
 		return err
 	}
-	var size int64
-	for _, r := range recs {
-		if len(r.Tag) > MaxEventTag || bytes.IndexByte([]byte(r.Tag), 0) >= 0 {
-			return fmt.Errorf("append events: bad tag %q", r.Tag)
-		}
-		size += int64(len(r.Data) + len(r.Tag) + 64)
+	size, err := eventsSize(recs)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
 	}
 	if err := q.checkSpace(size); err != nil {
 		return err
 	}
-	if err := q.commit(func(txn *badger.Txn) error { return l.write(txn, recs) }); err != nil {
+	if err := q.commit(withEvents(func(*badger.Txn) error { return nil }, l, recs)); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	l.committed(recs)
 	return nil
+}
+
+// eventsSize checks the records' tags and estimates their size on disk.
+func eventsSize(recs []EventRecord) (int64, error) {
+	var size int64
+	for _, r := range recs {
+		if len(r.Tag) > MaxEventTag || strings.IndexByte(r.Tag, 0) >= 0 {
+			return 0, fmt.Errorf("event tag %.40q: want at most %d bytes without NUL", r.Tag, MaxEventTag)
+		}
+		size += int64(len(r.Data) + len(r.Tag) + 64)
+	}
+	return size, nil
 }
 
 // write numbers recs and adds them to txn. It runs in the commit
@@ -172,6 +182,16 @@ func (l *eventLog) write(txn *badger.Txn, recs []EventRecord) error {
 		}
 	}
 	return nil
+}
+
+// withEvents adds recs to a transaction's writes.
+func withEvents(writes func(*badger.Txn) error, l *eventLog, recs []EventRecord) func(*badger.Txn) error {
+	return func(txn *badger.Txn) error {
+		if err := writes(txn); err != nil {
+			return err
+		}
+		return l.write(txn, recs)
+	}
 }
 
 // committed records that recs are on disk and wakes the readers.

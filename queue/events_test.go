@@ -253,3 +253,57 @@ func TestEvents_DiskReserve(t *testing.T) {
 		t.Errorf("acknowledgement below the margin: %v, want ErrNoSpace", err)
 	}
 }
+
+// A round's events are written by Complete with its results, and woken
+// readers find them; a Complete that fails writes neither.
+func TestEvents_WrittenWithTheResults(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	q, _ := openTest(t, c)
+	id := mustEnqueue(t, q, env("a@x.example", "b@y.example", "c@y.example"), "Subject: x\r\n\r\nx\r\n")
+	if _, err := q.Lease(c.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	changed := q.EventsChanged()
+	bad := Update{
+		Results: []Result{{Index: 0, State: Delivered, Attempted: c.Now()}},
+		Events:  []EventRecord{{Time: c.Now(), Tag: "api:\x00", Data: []byte("x")}},
+	}
+	if _, err := q.Complete(id, bad); err == nil {
+		t.Fatal("Complete with a bad event tag succeeded")
+	}
+	if m, err := q.Get(id); err != nil || m.Recipients[0].State != Pending {
+		t.Fatalf("the failed Complete recorded its result: %+v %v", m, err)
+	}
+	if recs, _ := q.Events(0, 10); len(recs) != 0 {
+		t.Fatalf("the failed Complete wrote %d events", len(recs))
+	}
+	if _, err := q.Lease(c.Now().Add(time.Hour), 1); err != nil { // due again after the lease
+		t.Fatal(err)
+	}
+	u := Update{
+		Results: []Result{
+			{Index: 0, State: Delivered, Attempted: c.Now()},
+			{Index: 1, State: Pending, Attempted: c.Now(), NextAttempt: c.Now().Add(time.Hour)},
+		},
+		Events: []EventRecord{
+			{Time: c.Now(), Tag: "api:app", Data: []byte("delivered b")},
+			{Time: c.Now(), Tag: "api:app", Data: []byte("deferred c")},
+		},
+	}
+	if _, err := q.Complete(id, u); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("readers were not woken")
+	}
+	recs, err := q.EventsTagged("api:app", 0, 10)
+	if err != nil || len(recs) != 2 || string(recs[1].Data) != "deferred c" || recs[0].Seq != u.Events[0].Seq {
+		t.Errorf("events after Complete: %+v %v", recs, err)
+	}
+	if m, _ := q.Get(id); m.Recipients[0].State != Delivered {
+		t.Errorf("result not recorded: %+v", m.Recipients[0])
+	}
+}

@@ -183,6 +183,10 @@ type Update struct {
 	Results []Result
 	// DelayNotified marks that a delay notice has been sent.
 	DelayNotified bool
+	// Events are the round's delivery events, written to the event log
+	// in the same transaction as the results they describe, so that a
+	// crash keeps both or neither. Their Seq is set once written.
+	Events []EventRecord
 }
 
 // Complete records the results of a delivery round and ends the lease. When
@@ -215,14 +219,26 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 		// The attempt was made: record it unless the disk is nearly full.
 		err = q.checkEmergencySpace()
 	}
+	var events *eventLog
+	if err == nil && len(u.Events) > 0 {
+		if _, err = eventsSize(u.Events); err == nil {
+			events, err = q.eventLog()
+		}
+	}
 	if err == nil {
 		writes := completeWrites(m)
+		if events != nil {
+			writes = withEvents(writes, events, u.Events)
+		}
 		dueDone := func() {}
 		if !m.final() {
 			dueDone = q.due.note(m.Due)
 		}
 		err = q.commit(writes)
 		dueDone()
+	}
+	if err == nil && events != nil {
+		events.committed(u.Events)
 	}
 	q.mu.Lock()
 	delete(q.leased, id)

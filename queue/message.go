@@ -63,6 +63,12 @@ type Envelope struct {
 	User   string `json:"user,omitempty"`
 	// UTF8 records that the message needs SMTPUTF8 on the next hop.
 	UTF8 bool `json:"utf8,omitempty"`
+	// API records that the message came through the HTTP API; User is
+	// then the API key's name.
+	API bool `json:"api,omitempty"`
+	// Metadata is the application's data (from the API), copied into the
+	// message's delivery events.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // MessageDSN holds the RFC 3461 MAIL FROM parameters.

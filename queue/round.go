@@ -24,6 +24,12 @@ type RoundResult struct {
 	// advertised DSN, so NOTIFY and ORCPT went on to it (RFC 3461 §5.2.1)
 	// and success notices are its to send. It is not recorded.
 	RemoteDSN bool
+	// MX is the server that answered, as host[ip]; "" when none did.
+	// It is not recorded (RemoteMTA is), but goes into the round's events.
+	MX string
+	// Expired reports a failure because the message's lifetime ended
+	// while the recipient kept failing temporarily. Not recorded.
+	Expired bool
 }
 
 // Notified is what a notifier did about a round that the queue must

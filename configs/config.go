@@ -156,6 +156,14 @@ type Delivery struct {
 	// although they are not global unicast addresses; MX-derived
 	// addresses outside them that are not global are skipped.
 	AllowedNetworks []netip.Prefix `mapstructure:"allowed_networks" yaml:"allowed_networks"`
+	// MTASTS applies the MTA-STS policies (RFC 8461) that recipient
+	// domains publish.
+	MTASTS bool `mapstructure:"mta_sts" yaml:"mta_sts"`
+	// DANE applies authenticated TLSA records (RFC 7672); only with
+	// resolver.dnssec, which says what is authenticated.
+	DANE bool `mapstructure:"dane" yaml:"dane"`
+	// TLSReporting sends SMTP TLS reports (RFC 8460).
+	TLSReporting TLSReporting `mapstructure:"tls_reporting" yaml:"tls_reporting"`
 	// Domains overrides the shaping and TLS settings per destination domain.
 	Domains         map[string]DomainPolicy `mapstructure:"domains" yaml:"domains"`
 	DeadDestination DeadDestination         `mapstructure:"dead_destination" yaml:"dead_destination"`
@@ -178,6 +186,21 @@ type DomainPolicy struct {
 	Rate Rate `mapstructure:"rate" yaml:"rate"`
 	// TLS replaces delivery.tls; empty inherits.
 	TLS TLSPolicy `mapstructure:"tls" yaml:"tls"`
+}
+
+// TLSReporting configures SMTP TLS reports (RFC 8460) to the domains that
+// ask for them.
+type TLSReporting struct {
+	// Enabled counts sessions and sends the reports.
+	Enabled bool `mapstructure:"enabled" yaml:"enabled"`
+	// Interval is the length of a report window; the first starts when
+	// mxout does.
+	Interval time.Duration `mapstructure:"interval" yaml:"interval"`
+	// Organization is the report's organization-name; empty: hostname.
+	Organization string `mapstructure:"organization" yaml:"organization"`
+	// Contact is the report's contact-info, an address; empty:
+	// postmaster@hostname.
+	Contact string `mapstructure:"contact" yaml:"contact"`
 }
 
 // DeadDestination holds off a destination that keeps failing as a whole.
@@ -279,6 +302,9 @@ type Resolver struct {
 	// Servers are host:port; empty means the system's /etc/resolv.conf.
 	Servers []HostPort    `mapstructure:"servers" yaml:"servers"`
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	// DNSSEC asks the servers for DNSSEC and trusts their AD bit: it must
+	// be a validating resolver the relay trusts (a local unbound).
+	DNSSEC bool `mapstructure:"dnssec" yaml:"dnssec"`
 }
 
 // Metrics configures the Prometheus and health endpoint.

@@ -79,6 +79,12 @@ func (s *Submission) validate(v *validator) {
 	v.check(a.Delay >= 0 && a.Delay <= time.Minute, "submission.auth_throttle.delay", a.Delay, "must be between 0 and 1m")
 }
 
+func (t *TLSReporting) validate(v *validator) {
+	v.check(t.Interval >= time.Second, "delivery.tls_reporting.interval", t.Interval, "must be at least 1s")
+	v.check(len(t.Organization) <= 200 && !strings.ContainsAny(t.Organization, "\r\n"), "delivery.tls_reporting.organization", t.Organization, "must be one line of at most 200 characters")
+	v.check(t.Contact == "" || strings.Count(t.Contact, "@") == 1 && !strings.ContainsAny(t.Contact, " \t\r\n<>\",;"), "delivery.tls_reporting.contact", t.Contact, "must be an address or empty")
+}
+
 func (d *Delivery) validate(v *validator) {
 	v.check(d.Workers >= 1 && d.Workers <= 10000, "delivery.workers", d.Workers, "must be between 1 and 10000")
 	v.check(d.Port >= 1 && d.Port <= 65535, "delivery.port", d.Port, "must be a TCP port (1-65535)")
@@ -96,6 +102,7 @@ func (d *Delivery) validate(v *validator) {
 		v.check(d.IPFamily != IPv6 || !a.Unmap().Is4(), "delivery.source_address", a, "is IPv4, but delivery.ip_family is ipv6")
 	}
 	v.check(d.TLS != "", "delivery.tls", d.TLS, "must be one of opportunistic, required, disabled")
+	d.TLSReporting.validate(v)
 	for _, name := range slices.Sorted(maps.Keys(d.Domains)) {
 		p := d.Domains[name]
 		key := "delivery.domains." + name

@@ -22,6 +22,9 @@ type attempt struct {
 	r    route
 	hops []hop
 	slot *slot
+	// policy is the TLS policy of the host tried last (of the route
+	// before any), for the log lines of outcomes without a session.
+	policy string
 }
 
 // deliverGroup delivers one group: unless its destination is dead, it
@@ -31,6 +34,7 @@ type attempt struct {
 // walk.
 func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte, g group) (outs map[int]Outcome, later time.Time) {
 	a := &attempt{m: m, body: body, g: g, r: e.routeFor(g.dest)}
+	a.policy = kindOf(a.r.tls)
 	// A dead destination takes no rate turn and no DNS lookup; acquire
 	// checks again once it has waited for a slot.
 	if o, dead := e.pool.suspended(a.r.dest, e.now()); dead {
@@ -41,7 +45,7 @@ func (e *Engine) deliverGroup(ctx context.Context, m *queue.Message, body []byte
 	} else if !later.IsZero() {
 		return nil, later
 	}
-	hops, err := e.hops(ctx, a.r)
+	hops, err := e.hops(ctx, a)
 	if err != nil {
 		return e.failGroup(a, Classify(err, "")), time.Time{}
 	}
@@ -103,7 +107,7 @@ func (e *Engine) failGroup(a *attempt, o Outcome) map[int]Outcome {
 	for _, i := range a.g.idxs {
 		out[i] = o
 	}
-	e.logOutcomes(a.m, a.g.idxs, out, attemptInfo{})
+	e.logOutcomes(a.m, a.g.idxs, out, attemptInfo{policy: a.policy})
 	return out
 }
 

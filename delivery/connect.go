@@ -19,22 +19,30 @@ func (e *Engine) sessionAt(ctx context.Context, a *attempt, t target, fresh bool
 	if err != nil {
 		return err
 	}
-	s.key = key
+	s.key, s.policy = key, t.policy.kind
 	a.slot.Attach(s)
 	return nil
 }
 
 // open opens a new session to t. With opportunistic TLS, a failed
 // handshake is retried at once in plaintext; credentials are never sent
-// over it (the opener refuses AUTH without TLS).
+// over it (the opener refuses AUTH without TLS). Under DANE or MTA-STS
+// (t.policy.check) the policy judges the handshake, and a failure is never
+// retried in plaintext.
 func (e *Engine) open(ctx context.Context, a *attempt, t target) (*session, error) {
-	s, err := e.opener.open(ctx, t.host, t.addr, t.tls, a.r.cred)
+	s, err := e.opener.open(ctx, t.host, t.addr, t.tls, t.policy.check, a.r.cred)
 	if errors.Is(err, errTLSHandshake) {
-		e.observeTLS(metrics.TLSFailed)
+		e.observeSession(a, t, nil, err)
 		if t.tls.mode == tlsMay {
 			e.log.Info("delivery: TLS handshake failed; retrying in plaintext", "queue_id", a.m.ID, "relay", t.addr, "host", t.host, "err", clipErr(err))
-			s, err = e.opener.open(ctx, t.host, t.addr, tlsPolicy{mode: tlsOff}, a.r.cred)
+			t.tls = tlsPolicy{mode: tlsOff}
+			s, err = e.opener.open(ctx, t.host, t.addr, t.tls, nil, a.r.cred)
+			if err == nil {
+				e.m.OutboundTLS.WithLabelValues(t.policy.kind, metrics.TLSPlaintext).Inc()
+			}
 		}
+	} else {
+		e.observeSession(a, t, s, err)
 	}
 	var cve *tls.CertificateVerificationError
 	switch {
@@ -47,16 +55,11 @@ func (e *Engine) open(ctx context.Context, a *attempt, t target) (*session, erro
 		e.log.Warn(msg, "queue_id", a.m.ID, "relay", t.addr, "host", t.host, "problem", clip(cve.Err.Error()))
 		return nil, err
 	case err != nil:
-		e.log.Info("delivery: cannot open session", "queue_id", a.m.ID, "relay", t.addr, "host", t.host, "err", clipErr(err))
+		e.log.Info("delivery: cannot open session", "queue_id", a.m.ID, "relay", t.addr, "host", t.host, "tls_policy", t.policy.kind, "err", clipErr(err))
 		return nil, err
 	}
 	e.sessionsActive(1)
 	s.onClose = func() { e.sessionsActive(-1) }
-	if s.tls != "" {
-		e.observeTLS(metrics.TLSEstablished)
-	} else {
-		e.observeTLS(metrics.TLSPlaintext)
-	}
 	return s, nil
 }
 

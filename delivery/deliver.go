@@ -217,10 +217,6 @@ func (e *Engine) returnLease(id queue.ID) {
 	}
 }
 
-func (e *Engine) observeTLS(result string) {
-	e.m.OutboundTLS.WithLabelValues(result).Inc()
-}
-
 // defence counts an outbound defence that fired (metrics.Defence*).
 func (e *Engine) defence(name string) {
 	e.m.DeliveryDefences.WithLabelValues(name).Inc()

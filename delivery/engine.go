@@ -37,7 +37,9 @@ type Queue interface {
 
 // Resolver finds where mail for a domain goes.
 type Resolver interface {
-	LookupMX(ctx context.Context, domain string) ([]resolver.MX, error)
+	// LookupMXSecure also says whether the MX answer was authenticated
+	// by DNSSEC, which DANE needs.
+	LookupMXSecure(ctx context.Context, domain string) ([]resolver.MX, bool, error)
 	LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
@@ -112,6 +114,11 @@ type Config struct {
 	// RootCAs verifies certificates when TLS is required; nil means the
 	// system's roots (which SSL_CERT_FILE and SSL_CERT_DIR can change).
 	RootCAs *x509.CertPool
+	// TLSPolicies decides each MX host's TLS policy (DANE, MTA-STS); nil:
+	// delivery.tls alone. TLSReports counts sessions for SMTP TLS
+	// reports; nil: none.
+	TLSPolicies TLSPolicies
+	TLSReports  TLSReports
 
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics // nil: metrics.Discard()

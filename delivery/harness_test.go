@@ -32,6 +32,7 @@ type world struct {
 	cfg     Config
 	notes   *recordingNotifier
 	records map[string][]dnstest.Record
+	dnssec  bool // the engine's resolver asks for DNSSEC (tlspolicy_test.go)
 }
 
 func newWorld(t testing.TB) *world {
@@ -94,7 +95,7 @@ func (w *world) addMX(domain string, pref int, host string) {
 // start builds the engine with w.cfg and runs it until the test ends.
 func (w *world) start() {
 	w.t.Helper()
-	res, err := resolver.New(resolver.Config{Servers: []string{w.dns.Addr}, Timeout: 2 * time.Second})
+	res, err := resolver.New(resolver.Config{Servers: []string{w.dns.Addr}, Timeout: 2 * time.Second, DNSSEC: w.dnssec})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 // attemptInfo is what one delivery attempt's log lines report.
 type attemptInfo struct {
 	host, addr, tls       string
+	policy                string // the TLS policy: tls_policy=
 	start, connected, end time.Time
 	// uses is the transaction's number on its connection (1: a new one),
 	// like Postfix's conn_use; 0 without a connection.
@@ -42,6 +43,7 @@ func (e *Engine) logOutcomes(m *queue.Message, idxs []int, outs map[int]Outcome,
 			slog.String("to", m.Recipients[i].Addr),
 			slog.String("relay", relay),
 			slog.String("tls", info.tlsOrNone()),
+			slog.String("tls_policy", info.policy),
 			slog.String("delay", seconds(now.Sub(m.Arrival))),
 			slog.String("delays", info.delays(m.Arrival)),
 			slog.Int("conn_use", info.uses),

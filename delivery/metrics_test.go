@@ -71,7 +71,7 @@ func TestMetrics_OutcomesRepliesAndLogLinesAgree(t *testing.T) {
 	} {
 		waitMetric(t, "remote_replies_total{"+c.class+","+c.domain+"}", m.RemoteReplies.WithLabelValues(c.class, c.domain), c.want)
 	}
-	waitMetric(t, "outbound_tls_total{plaintext}", m.OutboundTLS.WithLabelValues(metrics.TLSPlaintext),
+	waitMetric(t, "outbound_tls_total{plaintext}", m.OutboundTLS.WithLabelValues(metrics.TLSPolicyOpportunistic, metrics.TLSPlaintext),
 		float64(ok.Connections()+slow.Connections()+bad.Connections()))
 	// One transaction to ok.example, two to slow.example, one to bad.example.
 	if got := histogramCount(t, m.AttemptDuration); got != 4 {
@@ -139,9 +139,10 @@ func TestMetrics_FailedHandshakeCountedUnderEveryPolicy(t *testing.T) {
 			w.start()
 			id := w.enqueue("app@sender.example", "u@badtls.example")
 			w.firstResult(id, "u@badtls.example")
-			waitMetric(t, "outbound_tls_total{failed}", m.OutboundTLS.WithLabelValues(metrics.TLSFailed), tt.wantFailed)
-			waitMetric(t, "outbound_tls_total{plaintext}", m.OutboundTLS.WithLabelValues(metrics.TLSPlaintext), tt.wantPlain)
-			if got := testutil.ToFloat64(m.OutboundTLS.WithLabelValues(metrics.TLSEstablished)); got != 0 {
+			label := string(tt.policy) // the policy label of delivery.tls required and opportunistic
+			waitMetric(t, "outbound_tls_total{failed}", m.OutboundTLS.WithLabelValues(label, metrics.TLSFailed), tt.wantFailed)
+			waitMetric(t, "outbound_tls_total{plaintext}", m.OutboundTLS.WithLabelValues(label, metrics.TLSPlaintext), tt.wantPlain)
+			if got := testutil.ToFloat64(m.OutboundTLS.WithLabelValues(label, metrics.TLSEstablished)); got != 0 {
 				t.Errorf("outbound_tls_total{tls} = %v after a broken handshake", got)
 			}
 		})

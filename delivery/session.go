@@ -18,40 +18,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/configs"
-	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/tlspolicy"
 )
-
-// tlsMode is how a session gets TLS.
-type tlsMode int
-
-const (
-	tlsOff      tlsMode = iota // never
-	tlsMay                     // STARTTLS when offered; plaintext retry after a failed handshake
-	tlsMust                    // STARTTLS or no session
-	tlsImplicit                // TLS from the first byte (smarthost port 465 style)
-)
-
-// tlsPolicy is what one session requires of TLS.
-type tlsPolicy struct {
-	mode tlsMode
-	// verify checks the certificate against the host name; otherwise any
-	// certificate is accepted (protection against passive eavesdropping only).
-	verify bool
-	// roots verifies the certificate; nil means the opener's.
-	roots *x509.CertPool
-}
-
-// policyOf maps a delivery.tls value to a tlsPolicy.
-func policyOf(p configs.TLSPolicy) tlsPolicy {
-	switch p {
-	case configs.TLSRequired:
-		return tlsPolicy{mode: tlsMust, verify: true}
-	case configs.TLSDisabled:
-		return tlsPolicy{mode: tlsOff}
-	default:
-		return tlsPolicy{mode: tlsMay}
-	}
-}
 
 // credentials are the AUTH user and password for a smarthost.
 type credentials struct{ user, password string }
@@ -63,7 +31,12 @@ type session struct {
 	remoteMTA string      // MX host name, for logs and DSNs
 	addr      string      // ip:port
 	tls       string      // "" for plaintext, else "TLSv1.3 TLS_AES_128_GCM_SHA256"
-	key       connKey
+	local     string      // our address on the connection, for TLS reports
+	// noted is a failure of the session's TLS policy that did not stop it
+	// (MTA-STS testing, unusable TLSA records), for metrics and reports.
+	noted  *tlspolicy.Failure
+	policy string // the TLS policy it was opened under, for logs
+	key    connKey
 	// uses counts the transactions started on this session.
 	uses int
 	// reused is set while a cached session serves a new transaction.
@@ -104,7 +77,11 @@ var errTLSHandshake = errors.New("TLS handshake failed")
 // lacks it, so the plaintext prologue is done here with net/textproto
 // and the connection is then handed to go-smtp, which says EHLO again
 // (over TLS if upgraded).
-func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPort, p tlsPolicy, cred *credentials) (*session, error) {
+//
+// check, when not nil, is the DANE or MTA-STS policy that judges the TLS
+// session instead of p.verify: an enforced failure ends the session, one
+// that is only reported is noted on it.
+func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPort, p tlsPolicy, check *tlspolicy.Host, cred *credentials) (*session, error) {
 	target := addr.String()
 	dctx, cancel := context.WithTimeout(ctx, o.t.Connect)
 	conn, err := o.dialer.DialContext(dctx, "tcp", target)
@@ -115,11 +92,13 @@ func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPo
 	// go-smtp sets its own deadlines, so cancelling must close the socket.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	s, err := o.handshake(ctx, conn, host, target, p, cred)
+	s, err := o.handshake(ctx, conn, host, target, p, &tlsCheck{host: check}, cred)
+	local := localIP(conn)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, &openError{local: local, err: err}
 	}
+	s.local = local
 	return s, nil
 }
 
@@ -127,12 +106,12 @@ func (o *sessionOpener) open(ctx context.Context, host string, addr netip.AddrPo
 // EHLO through go-smtp and authenticates. Every reply, in the plaintext
 // prologue and on the connection go-smtp reads, passes a replyLimiter
 // (reply.go); after STARTTLS a new one follows the TLS layer.
-func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, target string, p tlsPolicy, cred *credentials) (*session, error) {
+func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, target string, p tlsPolicy, chk *tlsCheck, cred *credentials) (*session, error) {
 	s := &session{remoteMTA: host, addr: target}
 	var c net.Conn = conn
 	if p.mode == tlsImplicit {
 		conn.SetDeadline(time.Now().Add(o.t.Helo))
-		tc := tls.Client(conn, o.tlsConfig(host, p))
+		tc := tls.Client(conn, o.tlsConfig(host, p, chk))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, handshakeError(host+"["+target+"]", err)
 		}
@@ -148,7 +127,7 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 	}
 	if p.mode == tlsMay || p.mode == tlsMust {
 		lc.SetDeadline(time.Now().Add(o.t.Helo))
-		tc, version, err := o.startTLS(ctx, raw, tp, host, p)
+		tc, version, err := o.startTLS(ctx, raw, tp, host, p, chk)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%s]: %w", host, target, err)
 		}
@@ -179,87 +158,8 @@ func (o *sessionOpener) handshake(ctx context.Context, conn net.Conn, host, targ
 		}
 	}
 	s.client = cl
+	s.noted = chk.noted
 	return s, nil
-}
-
-// startTLS says EHLO in plaintext on conn, reading the replies with tp,
-// and, if the server offers STARTTLS, runs the handshake on conn. It
-// returns the TLS connection and its description, or a nil connection
-// when the session goes on in plaintext.
-func (o *sessionOpener) startTLS(ctx context.Context, conn net.Conn, tp *textproto.Reader, host string, p tlsPolicy) (*tls.Conn, string, error) {
-	must := p.mode == tlsMust
-	if _, err := fmt.Fprintf(conn, "EHLO %s\r\n", o.heloName); err != nil {
-		return nil, "", err
-	}
-	ehlo, err := readReply(tp, 250)
-	if errors.Is(err, errReplyTooLong) {
-		return nil, "", err
-	}
-	if err != nil {
-		if must {
-			return nil, "", temporaryLocal("4.7.10", "TLS is required, but EHLO failed: %v", err)
-		}
-		return nil, "", nil // HELO-only server: go-smtp falls back to HELO
-	}
-	if !hasExtension(ehlo, "STARTTLS") {
-		if must {
-			return nil, "", temporaryLocal("4.7.10", "TLS is required, but %s does not offer STARTTLS", host)
-		}
-		return nil, "", nil
-	}
-	if _, err := io.WriteString(conn, "STARTTLS\r\n"); err != nil {
-		return nil, "", err
-	}
-	if _, err := readReply(tp, 220); err != nil {
-		if errors.Is(err, errReplyTooLong) {
-			return nil, "", err
-		}
-		if must {
-			return nil, "", temporaryLocal("4.7.10", "TLS is required, but STARTTLS was refused: %v", err)
-		}
-		return nil, "", fmt.Errorf("%w: STARTTLS refused: %v", errTLSHandshake, err)
-	}
-	tc := tls.Client(conn, o.tlsConfig(host, p))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		if must {
-			return nil, "", handshakeError(host, err)
-		}
-		return nil, "", fmt.Errorf("%w: %v", errTLSHandshake, err)
-	}
-	return tc, describeTLS(tc), nil
-}
-
-// handshakeError is the 4.7.5 deferral of a failed handshake that the
-// policy required. A certificate that does not verify is named as such,
-// and stays in the error chain for the log line that says so.
-func handshakeError(host string, err error) error {
-	msg := fmt.Sprintf("TLS is required, but the handshake with %s failed: %v", host, err)
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
-		msg = fmt.Sprintf("TLS is required, but the certificate of %s is not verified: %v", host, cve.Err)
-	}
-	return fmt.Errorf("%w: %w", errTLSHandshake, &localError{state: queue.Pending, status: "4.7.5", msg: msg, cause: err})
-}
-
-// tlsConfig verifies certificates only when the policy says so:
-// opportunistic TLS protects against passive eavesdropping only, and
-// refusing a self-signed certificate would just push the mail to plaintext.
-func (o *sessionOpener) tlsConfig(host string, p tlsPolicy) *tls.Config {
-	roots := o.rootCAs
-	if p.roots != nil {
-		roots = p.roots
-	}
-	return &tls.Config{
-		ServerName:         host,
-		InsecureSkipVerify: !p.verify,
-		RootCAs:            roots,
-		MinVersion:         tls.VersionTLS12,
-	}
-}
-
-func describeTLS(tc *tls.Conn) string {
-	st := tc.ConnectionState()
-	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
 }
 
 // authenticate logs in with PLAIN, or LOGIN when PLAIN is not offered. A

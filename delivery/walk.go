@@ -10,27 +10,28 @@ import (
 
 // hop is one host to try, in order, and the TLS its sessions must have.
 type hop struct {
-	host string
-	tls  tlsPolicy
+	host   string
+	tls    tlsPolicy
+	policy hostPolicy // DANE, MTA-STS or delivery.tls (tlspolicy.go)
 }
 
-// hops lists the hosts for r: the smarthost, or the domain's MX hosts in
+// hops lists the hosts for a: the smarthost, or the domain's MX hosts in
 // RFC 5321 §5.1 order (the resolver sorts and shuffles them), each with
-// the route's TLS policy. A policy per host (MTA-STS, DANE) is decided
-// here.
-func (e *Engine) hops(ctx context.Context, r route) ([]hop, error) {
+// its TLS policy: DANE, MTA-STS or the route's delivery.tls.
+func (e *Engine) hops(ctx context.Context, a *attempt) ([]hop, error) {
+	r := a.r
 	if r.smarthost {
-		return []hop{{host: r.host, tls: r.tls}}, nil
+		return []hop{{host: r.host, tls: r.tls, policy: hostPolicy{kind: kindOf(r.tls)}}}, nil
 	}
-	mxs, err := e.res.LookupMX(ctx, r.dest)
+	mxs, secure, err := e.res.LookupMXSecure(ctx, r.dest)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]hop, len(mxs))
+	hosts := make([]string, len(mxs))
 	for i, mx := range mxs {
-		out[i] = hop{host: mx.Host, tls: r.tls}
+		hosts[i] = mx.Host
 	}
-	return out, nil
+	return e.policyHops(ctx, a, hosts, secure), nil
 }
 
 // addrsOf resolves a host, or parses it when it is an address (a
@@ -44,17 +45,18 @@ func (e *Engine) addrsOf(ctx context.Context, host string) ([]netip.Addr, error)
 
 // target is one address of an MX host as the walk tries it.
 type target struct {
-	host string
-	addr netip.AddrPort
-	tls  tlsPolicy
+	host   string
+	addr   netip.AddrPort
+	tls    tlsPolicy
+	policy hostPolicy
 }
 
 // key is the pool's key for sessions to t: the same address and TLS
-// policy, and, when the certificate is verified or the session is
-// authenticated (cred), the same host name.
+// policy, and, when the certificate is checked (verified, DANE, MTA-STS)
+// or the session is authenticated (cred), the same host name.
 func (t target) key(cred *credentials) connKey {
 	k := connKey{addr: t.addr.String(), tls: t.tls}
-	if t.tls.verify || cred != nil {
+	if t.tls.verify || t.tls.kind != "" || cred != nil {
 		k.host = t.host
 	}
 	return k
@@ -79,7 +81,7 @@ type mxWalk struct {
 // something about the destination's health.
 func (e *Engine) walk(ctx context.Context, a *attempt) (outs map[int]Outcome, tried bool, last Outcome) {
 	if s := a.slot.session(); s != nil {
-		info := attemptInfo{host: s.remoteMTA, addr: s.addr, start: e.now()}
+		info := attemptInfo{host: s.remoteMTA, addr: s.addr, policy: s.policy, start: e.now()}
 		if e.revive(a) {
 			if res, ok := e.run(ctx, a, info); ok {
 				return res.out, true, Outcome{}
@@ -95,6 +97,19 @@ hosts:
 	for _, h := range a.hops {
 		if w.b.stop() {
 			break
+		}
+		if !w.tried {
+			a.policy = h.policy.kind
+		}
+		if f := h.policy.refused; f != nil {
+			// The host's TLS policy refuses it (an MX outside an enforced
+			// MTA-STS policy, a failed TLSA lookup): as if absent, but
+			// the deferral names why when nothing else was learnt.
+			e.refuseHost(a, h)
+			if !w.tried {
+				w.last, w.informed = refusedOutcome(h.host, f), true
+			}
+			continue
 		}
 		addrs, err := e.addrsOf(ctx, h.host)
 		if err != nil {
@@ -154,7 +169,7 @@ func (e *Engine) target(a *attempt, w *mxWalk, h hop, addr netip.Addr) (target, 
 		w.skipped++
 		return target{}, false
 	}
-	return target{host: h.host, addr: netip.AddrPortFrom(addr, uint16(a.r.port)), tls: h.tls}, true
+	return target{host: h.host, addr: netip.AddrPortFrom(addr, uint16(a.r.port)), tls: h.tls, policy: h.policy}, true
 }
 
 // tryAddress runs a's transaction at t: on an idle session to t from the
@@ -162,9 +177,10 @@ func (e *Engine) target(a *attempt, w *mxWalk, h hop, addr netip.Addr) (target, 
 // session at t took the transaction; w.last then says why.
 func (e *Engine) tryAddress(ctx context.Context, a *attempt, w *mxWalk, t target) (outs map[int]Outcome, ok bool) {
 	w.tried = true
+	a.policy = t.policy.kind
 	w.b.addrs++
 	for fresh := false; ; fresh = true {
-		info := attemptInfo{host: t.host, addr: t.addr.String(), start: e.now()}
+		info := attemptInfo{host: t.host, addr: t.addr.String(), policy: t.policy.kind, start: e.now()}
 		if err := e.sessionAt(ctx, a, t, fresh); err != nil {
 			if connected(err) {
 				w.b.sessions++

@@ -175,13 +175,13 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 		`mxout_bounces_sent_total{type="success"}`:                        1,
 		// One transaction each for the two messages to ok.example, gone,
 		// the three reports, and k+1 for c.
-		"mxout_delivery_attempt_duration_seconds_count": k + 7,
-		"mxout_delivery_latency_seconds_count":          8,
-		`mxout_smtp_sessions_active{side="submission"}`: 0,
-		`mxout_smtp_sessions_active{side="delivery"}`:   0,
-		`mxout_outbound_tls_total{result="tls"}`:        float64(okMX.Connections()),
-		`mxout_outbound_tls_total{result="plaintext"}`:  float64(slowMX.Connections() + badMX.Connections() + senderMX.Connections()),
-		`mxout_outbound_tls_total{result="failed"}`:     0,
+		"mxout_delivery_attempt_duration_seconds_count":                       k + 7,
+		"mxout_delivery_latency_seconds_count":                                8,
+		`mxout_smtp_sessions_active{side="submission"}`:                       0,
+		`mxout_smtp_sessions_active{side="delivery"}`:                         0,
+		`mxout_outbound_tls_total{policy="opportunistic",result="tls"}`:       float64(okMX.Connections()),
+		`mxout_outbound_tls_total{policy="opportunistic",result="plaintext"}`: float64(slowMX.Connections() + badMX.Connections() + senderMX.Connections()),
+		`mxout_outbound_tls_total{policy="opportunistic",result="failed"}`:    0,
 		"mxout_ready": 1,
 	}
 	for series, w := range want {

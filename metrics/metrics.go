@@ -25,6 +25,24 @@ const (
 	TLSEstablished = "tls"       // the session was encrypted
 	TLSPlaintext   = "plaintext" // no TLS: not offered, or disabled by policy
 	TLSFailed      = "failed"    // the handshake failed (retried in plaintext when TLS is optional)
+	TLSFailure     = "failure"   // the session did not meet its DANE or MTA-STS policy (refused, or only reported in testing)
+)
+
+// Values of the policy label of outbound_tls_total: the TLS policy a
+// session was held to (package tlspolicy's kinds).
+const (
+	TLSPolicyDANE          = "dane"
+	TLSPolicyMTASTS        = "mta-sts"
+	TLSPolicyMTASTSTesting = "mta-sts-testing"
+	TLSPolicyRequired      = "required"
+	TLSPolicyOpportunistic = "opportunistic"
+)
+
+// tlsPolicies and tlsResults are the label values outbound_tls_total
+// takes, all pre-created.
+var (
+	tlsPolicies = []string{TLSPolicyDANE, TLSPolicyMTASTS, TLSPolicyMTASTSTesting, TLSPolicyRequired, TLSPolicyOpportunistic}
+	tlsResults  = []string{TLSEstablished, TLSPlaintext, TLSFailed, TLSFailure}
 )
 
 // Values of the defence label of delivery_defences_total: what delivery
@@ -164,8 +182,8 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 		}, []string{"type"}),
 		OutboundTLS: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "outbound_tls_total",
-			Help: "Outbound SMTP sessions opened, by TLS outcome: tls, plaintext, failed (a failed handshake; retried in plaintext when TLS is optional).",
-		}, []string{"result"}),
+			Help: "Outbound SMTP sessions opened, by TLS policy (dane, mta-sts, mta-sts-testing, required, opportunistic) and outcome: tls, plaintext, failed (a failed handshake; retried in plaintext when TLS is optional), failure (the DANE or MTA-STS policy was not met: refused, or only reported in testing).",
+		}, []string{"policy", "result"}),
 		RemoteReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "remote_replies_total",
 			Help: "Remote SMTP replies that decided a recipient's delivery attempt, by class (2xx, 4xx, 5xx) and recipient domain (metrics.domains, else other).",
@@ -197,8 +215,10 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 	for _, t := range []string{BounceFailure, BounceDelay, BounceSuccess} {
 		m.BouncesSent.WithLabelValues(t)
 	}
-	for _, r := range []string{TLSEstablished, TLSPlaintext, TLSFailed} {
-		m.OutboundTLS.WithLabelValues(r)
+	for _, p := range tlsPolicies {
+		for _, r := range tlsResults {
+			m.OutboundTLS.WithLabelValues(p, r)
+		}
 	}
 	for _, d := range defences {
 		m.DeliveryDefences.WithLabelValues(d)

@@ -116,7 +116,12 @@ func (h *Host) checkDANE(cs tls.ConnectionState) *Failure {
 	}
 	var de *dane.Error
 	result, enforced := tlsrpt.ValidationFailure, true
+	msg := err.Error()
 	if errors.As(err, &de) {
+		msg = de.Reason.String()
+		if de.Detail != "" {
+			msg += " (" + de.Detail + ")"
+		}
 		switch de.Reason {
 		case dane.NoUsableRecords:
 			result, enforced = tlsrpt.TLSAInvalid, false
@@ -128,7 +133,7 @@ func (h *Host) checkDANE(cs tls.ConnectionState) *Failure {
 			result = tlsrpt.CertificateExpired
 		}
 	}
-	return &Failure{Result: result, Enforced: enforced, Err: fmt.Errorf("%s: %w", h.MX, err)}
+	return &Failure{Result: result, Enforced: enforced, Err: fmt.Errorf("DANE: certificate of %s: %s", h.MX, msg)}
 }
 
 // webPKI verifies the chain against the roots, for the MX host name.

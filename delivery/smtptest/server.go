@@ -2,6 +2,7 @@ package smtptest
 
 import (
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ type Options struct {
 	// TLS offers STARTTLS with a self-signed certificate generated in
 	// process (see CertPEM).
 	TLS bool
+	// Certificate, when set, is the certificate presented instead of a
+	// generated one (one a test CA issued, or whose key a TLSA record
+	// names). It implies TLS.
+	Certificate *tls.Certificate
 	// Implicit makes every connection TLS from the first byte (the port
 	// 465 style) instead of offering STARTTLS. It implies TLS.
 	Implicit bool
@@ -136,7 +141,7 @@ func Start(opts Options) (*Server, error) {
 	if opts.Hostname == "" {
 		opts.Hostname = DefaultHostname
 	}
-	if opts.Implicit || opts.BrokenTLS {
+	if opts.Implicit || opts.BrokenTLS || opts.Certificate != nil {
 		opts.TLS = true
 	}
 	if opts.No8BitMIME && opts.TLS {
@@ -158,7 +163,12 @@ func Start(opts Options) (*Server, error) {
 		attempts: make(map[string]int),
 	}
 	addr := inner.Addr().(*net.TCPAddr)
-	if opts.TLS {
+	if opts.Certificate != nil {
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{*opts.Certificate}}
+		for _, der := range opts.Certificate.Certificate {
+			s.certPEM = append(s.certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		}
+	} else if opts.TLS {
 		// "localhost", the listening address and the MX host name.
 		hosts := []string{"localhost", addr.IP.String()}
 		if opts.Hostname != "localhost" {
@@ -213,8 +223,8 @@ func (s *Server) Port() int { return s.ln.addr.Port }
 // Host returns the listening IP address as a string.
 func (s *Server) Host() string { return s.ln.addr.IP.String() }
 
-// CertPEM returns the PEM-encoded self-signed certificate the server
-// presents, or nil without Options.TLS. A client trusts it with
+// CertPEM returns the PEM-encoded certificate the server presents (its
+// chain, for Options.Certificate), or nil without Options.TLS. A client trusts it with
 // x509.CertPool.AppendCertsFromPEM. It is valid for "localhost", the
 // listen IP and Options.Hostname.
 func (s *Server) CertPEM() []byte { return append([]byte(nil), s.certPEM...) }

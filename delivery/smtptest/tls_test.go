@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testcert"
 )
 
 // trust returns a client config that verifies s's certificate for name.
@@ -143,5 +144,33 @@ func TestAuth(t *testing.T) {
 		if m.AuthUser != "relay" {
 			t.Errorf("AuthUser %q", m.AuthUser)
 		}
+	}
+}
+
+// A server given a certificate presents it, chain included.
+func TestGivenCertificate(t *testing.T) {
+	t.Parallel()
+	ca, err := testcert.New("smtptest CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue("mx.issued.example", "mx.issued.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := smtptest.NewServer(t, smtptest.Options{Certificate: &cert.TLS})
+	c, err := smtp.DialStartTLS(s.Addr(), &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.issued.example"})
+	if err != nil {
+		t.Fatalf("STARTTLS verifying with the CA: %v", err)
+	}
+	defer c.Close()
+	if _, err := send(c, "a@example.org", []string{"b@issued.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.WaitMessages(t, 1, 5*time.Second)[0]; !m.TLS {
+		t.Error("message not marked TLS")
+	}
+	if string(s.CertPEM()) != string(cert.CertPEM) {
+		t.Error("CertPEM is not the given chain")
 	}
 }

@@ -356,3 +356,17 @@ func isAbsent(err error) bool {
 func normalize(domain string) string {
 	return strings.ToLower(strings.TrimSuffix(domain, "."))
 }
+
+// Add caches r, a policy another Cache found (mxout tls check starts from
+// the running relay's), in memory only. A result without a policy is
+// ignored.
+func (c *Cache) Add(domain string, r Result) {
+	if r.Policy == nil {
+		return
+	}
+	domain = normalize(domain)
+	e := &entry{ID: r.ID, Fetched: r.Fetched, Text: r.Policy.String(), policy: r.Policy}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.put(domain, e)
+}

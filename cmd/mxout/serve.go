@@ -83,6 +83,7 @@ type relay struct {
 	reloaders  []reloader
 	q          *queue.Queue
 	engine     *delivery.Engine
+	tls        *tlsParts
 	submission *submission.Server
 	metricsSrv *metrics.Server
 	adminSrv   *admin.Server
@@ -174,6 +175,10 @@ func (r *relay) start() error {
 		return err
 	}
 	dcfg := deliveryConfig(c, r.log, m, ownAddrs(r.listeners), notifier)
+	if r.tls, err = startTLSParts(c, q, res, r.signer, r.log); err != nil {
+		return err
+	}
+	r.tls.deliveryParts(&dcfg)
 	if dcfg.Smarthost.RootCAs, err = smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
 		return err
 	}
@@ -204,6 +209,7 @@ func (r *relay) start() error {
 			Names:        adminNames(c),
 			Bouncer:      notifier,
 			Destinations: r.engine,
+			MTASTS:       r.tls.mtastsCache(),
 			Logger:       r.log,
 		}, q)
 		for _, ln := range []net.Listener{adminLns.tcp, adminLns.unix} {
@@ -275,6 +281,9 @@ func (r *relay) stop() {
 			r.log.Warn("delivery shutdown: deliveries still running were aborted and will be retried", "err", err)
 		}
 	}
+	if r.tls != nil {
+		r.tls.close() // saves the TLS report counts: before the queue closes
+	}
 	if r.metricsSrv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 		r.metricsSrv.Shutdown(sctx)
@@ -329,7 +338,7 @@ func resolverConfig(c *configs.Config) resolver.Config {
 	for _, s := range c.Resolver.Servers {
 		servers = append(servers, s.String())
 	}
-	return resolver.Config{Servers: servers, Timeout: c.Resolver.Timeout}
+	return resolver.Config{Servers: servers, Timeout: c.Resolver.Timeout, DNSSEC: c.Resolver.DNSSEC}
 }
 
 func bounceConfig(c *configs.Config, log *slog.Logger, m *metrics.Metrics, signer bounce.Signer) bounce.Config {

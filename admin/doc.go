@@ -12,6 +12,7 @@
 //	POST   /v1/messages/{id}/retry        every pending recipient due now
 //	DELETE /v1/messages/{id}?bounce=true  remove it, optionally bouncing it to the sender
 //	POST   /v1/flush                      every deferred message due now
+//	GET    /v1/tls/mta-sts/{domain}       the cached MTA-STS policy of domain
 //
 // Guarantees:
 //   - A listing never loads the queue: it seeks to the cursor (the last ID

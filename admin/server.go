@@ -65,6 +65,9 @@ type Config struct {
 	Bouncer Bouncer
 	// Destinations, when set, is revived by every flush.
 	Destinations Destinations
+	// MTASTS, when set, is read by GET /v1/tls/mta-sts/{domain} (mxout
+	// tls check); nil answers 501.
+	MTASTS MTASTSCache
 	// MaxScan bounds the message records one listing request reads; 0
 	// means DefaultMaxScan.
 	MaxScan int
@@ -112,6 +115,7 @@ func New(cfg Config, q Queue) *Server {
 	mux.HandleFunc("POST /v1/messages/{id}/retry", s.change("retried", q.Retry))
 	mux.HandleFunc("DELETE /v1/messages/{id}", s.delete)
 	mux.HandleFunc("POST /v1/flush", s.flush)
+	mux.HandleFunc("GET /v1/tls/mta-sts/{domain}", s.mtastsPolicy)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -50,5 +50,6 @@ func newRoot(p paths) *cobra.Command {
 	root.AddCommand(newSendmailCmd(p))
 	root.AddCommand(newImportCmd())
 	root.AddCommand(newAPIKeyCmd())
+	root.AddCommand(newTLSCmd(p))
 	return root
 }

@@ -95,6 +95,7 @@ type relay struct {
 	port        int
 	metricsPort int
 	cmd         *exec.Cmd
+	env         []string // extra environment of serve, such as SSL_CERT_FILE
 	log         *bytes.Buffer
 	logMu       *sync.Mutex
 }
@@ -145,6 +146,7 @@ func (r *relay) start() *relay {
 	r.t.Helper()
 	r.cmd = exec.Command(binary(r.t), "serve", "--config", r.configPath)
 	r.cmd.Dir = r.dir
+	r.cmd.Env = append(os.Environ(), r.env...)
 	r.log = &bytes.Buffer{}
 	r.cmd.Stdout = lockedWriter{r.log, r.logMu}
 	r.cmd.Stderr = lockedWriter{r.log, r.logMu}

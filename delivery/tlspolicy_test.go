@@ -2,15 +2,10 @@ package delivery
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/netguard"
+	"github.com/mxout/mxout/internal/ststest"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/mtasts"
@@ -115,22 +111,7 @@ func (w *tlsWorld) tlsa(host string, usage int, cert *testcert.Pair) {
 func (w *tlsWorld) publishSTS(domain, policy string) {
 	w.t.Helper()
 	ip := w.net.NextIP()
-	l, err := net.Listen("tcp", w.net.Addr(ip))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cert := w.issued("mta-sts." + domain)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-			rw.Header().Set("Content-Type", "text/plain")
-			io.WriteString(rw, policy)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go srv.ServeTLS(l, "", "")
-	w.t.Cleanup(func() { srv.Close() })
+	ststest.NewServer(w.t, w.net.Addr(ip), w.issued("mta-sts."+domain).TLS, ststest.Policy(policy))
 	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
 	w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=1"`})
 }

@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"mime"
 	"mime/multipart"
 	"net"
-	"net/http"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -24,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/ststest"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/resolver/dnstest"
@@ -100,17 +98,7 @@ func (e *tlsEnv) publishSTS(domain, policy string) {
 	if err != nil {
 		e.t.Skipf("the MTA-STS policy host needs port 443 (RFC 8461 fixes it): %v", err)
 	}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, policy)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{e.issued("mta-sts." + domain).TLS}},
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go srv.ServeTLS(l, "", "")
-	e.t.Cleanup(func() { srv.Close() })
+	ststest.Serve(e.t, l, e.issued("mta-sts."+domain).TLS, ststest.Policy(policy))
 	e.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
 	e.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=e2e1"`})
 }

@@ -31,9 +31,9 @@ func TestCacheRefresh(t *testing.T) {
 		if res.Policy != nil {
 			mode = res.Policy.Mode
 		}
-		if mode != wantMode || res.ID != wantID || ps.hits.Load() != wantHits || !errors.Is(res.Err, wantErr) || (wantErr == nil && res.Err != nil) {
+		if mode != wantMode || res.ID != wantID || ps.Hits() != wantHits || !errors.Is(res.Err, wantErr) || (wantErr == nil && res.Err != nil) {
 			t.Fatalf("%s: Lookup = mode %q id %q err %v after %d fetches; want mode %q id %q err %v after %d",
-				step, mode, res.ID, res.Err, ps.hits.Load(), wantMode, wantID, wantErr, wantHits)
+				step, mode, res.ID, res.Err, ps.Hits(), wantMode, wantID, wantErr, wantHits)
 		}
 		return res
 	}
@@ -48,21 +48,21 @@ func TestCacheRefresh(t *testing.T) {
 		t.Errorf("Cached = %+v, %v", got, ok)
 	}
 
-	ps.set(serve("version: STSv1\nmode: testing\nmx: mx.sts.example\nmax_age: 86400\n"))
+	ps.Set(serve("version: STSv1\nmode: testing\nmx: mx.sts.example\nmax_age: 86400\n"))
 	w.dns.Set("_mta-sts.sts.example", dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=2"`})
 	clk.Advance(2 * time.Minute) // past the resolver's cache of the old record
 	lookup("new id", mtasts.Testing, "2", 2, nil)
 
-	ps.set(down)
+	ps.Set(down)
 	w.dns.Set("_mta-sts.sts.example", dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=3"`})
 	clk.Advance(2 * time.Minute)
 	lookup("fetch fails: cached policy kept", mtasts.Testing, "2", 3, mtasts.ErrFetch)
 	clk.Advance(4 * time.Minute)
 	lookup("failure remembered, no new fetch", mtasts.Testing, "2", 3, mtasts.ErrFetch)
-	ps.set(serve("version: STSv1\nmode: enforce\nmx: mx.sts.example\nmax_age: 3600\n"))
+	ps.Set(serve("version: STSv1\nmode: enforce\nmx: mx.sts.example\nmax_age: 3600\n"))
 	clk.Advance(2 * time.Minute)
 	lookup("fetched again after five minutes", mtasts.Enforce, "3", 4, nil)
-	ps.set(down)
+	ps.Set(down)
 
 	w.dns.Set("_mta-sts.sts.example")
 	clk.Advance(10 * time.Minute)
@@ -109,7 +109,7 @@ func TestCacheSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ps.set(down)
+	ps.Set(down)
 	clk.Advance(2 * time.Minute) // short.example's max_age of 60 s is over
 	q, c = open()
 	defer q.Close()
@@ -120,8 +120,8 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	if _, ok := c.Cached("short.example"); ok {
 		t.Error("a policy past its max_age was loaded")
 	}
-	if res := c.Lookup(context.Background(), "restart.example"); res.Policy == nil || res.Err != nil || ps.hits.Load() != 1 {
-		t.Errorf("after restart, Lookup = %+v after %d fetches; want the stored policy without a fetch", res, ps.hits.Load())
+	if res := c.Lookup(context.Background(), "restart.example"); res.Policy == nil || res.Err != nil || ps.Hits() != 1 {
+		t.Errorf("after restart, Lookup = %+v after %d fetches; want the stored policy without a fetch", res, ps.Hits())
 	}
 	w.dns.Set("_mta-sts.restart.example", dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=a2"`})
 	clk.Advance(2 * time.Minute) // past the resolver's cache of id a1
@@ -152,7 +152,7 @@ func TestCacheOneFetchForConcurrentLookups(t *testing.T) {
 	for i := range results {
 		wg.Go(func() { results[i] = c.Lookup(context.Background(), "busy.example") })
 	}
-	testwait.For(t, 30*time.Second, "the first fetch", func() bool { return ps.hits.Load() > 0 })
+	testwait.For(t, 30*time.Second, "the first fetch", func() bool { return ps.Hits() > 0 })
 	close(release)
 	wg.Wait()
 	for i, res := range results {
@@ -160,7 +160,7 @@ func TestCacheOneFetchForConcurrentLookups(t *testing.T) {
 			t.Errorf("lookup %d = %+v", i, res)
 		}
 	}
-	if n := ps.hits.Load(); n != 1 {
+	if n := ps.Hits(); n != 1 {
 		t.Errorf("%d fetches, want 1", n)
 	}
 
@@ -168,18 +168,18 @@ func TestCacheOneFetchForConcurrentLookups(t *testing.T) {
 	w.dns.Set("_mta-sts.busy.example", dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=2"`})
 	w.clk.Advance(2 * time.Minute) // past the resolver's cache of id 1
 	hold := make(chan struct{})
-	ps.set(func(rw http.ResponseWriter, r *http.Request) { <-hold; serve(enforcePolicy)(rw, r) })
+	ps.Set(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { <-hold; serve(enforcePolicy)(rw, r) }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan mtasts.Result)
 	go func() { done <- c.Lookup(ctx, "busy.example") }()
-	testwait.For(t, 30*time.Second, "the second fetch", func() bool { return ps.hits.Load() == 2 })
+	testwait.For(t, 30*time.Second, "the second fetch", func() bool { return ps.Hits() == 2 })
 	cancel()
 	if res := <-done; !errors.Is(res.Err, context.Canceled) || res.ID != "1" {
 		t.Errorf("cancelled Lookup = %+v, want the cached policy and context.Canceled", res)
 	}
 	close(hold)
 	res := c.Lookup(context.Background(), "busy.example")
-	if res.ID != "2" || res.Err != nil || ps.hits.Load() != 2 {
-		t.Errorf("Lookup after the cancelled one = %+v after %d fetches, want id 2 from the one fetch", res, ps.hits.Load())
+	if res.ID != "2" || res.Err != nil || ps.Hits() != 2 {
+		t.Errorf("Lookup after the cancelled one = %+v after %d fetches, want id 2 from the one fetch", res, ps.Hits())
 	}
 }

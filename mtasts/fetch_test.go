@@ -95,7 +95,7 @@ func TestFetchThroughOwnResolverAndGuard(t *testing.T) {
 	if res.Policy != nil || !errors.Is(res.Err, netguard.ErrNoAddress) || !errors.Is(res.Err, mtasts.ErrFetch) {
 		t.Errorf("Lookup with loopback refused = %+v, want ErrFetch wrapping netguard.ErrNoAddress", res)
 	}
-	if n := ps.hits.Load(); n != 0 {
+	if n := ps.Hits(); n != 0 {
 		t.Errorf("the policy server got %d requests through a guard that refuses it", n)
 	}
 

@@ -1,18 +1,14 @@
 package mtasts_test
 
 import (
-	"crypto/tls"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/internal/netguard"
+	"github.com/mxout/mxout/internal/ststest"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/mtasts"
@@ -68,15 +64,7 @@ func (w *world) cache(cfg mtasts.Config, guard ...netguard.Guard) *mtasts.Cache 
 // policyServer serves HTTPS for mta-sts.<domain> with h, under a
 // certificate from the test CA (or cert, when not nil), and publishes
 // the TXT record with id and the A record of the policy host.
-type policyServer struct {
-	hits atomic.Int64
-	mu   sync.Mutex
-	h    http.HandlerFunc
-	srv  *http.Server
-	ip   string
-}
-
-func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.HandlerFunc) *policyServer {
+func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.HandlerFunc) *ststest.Server {
 	w.t.Helper()
 	if cert == nil {
 		var err error
@@ -84,53 +72,20 @@ func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.Hand
 			w.t.Fatal(err)
 		}
 	}
-	ps := &policyServer{h: h, ip: w.net.NextIP()}
-	l, err := net.Listen("tcp", w.net.Addr(ps.ip))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	ps.srv = &http.Server{
-		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			ps.hits.Add(1)
-			ps.mu.Lock()
-			h := ps.h
-			ps.mu.Unlock()
-			h(rw, r)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // the refused certificates are the point
-	}
-	go ps.srv.ServeTLS(l, "", "")
-	w.t.Cleanup(func() { ps.srv.Close() })
-	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ps.ip})
+	ip := w.net.NextIP()
+	ps := ststest.NewServer(w.t, w.net.Addr(ip), cert.TLS, h)
+	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
 	if id != "" {
 		w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=` + id + `;"`})
 	}
 	return ps
 }
 
-func (ps *policyServer) set(h http.HandlerFunc) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	ps.h = h
-}
+// serve answers with body as the policy file.
+func serve(body string) http.HandlerFunc { return ststest.Policy(body) }
 
-// serve answers with body as text/plain.
-func serve(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/mta-sts.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte(body))
-	}
-}
-
-func down(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-}
+// down is a policy host that answers 503.
+var down = ststest.Policy("")
 
 // clock is a test clock that moves when told.
 type clock struct {

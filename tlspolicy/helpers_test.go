@@ -4,15 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"io"
-	"log"
 	"net"
-	"net/http"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/internal/netguard"
+	"github.com/mxout/mxout/internal/ststest"
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/mtasts"
@@ -62,27 +60,8 @@ func (w *world) policies(daneOn bool) *tlspolicy.Policies {
 // certificate of the CA, and publishes its TXT record.
 func (w *world) publishSTS(domain, policy string) {
 	w.t.Helper()
-	cert := w.issue("mta-sts." + domain)
 	ip := w.net.NextIP()
-	l, err := net.Listen("tcp", w.net.Addr(ip))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if policy == "" {
-				http.Error(rw, "down", http.StatusServiceUnavailable)
-				return
-			}
-			rw.Header().Set("Content-Type", "text/plain")
-			io.WriteString(rw, policy)
-		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go srv.ServeTLS(l, "", "")
-	w.t.Cleanup(func() { srv.Close() })
+	ststest.NewServer(w.t, w.net.Addr(ip), w.issue("mta-sts."+domain).TLS, ststest.Policy(policy))
 	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
 	w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=1"`})
 }

@@ -131,12 +131,14 @@ func TestServe_MTASTSEnforce(t *testing.T) {
 	e.publishSTS("badcert.example", "version: STSv1\nmode: enforce\nmx: *.badcert.example\nmax_age: 86400\n")
 	e.publishSTS("outside.example", "version: STSv1\nmode: enforce\nmx: mx.elsewhere.example\nmax_age: 86400\n")
 	e.publishSTS("good.example", "version: STSv1\nmode: enforce\nmx: *.good.example\nmax_age: 86400\n")
+	e.publishSTS("testing.example", "version: STSv1\nmode: testing\nmx: *.testing.example\nmax_age: 86400\n")
 	badMX, _ := e.mxCert("badcert.example", 10, e.selfSigned)
+	testingMX, _ := e.mxCert("testing.example", 10, e.selfSigned)
 	outMX, _ := e.mxCert("outside.example", 10, e.issued)
 	goodMX, _ := e.mxCert("good.example", 10, e.issued)
 	r := e.relay(nil).start()
 
-	reply, err := r.send("app@sender.example", []string{"a@badcert.example", "b@outside.example", "c@good.example"}, "Subject: sts\r\n\r\nhi\r\n")
+	reply, err := r.send("app@sender.example", []string{"a@badcert.example", "b@outside.example", "c@good.example", "d@testing.example"}, "Subject: sts\r\n\r\nhi\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +148,14 @@ func TestServe_MTASTSEnforce(t *testing.T) {
 		t.Error("the compliant MX got the mail without TLS")
 	}
 	r.showsDeferral(id, "MTA-STS: certificate of", "MTA-STS: MX host")
+	// Testing mode: delivered to the self-signed MX, counted and logged.
+	testingMX.WaitMessages(t, 1, 20*time.Second)
+	if v := r.metric(t, `mxout_outbound_tls_total{policy="mta-sts-testing",result="failure"}`); v != 1 {
+		t.Errorf(`mxout_outbound_tls_total{policy="mta-sts-testing",result="failure"} = %v, want 1`, v)
+	}
+	if l := logLines(t, r, "delivery: TLS policy not met; delivered anyway, reported"); len(l) != 1 || l[0]["tls_policy"] != "mta-sts-testing" {
+		t.Errorf("testing-mode log lines %v, want one with tls_policy=mta-sts-testing", l)
+	}
 	if n := len(badMX.Messages()); n != 0 {
 		t.Errorf("the MX with a self-signed certificate got %d messages", n)
 	}
@@ -171,6 +181,18 @@ func TestServe_MTASTSEnforce(t *testing.T) {
 	for _, want := range []string{"MTA-STS: mode enforce, id e2e1, fetched", "policy: mta-sts:", "refused: MTA-STS: MX host", "the running relay's"} {
 		if err != nil || !strings.Contains(string(check), want) {
 			t.Errorf("tls check: %v; output lacks %q:\n%s", err, want, check)
+		}
+	}
+	// Stopped, the relay's cached policy is read from its queue.
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(binary(t), "tls", "check", "good.example", "--config", r.configPath)
+	cmd.Env = append(os.Environ(), r.env...)
+	check, err = cmd.CombinedOutput()
+	for _, want := range []string{"MTA-STS: mode enforce, id e2e1, fetched", "policy: mta-sts:", "read-only from"} {
+		if err != nil || !strings.Contains(string(check), want) {
+			t.Errorf("tls check with the relay stopped: %v; output lacks %q:\n%s", err, want, check)
 		}
 	}
 }

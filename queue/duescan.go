@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -30,6 +31,12 @@ type dueScan struct {
 	// moved are the messages whose due entry changed since the scan
 	// began (q.mu): its snapshot may show them where they no longer are.
 	moved map[ID]bool
+
+	// Scratch space of the batch being read, reused batch after batch:
+	// a deep scan reads tens of thousands of entries.
+	batch    []dueEntry
+	keys     []byte
+	admitted []dueEntry
 }
 
 // dueEntry is a due-index entry as a pass reads it.
@@ -112,14 +119,14 @@ func (s *dueScan) run(p pass) (last []byte, atEnd bool, err error) {
 			return last, false, err
 		}
 		s.q.markBusy(batch)
-		var admitted []dueEntry
+		admitted := s.admitted[:0]
 		spent := false
 		for _, e := range batch {
 			if len(s.claimed)+len(admitted) >= s.max || (p.skips > 0 && refused >= p.skips) {
 				spent = true
 				break
 			}
-			last = e.key
+			last = append(last[:0], e.key...)
 			switch {
 			case e.busy:
 			case s.filter.Admit != nil && !s.filter.Admit(e.domain):
@@ -129,6 +136,7 @@ func (s *dueScan) run(p pass) (last []byte, atEnd bool, err error) {
 			}
 		}
 		s.claim(admitted)
+		s.admitted = admitted
 		if spent || !more {
 			return last, !spent, nil
 		}
@@ -137,8 +145,10 @@ func (s *dueScan) run(p pass) (last []byte, atEnd bool, err error) {
 
 // read reads up to n entries from p.it on; more is false once it has met
 // an entry beyond the pass or the end of the index. Malformed keys are
-// passed over.
+// passed over. The batch and its keys are valid until the next read.
 func (s *dueScan) read(p pass, n int) (batch []dueEntry, more bool, err error) {
+	batch, s.keys = s.batch[:0], s.keys[:0]
+	defer func() { s.batch = batch }()
 	for ; p.it.Valid(); p.it.Next() {
 		item := p.it.Item()
 		due, id, ok := parseDueKey(item.Key())
@@ -154,7 +164,9 @@ func (s *dueScan) read(p pass, n int) (batch []dueEntry, more bool, err error) {
 		if len(batch) == n {
 			return batch, true, nil
 		}
-		e := dueEntry{claim: claim{id: id, key: item.KeyCopy(nil)}}
+		start := len(s.keys)
+		s.keys = append(s.keys, item.Key()...)
+		e := dueEntry{claim: claim{id: id, key: s.keys[start:len(s.keys):len(s.keys)]}}
 		if err := item.Value(func(v []byte) error {
 			e.kind, e.size, e.domain, e.counted = parseDueValue(v)
 			return nil
@@ -189,7 +201,9 @@ func (s *dueScan) claim(admitted []dueEntry) {
 			continue // another lease took it, or it changed, after the snapshot
 		}
 		q.leased[e.id] = e.kind
-		s.claimed = append(s.claimed, e.claim)
+		c := e.claim
+		c.key = bytes.Clone(c.key) // the batch's keys are reused
+		s.claimed = append(s.claimed, c)
 	}
 }
 

@@ -30,7 +30,7 @@ MANDIR      ?= $(DATADIR)/man
 # Every command reads $(SYSCONFDIR)/mxout/mxout.yaml when neither --config
 # nor $MXOUT_CONFIG names a config file.
 LDFLAGS += -X main.systemConfig=$(SYSCONFDIR)/mxout/mxout.yaml
-# SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail to mxout.
+# SENDMAIL_LINK=1 also links $(SBINDIR)/sendmail and $(BINDIR)/mailq to mxout.
 SENDMAIL_LINK ?=
 # Extra flags for `make bench`, e.g. BENCH_FLAGS='--runs 3 --drain-messages 100000'.
 BENCH_FLAGS ?=
@@ -66,7 +66,7 @@ lint: ## go vet, gofmt, and staticcheck when installed
 
 check: lint unit ## vet + gofmt + staticcheck + race tests
 
-install: build ## install mxout, its systemd unit and user, man pages, shell completions, and (if absent) $(SYSCONFDIR)/mxout/mxout.yaml; SENDMAIL_LINK=1 links $(SBINDIR)/sendmail
+install: build ## install mxout, its systemd unit and user, man pages, shell completions, and (if absent) $(SYSCONFDIR)/mxout/mxout.yaml; SENDMAIL_LINK=1 links $(SBINDIR)/sendmail and $(BINDIR)/mailq
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mxout
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/mxout
 	sed -e 's|/usr/local/bin/mxout|$(BINDIR)/mxout|' -e 's|/etc/mxout/|$(SYSCONFDIR)/mxout/|g' -e 's|/var/lib/mxout|$(STATEDIR)|g' \
@@ -85,10 +85,11 @@ install: build ## install mxout, its systemd unit and user, man pages, shell com
 	if [ -e "$$conf" ]; then echo "kept the existing $$conf"; \
 	else sed 's|^data_dir: ./mxout-data|data_dir: $(STATEDIR)|' configs/mxout.example.yaml > "$$conf" && chmod 0644 "$$conf" && echo "installed $$conf"; fi
 	@if [ "$(SENDMAIL_LINK)" = 1 ]; then \
-		link=$(DESTDIR)$(SBINDIR)/sendmail; \
+		for link in $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq; do \
 		if [ -e "$$link" -o -L "$$link" ] && [ "$$(readlink "$$link")" != "$(BINDIR)/mxout" ]; then \
-			echo "$$link exists and is not a link to $(BINDIR)/mxout (another MTA's sendmail?): remove that MTA's package or the file first" >&2; exit 1; fi; \
-		install -d $(DESTDIR)$(SBINDIR) && ln -sfn $(BINDIR)/mxout "$$link" && echo "linked $$link -> $(BINDIR)/mxout"; fi
+			echo "$$link exists and is not a link to $(BINDIR)/mxout (another MTA's?): remove that MTA's package or the file first" >&2; exit 1; fi; done; \
+		for link in $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq; do \
+		install -d "$$(dirname "$$link")" && ln -sfn $(BINDIR)/mxout "$$link" && echo "linked $$link -> $(BINDIR)/mxout"; done; fi
 	@echo "next: systemd-sysusers && systemctl daemon-reload && systemctl enable --now mxout"
 
 uninstall: ## remove what install put in place, but the config and the queue
@@ -96,7 +97,7 @@ uninstall: ## remove what install put in place, but the config and the queue
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/mxout $(DESTDIR)$(DATADIR)/zsh/site-functions/_mxout \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/mxout.fish
 	cd docs/man && for p in *.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$$p; done && for p in *.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$$p; done
-	@link=$(DESTDIR)$(SBINDIR)/sendmail; if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi
+	@for link in $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq; do if [ "$$(readlink "$$link")" = "$(BINDIR)/mxout" ]; then rm -f "$$link"; fi; done
 
 man: ## regenerate docs/man (mxout(8) and a page per command, mxout.yaml(5) from docs/configuration.md); a test fails when they drift
 	$(GO) test ./cmd/mxout -run '^TestManPages$$' -count=1 -update

@@ -80,8 +80,10 @@ func TestMakeInstall(t *testing.T) {
 			if c.DataDir != "/var/lib/mxout" || mode(tt.sysconf+"/mxout/mxout.yaml") != 0o644 {
 				t.Errorf("installed config: data_dir %q, mode %v; want the StateDirectory and 0644 (sendmail callers read it)", c.DataDir, mode(tt.sysconf+"/mxout/mxout.yaml"))
 			}
-			if target, err := os.Readlink(at(tt.sbin + "/sendmail")); err != nil || target != tt.prefix+"/bin/mxout" {
-				t.Errorf("sendmail link -> %q, %v", target, err)
+			for _, link := range []string{tt.sbin + "/sendmail", tt.prefix + "/bin/mailq"} {
+				if target, err := os.Readlink(at(link)); err != nil || target != tt.prefix+"/bin/mxout" {
+					t.Errorf("%s link -> %q, %v", link, target, err)
+				}
 			}
 
 			// A second install keeps an edited config.
@@ -97,13 +99,27 @@ func TestMakeInstall(t *testing.T) {
 		})
 	}
 
-	// Run through the installed link, the binary is sendmail.
+	// Run through the installed links, the binary is sendmail, and mailq
+	// (here on a queue that does not exist).
 	prefix := filepath.Join(tmp, "prefix")
-	var stderr bytes.Buffer
-	cmd := exec.Command(filepath.Join(prefix, "sbin", "sendmail"), "-bp")
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 64 || !strings.HasPrefix(stderr.String(), "sendmail: ") {
-		t.Errorf("installed sendmail -bp: %v, %q; want exit 64 and a sendmail: error", err, stderr.String())
+	noQueue := filepath.Join(tmp, "noqueue.yaml")
+	if err := os.WriteFile(noQueue, []byte("data_dir: "+filepath.Join(tmp, "none")+"\nadmin: {listen: \"\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []struct {
+		argv []string
+		code int
+		want string
+	}{
+		{[]string{filepath.Join(prefix, "sbin", "sendmail"), "-bs"}, 64, "sendmail: "},
+		{[]string{filepath.Join(prefix, "bin", "mailq"), "-C", noQueue}, 69, "mailq: queue report unavailable: "},
+	} {
+		var stderr bytes.Buffer
+		cmd := exec.Command(run.argv[0], run.argv[1:]...)
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); cmd.ProcessState.ExitCode() != run.code || !strings.HasPrefix(stderr.String(), run.want) {
+			t.Errorf("installed %v: %v, %q; want exit %d and %q", run.argv, err, stderr.String(), run.code, run.want)
+		}
 	}
 	out, err := exec.Command(filepath.Join(prefix, "bin", "mxout"), "version").Output()
 	if err != nil || !strings.Contains(string(out), runtime.Version()) || strings.Contains(string(out), "commit unknown") || strings.Contains(string(out), "built unknown") {

@@ -35,6 +35,9 @@ type Args struct {
 	Verbose bool
 	// Help (--help) asks for the usage text.
 	Help bool
+	// ListQueue (-bp, or the program run as mailq) lists the queue in
+	// Postfix's mailq format instead of sending.
+	ListQueue bool
 }
 
 // withArg are the sendmail options that take an argument (attached,
@@ -49,8 +52,8 @@ const ignored = "GUcmnsvx"
 // ParseArgs parses a sendmail command line (without the program name).
 // Options may come before, after and between recipients, grouped as
 // getopt allows ("-ti"); "--" ends them. Modes other than delivering the
-// message on standard input (-bm) are refused with ExUsage and a pointer
-// to what mxout offers instead.
+// message on standard input (-bm) and listing the queue (-bp) are refused
+// with ExUsage and a pointer to what mxout offers instead.
 func ParseArgs(argv []string) (Args, error) {
 	var a Args
 	for i := 0; i < len(argv); i++ {
@@ -142,7 +145,7 @@ func (a *Args) option(opt byte, val string) error {
 			a.IgnoreDots = true
 		}
 	case 'b':
-		return mode(val)
+		return a.mode(val)
 	case 'N':
 		return a.notify(val)
 	case 'R':
@@ -159,15 +162,17 @@ func (a *Args) option(opt byte, val string) error {
 }
 
 // mode accepts -bm (deliver the message on standard input, the default)
-// and explains the others.
-func mode(m string) error {
+// and -bp (list the queue, as mailq), and explains the others.
+func (a *Args) mode(m string) error {
 	switch m {
 	case "m":
+		a.ListQueue = false
+		return nil
+	case "p":
+		a.ListQueue = true
 		return nil
 	case "s":
 		return fail(ExUsage, "-bs (SMTP on standard input) is not supported: talk SMTP to the relay's submission listener instead")
-	case "p":
-		return fail(ExUsage, "-bp (mailq) is not supported: use `mxout queue list`")
 	case "i":
 		return fail(ExUsage, "-bi (newaliases) is not supported: mxout delivers no local mail and has no aliases")
 	case "d", "D":
@@ -194,7 +199,10 @@ func (a *Args) notify(val string) error {
 }
 
 func (a *Args) check() error {
-	if a.Help || a.ExtractRecipients || len(a.Recipients) > 0 {
+	if a.ListQueue && len(a.Recipients) > 0 {
+		return fail(ExUsage, "-bp (mailq) lists the queue and takes no recipients (got %s)", a.Recipients[0])
+	}
+	if a.Help || a.ListQueue || a.ExtractRecipients || len(a.Recipients) > 0 {
 		return nil
 	}
 	return fail(ExUsage, "no recipients: name them as arguments, or use -t to read them from the message")

@@ -25,6 +25,8 @@ func TestParseArgs_HowCallersInvokeSendmail(t *testing.T) {
 		{"DSN options", "-N success,failure -R hdrs -V env-1 a@x.example", Args{Notify: []string{"SUCCESS", "FAILURE"}, Return: "HDRS", EnvelopeID: "env-1", Recipients: []string{"a@x.example"}}},
 		{"ignored no-ops", "-bm -oem -odi -G -U -L tag -h 17 -em -X /dev/null -O DeliveryMode=b a@x.example", Args{Recipients: []string{"a@x.example"}}},
 		{"help needs no recipients", "--help", Args{Help: true}},
+		{"mailq (-bp) needs none either", "-bp -C /etc/m.yaml", Args{ListQueue: true, ConfigPath: "/etc/m.yaml"}},
+		{"mailq as check_mailq runs it, with -v", "-bp -v", Args{ListQueue: true, Verbose: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +48,7 @@ func TestParseArgs_RefusesWithUsage(t *testing.T) {
 		argv, wantMsg string
 	}{
 		{"-bs", "SMTP on standard input"},
-		{"-bp", "mxout queue list"},
+		{"-bp a@x.example", "takes no recipients"},
 		{"-bi", "aliases"},
 		{"-bd", "mxout serve"},
 		{"-bv a@x.example", "only -bm"},

@@ -8,15 +8,16 @@ import (
 // Exit codes from sysexits.h, the convention every sendmail follows and
 // its callers check.
 const (
-	ExOK       = 0  // the relay has the message
-	ExUsage    = 64 // bad command line, or an unsupported mode
-	ExDataErr  = 65 // the message or an address in it is malformed, or the relay refused the data
-	ExNoUser   = 67 // the relay refused a recipient (5xx to RCPT)
-	ExSoftware = 70 // an internal error
-	ExIOErr    = 74 // standard input could not be read
-	ExTempFail = 75 // the relay is down or answered 4xx: try again later
-	ExNoPerm   = 77 // the relay refused the sender or the credentials
-	ExConfig   = 78 // the mxout config cannot be read or is invalid
+	ExOK          = 0  // the relay has the message
+	ExUsage       = 64 // bad command line, or an unsupported mode
+	ExDataErr     = 65 // the message or an address in it is malformed, or the relay refused the data
+	ExNoUser      = 67 // the relay refused a recipient (5xx to RCPT)
+	ExUnavailable = 69 // mailq (-bp) could not read the queue (Postfix's postqueue: the mail system is down)
+	ExSoftware    = 70 // an internal error
+	ExIOErr       = 74 // standard input could not be read
+	ExTempFail    = 75 // the relay is down or answered 4xx: try again later
+	ExNoPerm      = 77 // the relay refused the sender or the credentials
+	ExConfig      = 78 // the mxout config cannot be read or is invalid
 )
 
 // Error is a failure with the exit code that reports it.

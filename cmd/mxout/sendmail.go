@@ -45,11 +45,16 @@ Options:
                 /etc/mxout/mxout.yaml if it exists, else the embedded
                 defaults (relay on 127.0.0.1:2525)
 Ignored for compatibility: -B -G -L -O -U -X -bm -c -e -h -m -n -o* -p -s -x.
-Refused: -bs (SMTP on stdin), -bp (use mxout queue list), -bi, -bd, -q, -I.
+  -bp           list the queue in Postfix's mailq format (as the mailq
+                link does), ending "-- N Kbytes in M Requests." or
+                "Mail queue is empty"; "*" marks a message being
+                delivered, "!" one on hold
+Refused: -bs (SMTP on stdin), -bi, -bd, -q, -I.
 
 The exit status follows sysexits.h: 0 the relay has the message on disk,
 64 usage, 65 bad message or data refused, 67 recipient refused (nothing
-is sent), 70 internal error (a bug), 74 input unreadable, 75 relay down
+is sent), 69 queue unreadable (-bp: the relay is not answering and its
+data_dir cannot be read), 70 internal error (a bug), 74 input unreadable, 75 relay down
 or busy (try again later), 77 sender or credentials refused, 78 config
 unreadable or invalid.
 Errors are one line on standard error.`,
@@ -80,6 +85,9 @@ func runSendmail(cmd *cobra.Command, p paths, args []string) error {
 	c, err := locateConfig(a.ConfigPath, os.Getenv("MXOUT_CONFIG"), p.systemConfig).load()
 	if err != nil {
 		return &sendmail.Error{Code: sendmail.ExConfig, Err: err}
+	}
+	if a.ListQueue {
+		return mailq(cmd, c, a.Verbose)
 	}
 	m, err := sendmail.Prepare(cmd.InOrStdin(), a, sendmail.Site{
 		Domain:   c.Sendmail.Domain,
@@ -138,24 +146,36 @@ func loginName() string {
 	return "nobody"
 }
 
-// sendmailName is the name errors start with: "sendmail" when run through
-// the symlink, else "mxout sendmail".
+// sendmailName is the name errors start with: "sendmail" or "mailq"
+// when run through a symlink of that name, else "mxout sendmail".
 func sendmailName() string {
-	if invokedAsSendmail(os.Args) {
-		return "sendmail"
+	if name := linkName(os.Args); name != "" {
+		return name
 	}
 	return "mxout sendmail"
 }
 
-func invokedAsSendmail(argv []string) bool {
-	return len(argv) > 0 && filepath.Base(argv[0]) == "sendmail"
+// linkName is "sendmail" or "mailq" when the binary runs as a symlink of
+// that name, else "".
+func linkName(argv []string) string {
+	if len(argv) > 0 {
+		switch name := filepath.Base(argv[0]); name {
+		case "sendmail", "mailq":
+			return name
+		}
+	}
+	return ""
 }
 
 // commandLine is the argument list for the root command: a binary run as
-// "sendmail" (through a symlink) is `mxout sendmail`.
+// "sendmail" (through a symlink) is `mxout sendmail`, as "mailq" it is
+// `mxout sendmail -bp`.
 func commandLine(argv []string) []string {
-	if invokedAsSendmail(argv) {
+	switch linkName(argv) {
+	case "sendmail":
 		return append([]string{"sendmail"}, argv[1:]...)
+	case "mailq":
+		return append([]string{"sendmail", "-bp"}, argv[1:]...)
 	}
 	return argv[1:]
 }

@@ -203,7 +203,10 @@ func (q *Queue) Delete(id ID) error {
 		return deleteMessage(txn, m.ID)
 	})
 	if errors.Is(err, ErrQuarantined) || errors.Is(err, ErrUnreadable) {
-		return q.removeUnreadable(id)
+		err = q.removeUnreadable(id)
+	}
+	if err == nil {
+		q.logRemoved(id, "deleted")
 	}
 	return err
 }

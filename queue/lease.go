@@ -251,6 +251,7 @@ func (q *Queue) Complete(id ID, u Update) (*Message, error) {
 	if m.final() {
 		q.bytes.Add(-m.Size)
 		q.freedBodies(m.Size)
+		q.logRemoved(id, "final")
 	} else {
 		q.counter(kindOf(m)).Add(1)
 	}

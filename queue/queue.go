@@ -318,6 +318,13 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	return m.ID, nil
 }
 
+// logRemoved writes the last log line about a message, once it has left
+// the queue (Postfix's qmgr "removed"): why is "final" (every recipient
+// delivered or failed) or "deleted" (by the operator).
+func (q *Queue) logRemoved(id ID, why string) {
+	q.log.Info("removed", "queue_id", string(id), "reason", why)
+}
+
 // withdraw deletes a new message that was committed but not accepted (its
 // value log may not be on disk), so that the client's retry does not make
 // a duplicate. It cannot once a delivery has taken it; it reports whether

@@ -242,7 +242,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.countMessage()
 	s.srv.m.MessagesAccepted.Inc()
-	s.srv.log.Info("accepted", "queue_id", stored, "client", s.ip, "user", s.env.User,
+	s.srv.log.Info("accepted", "queue_id", stored, "message_id", loggedMessageID(msg.bytes()), "client", s.ip, "user", s.env.User,
 		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg.bytes()), "tls", s.tls != nil)
 	return replyQueued(stored)
 }

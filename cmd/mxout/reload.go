@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mxout/mxout/configs"
@@ -13,7 +14,10 @@ import (
 // reloader is a part that takes new settings on SIGHUP. apply must leave
 // the part as it was when it returns an error.
 type reloader struct {
-	name  string
+	name string
+	// keys are the config keys (or sections) it applies; any other
+	// changed key needs a restart.
+	keys  []string
 	apply func(c *configs.Config) error
 }
 
@@ -50,13 +54,32 @@ func (r *relay) reload() {
 	}
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
+	var reloadable []string
 	for _, p := range r.reloaders {
+		reloadable = append(reloadable, p.keys...)
 		if err := p.apply(c); err != nil {
 			r.log.Error("reload on SIGHUP failed; the settings in use stay", "part", p.name, "err", err)
 			continue
 		}
 		r.log.Info("reloaded on SIGHUP", "part", p.name)
 	}
+	if keys := needRestart(r.cfg, c, reloadable); len(keys) > 0 {
+		r.log.Warn("reload on SIGHUP: changed keys need a restart to take effect; until then the relay runs with their old values",
+			"keys", strings.Join(keys, " "))
+	}
+}
+
+// needRestart lists the keys that differ between the config the relay
+// started with and c and that no reloader applies: those keep their
+// values until a restart, however often SIGHUP comes.
+func needRestart(running, c *configs.Config, reloadable []string) []string {
+	var out []string
+	for _, k := range configs.Diff(running, c) {
+		if !configs.Covered(k, reloadable...) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // startDKIM loads the DKIM keys (a key that cannot be loaded stops the
@@ -73,7 +96,7 @@ func (r *relay) startDKIM() error {
 	}
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	r.reloaders = append(r.reloaders, reloader{name: "dkim", apply: func(c *configs.Config) error {
+	r.reloaders = append(r.reloaders, reloader{name: "dkim", keys: []string{"dkim"}, apply: func(c *configs.Config) error {
 		if err := signer.Reload(dkimConfig(c)); err != nil {
 			return fmt.Errorf("dkim.domains: %w (the keys loaded before stay in use)", err)
 		}

@@ -39,7 +39,8 @@ func newServeCmd(p paths) *cobra.Command {
 			"127.0.0.1:2525 (loopback may relay without AUTH), the queue in\n" +
 			"./mxout-data, metrics on 127.0.0.1:9090. SIGTERM or SIGINT stop it\n" +
 			"gracefully; SIGHUP reloads the DKIM keys, the submission users and\n" +
-			"certificate (a part that fails to reload keeps what it had).",
+			"certificate (a part that fails to reload keeps what it had) and logs a\n" +
+			"WARN line naming every other changed key, which needs a restart.",
 		Example: "  mxout serve\n  mxout serve --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -113,7 +113,7 @@ func (r *relay) startSubmission(m *metrics.Metrics) error {
 	}
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	r.reloaders = append(r.reloaders, reloader{name: "submission.users", apply: func(c *configs.Config) error {
+	r.reloaders = append(r.reloaders, reloader{name: "submission.users", keys: []string{"submission.users", "submission.users_file"}, apply: func(c *configs.Config) error {
 		users, warnings, err := submissionUsers(c.Submission)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (r *relay) startSubmission(m *metrics.Metrics) error {
 	if certs == nil {
 		return nil
 	}
-	r.reloaders = append(r.reloaders, reloader{name: "submission.tls", apply: func(c *configs.Config) error {
+	r.reloaders = append(r.reloaders, reloader{name: "submission.tls", keys: []string{"submission.tls.cert_file", "submission.tls.key_file"}, apply: func(c *configs.Config) error {
 		f := c.Submission.TLS
 		if f.CertFile == "" {
 			return errors.New("submission.tls.cert_file: the certificate cannot be removed without a restart")

@@ -147,3 +147,16 @@ func (p *pool) sweep(now time.Time, hold time.Duration) {
 		}
 	}
 }
+
+// deadAt counts the destinations dead at now.
+func (p *pool) deadAt(now time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, st := range p.dests {
+		if now.Before(st.dead) {
+			n++
+		}
+	}
+	return n
+}

@@ -343,6 +343,10 @@ func (e *Engine) ReviveDestinations() int {
 	return n
 }
 
+// DeadDestinations counts the destinations held off as dead now (see
+// dead.go): their mail is deferred without connecting.
+func (e *Engine) DeadDestinations() int { return e.pool.deadAt(e.now()) }
+
 // Shutdown stops leasing new work and waits for deliveries in flight until
 // ctx ends; then it aborts them, and their leases are returned to the queue.
 func (e *Engine) Shutdown(ctx context.Context) error {

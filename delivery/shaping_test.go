@@ -200,10 +200,16 @@ func TestDeliver_DeadDestinationBackedOffAsAWhole(t *testing.T) {
 	if suspended == 0 {
 		t.Error(`no "delivery temporarily suspended" deferral with the 421 that killed the destination`)
 	}
+	if n := w.e.DeadDestinations(); n != 1 {
+		t.Errorf("DeadDestinations = %d while down.example is held off, want 1", n)
+	}
 
 	// After the hold the destination is probed, and recovers.
 	mx.SetGreeting(nil)
 	offset.Store(int64(11 * time.Minute))
+	if n := w.e.DeadDestinations(); n != 0 {
+		t.Errorf("DeadDestinations = %d after the hold, want 0", n)
+	}
 	w.waitAllFinal(ids, rcpts)
 }
 

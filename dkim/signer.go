@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
+	"github.com/mxout/mxout/metrics"
 )
 
 // Config lists the signing domains and their keys. cmd/mxout fills it from
@@ -16,6 +17,15 @@ type Config struct {
 	// Require makes Sign refuse (with a *NoKeyError) a message whose
 	// signing domain has no key.
 	Require bool
+	// Observer, if set, is told the outcome of every signing decision
+	// (metrics). New takes it; Reload keeps the Signer's.
+	Observer Observer
+}
+
+// Observer counts signing decisions: the signing domain and one of
+// metrics.DKIMSigned, DKIMFailed, DKIMNoKey, DKIMNotAllowed.
+type Observer interface {
+	ObserveDKIM(domain, result string)
 }
 
 // DomainConfig is one signing domain.
@@ -79,7 +89,8 @@ func (e *DomainNotAllowedError) Permanent() bool { return true }
 // Signer signs messages with the keys of their domain. It is safe for
 // concurrent use.
 type Signer struct {
-	set atomic.Pointer[keySet]
+	set      atomic.Pointer[keySet]
+	observer Observer
 }
 
 // keySet is one loaded configuration; Reload swaps it whole.
@@ -101,9 +112,17 @@ func New(cfg Config) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Signer{}
+	s := &Signer{observer: cfg.Observer}
 	s.set.Store(set)
 	return s, nil
+}
+
+// observe reports a decision about a message for domain; a relay without
+// keys decides nothing and reports nothing.
+func (s *Signer) observe(set *keySet, domain, result string) {
+	if s.observer != nil && (len(set.domains) > 0 || set.require) {
+		s.observer.ObserveDKIM(domain, result)
+	}
 }
 
 // Reload loads every key of cfg and, if all load, replaces the keys in
@@ -233,20 +252,34 @@ func (s *Signer) Signatures(msg []byte, envelopeFrom string, allowed func(domain
 	}
 	d := set.domains[domain]
 	if d == nil {
+		s.observe(set, domain, metrics.DKIMNoKey)
 		if set.require {
 			return Signature{}, &NoKeyError{Domain: domain}
 		}
 		return Signature{}, nil
 	}
 	if allowed != nil && !allowed(domain) {
+		s.observe(set, domain, metrics.DKIMNotAllowed)
 		return Signature{}, &DomainNotAllowedError{Domain: domain}
 	}
 	if h.StartsFolded {
 		// go-msgauth would sign it, but a verifier reads such a header
 		// differently and the signature fails: better none than a bad one.
+		s.observe(set, domain, metrics.DKIMFailed)
 		return Signature{}, ErrMalformedHeader
 	}
-	return d.sign(msg, h.Terminated)
+	return s.signWith(set, d, msg, h.Terminated)
+}
+
+// signWith signs msg with d's keys and reports the outcome.
+func (s *Signer) signWith(set *keySet, d *domainKeys, msg []byte, terminated bool) (Signature, error) {
+	sig, err := d.sign(msg, terminated)
+	if err != nil {
+		s.observe(set, d.domain, metrics.DKIMFailed)
+		return Signature{}, err
+	}
+	s.observe(set, d.domain, metrics.DKIMSigned)
+	return sig, nil
 }
 
 // ErrMalformedHeader means the message's header starts with a continuation
@@ -259,11 +292,13 @@ var ErrMalformedHeader = errors.New("dkim: the header section starts with a cont
 // signing is required. It is for mail the relay writes itself: bounces are
 // signed with the hostname's key.
 func (s *Signer) SignDomain(domain string, msg []byte) ([]byte, error) {
-	d := s.set.Load().domains[NormalizeDomain(domain)]
+	set := s.set.Load()
+	d := set.domains[NormalizeDomain(domain)]
 	if d == nil {
+		s.observe(set, NormalizeDomain(domain), metrics.DKIMNoKey)
 		return msg, nil
 	}
-	sig, err := d.sign(msg, scanHeader(msg).Terminated)
+	sig, err := s.signWith(set, d, msg, scanHeader(msg).Terminated)
 	if err != nil {
 		return nil, err
 	}

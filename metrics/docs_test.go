@@ -30,6 +30,9 @@ func freshRegistry(t *testing.T) *prometheus.Registry {
 	m := NewWithOptions(reg, Options{Domains: []string{"example.com"}})
 	RegisterQueue(reg, func() QueueSnapshot { return QueueSnapshot{} }, nil)
 	RegisterReady(reg, func() error { return nil })
+	RegisterBuildInfo(reg, Build{Version: "v1.2.3", Commit: "abc1234"})
+	RegisterCertificates(reg, func() []Certificate { return []Certificate{{Listener: "127.0.0.1:587", NotAfter: time.Now()}} })
+	RegisterDestinations(reg, func() int { return 0 })
 	// Vectors whose label values other packages own (submission's reasons,
 	// the resolver's types and results) have no series until used.
 	m.MessagesRejected.WithLabelValues("example")

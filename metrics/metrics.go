@@ -109,6 +109,14 @@ type Metrics struct {
 	RemoteReplies *prometheus.CounterVec
 	// DeliveryDefences counts outbound defences that fired, by defence.
 	DeliveryDefences *prometheus.CounterVec
+	// DKIMSignatures counts signing decisions by signing domain and result.
+	DKIMSignatures *prometheus.CounterVec
+	// ConfigReloadSuccessful is 1 when the last config load (the start or
+	// a SIGHUP) was taken by every part, else 0.
+	ConfigReloadSuccessful prometheus.Gauge
+	// ConfigReloadSuccessTime is when the config was last loaded
+	// successfully.
+	ConfigReloadSuccessTime prometheus.Gauge
 
 	domains domainSet
 }
@@ -192,11 +200,24 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 			Namespace: namespace, Name: "delivery_defences_total",
 			Help: "Outbound defences that fired, by defence (see docs/security.md): non_global_address (an MX address outside delivery.allowed_networks was skipped), reply_too_long (a session ended on an oversized reply), mx_limit (an MX walk stopped at max_mx_addresses or max_mx_sessions), attempt_deadline (an attempt cut at delivery.timeouts.attempt), certificate_not_verified (a certificate that had to verify did not; deferred, no AUTH sent).",
 		}, []string{"defence"}),
+		DKIMSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "dkim_signatures_total",
+			Help: "DKIM signing decisions, by signing domain (metrics.domains, else other) and result: signed, failed, no_key (the domain has no key: unsigned, or refused under dkim.require), not_allowed (a key the user may not sign with: refused).",
+		}, []string{"domain", "result"}),
+		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_successful",
+			Help: "1 when the last load of the config (the start, or a reload on SIGHUP) was taken by every part, 0 when the file did not load or a part refused it.",
+		}),
+		ConfigReloadSuccessTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "When the config was last loaded successfully (the start, or a reload on SIGHUP), in seconds since the epoch.",
+		}),
 	}
 	reg.MustRegister(
 		m.MessagesAccepted, m.MessagesRejected, m.Deliveries, m.AttemptDuration,
 		m.DeliveryLatency, m.BouncesSent, m.SessionsActive, m.AuthFailures,
 		m.DNSLookups, m.DNSDuration, m.OutboundTLS, m.RemoteReplies, m.DeliveryDefences,
+		m.DKIMSignatures, m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -207,6 +228,9 @@ func NewWithOptions(reg prometheus.Registerer, o Options) *Metrics {
 		}
 		for _, c := range replyClasses {
 			m.RemoteReplies.WithLabelValues(c, d)
+		}
+		for _, r := range dkimResults {
+			m.DKIMSignatures.WithLabelValues(d, r)
 		}
 	}
 	for _, s := range []string{SideSubmission, SideDelivery} {

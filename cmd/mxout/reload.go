@@ -9,6 +9,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/dkim"
+	"github.com/mxout/mxout/metrics"
 )
 
 // reloader is a part that takes new settings on SIGHUP. apply must leave
@@ -48,21 +49,25 @@ func (r *relay) handleSIGHUP() (stop func()) {
 // that does not load changes nothing; a part that fails keeps its settings.
 func (r *relay) reload() {
 	c, err := r.configSrc.load()
-	if err != nil {
-		r.log.Error("reload on SIGHUP failed: the config does not load; nothing changed", "err", err)
-		return
-	}
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
+	if err != nil {
+		r.log.Error("reload on SIGHUP failed: the config does not load; nothing changed", "err", err)
+		r.reloaded(false)
+		return
+	}
 	var reloadable []string
+	ok := true
 	for _, p := range r.reloaders {
 		reloadable = append(reloadable, p.keys...)
 		if err := p.apply(c); err != nil {
 			r.log.Error("reload on SIGHUP failed; the settings in use stay", "part", p.name, "err", err)
+			ok = false
 			continue
 		}
 		r.log.Info("reloaded on SIGHUP", "part", p.name)
 	}
+	r.reloaded(ok)
 	if keys := needRestart(r.cfg, c, reloadable); len(keys) > 0 {
 		r.log.Warn("reload on SIGHUP: changed keys need a restart to take effect; until then the relay runs with their old values",
 			"keys", strings.Join(keys, " "))
@@ -85,8 +90,10 @@ func needRestart(running, c *configs.Config, reloadable []string) []string {
 // startDKIM loads the DKIM keys (a key that cannot be loaded stops the
 // start) and registers their reload. SIGHUP re-reads the dkim section and
 // every key file.
-func (r *relay) startDKIM() error {
-	signer, err := dkim.New(dkimConfig(r.cfg))
+func (r *relay) startDKIM(m *metrics.Metrics) error {
+	cfg := dkimConfig(r.cfg)
+	cfg.Observer = m
+	signer, err := dkim.New(cfg)
 	if err != nil {
 		return fmt.Errorf("dkim.domains: %w", err)
 	}

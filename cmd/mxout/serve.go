@@ -80,8 +80,10 @@ type relay struct {
 	configSrc  configSource // re-read on SIGHUP
 	log        *slog.Logger
 	signer     *dkim.Signer
-	reloadMu   sync.Mutex // guards reloaders; held during a reload
+	reloadMu   sync.Mutex // guards reloaders and m; held during a reload
 	reloaders  []reloader
+	m          *metrics.Metrics      // nil until the parts have started
+	certs      *submission.CertStore // nil without submission.tls
 	q          *queue.Queue
 	engine     *delivery.Engine
 	tls        *tlsParts
@@ -124,8 +126,10 @@ func runRelay(ctx context.Context, c *configs.Config, src configSource, log *slo
 
 func (r *relay) start() error {
 	c := r.cfg
+	reg := prometheus.NewRegistry()
+	m := metrics.NewWithOptions(reg, metrics.Options{Domains: c.Metrics.Domains})
 	// Keys first: a missing key is a config error, found before the queue opens.
-	if err := r.startDKIM(); err != nil {
+	if err := r.startDKIM(m); err != nil {
 		return err
 	}
 	q, err := queue.Open(queueconfig.Options(c, r.log))
@@ -133,9 +137,6 @@ func (r *relay) start() error {
 		return fmt.Errorf("data_dir: %w", err)
 	}
 	r.q = q
-
-	reg := prometheus.NewRegistry()
-	m := metrics.NewWithOptions(reg, metrics.Options{Domains: c.Metrics.Domains})
 	metrics.RegisterQueue(reg, func() metrics.QueueSnapshot {
 		s := q.Stats()
 		return metrics.QueueSnapshot{
@@ -192,6 +193,7 @@ func (r *relay) start() error {
 	if err := r.startSubmission(m); err != nil {
 		return err
 	}
+	r.observe(reg, m)
 	for i, ln := range r.listeners {
 		r.serving.Add(1)
 		go func(ln net.Listener, mode configs.TLSMode) {

@@ -105,6 +105,7 @@ func (r *relay) startSubmission(m *metrics.Metrics) error {
 		}
 		r.logCert(certs)
 		tlsConf = certs.TLSConfig()
+		r.certs = certs
 	}
 	sc := submissionConfig(r.cfg, tlsConf, users, r.log, m)
 	sc.Signer = r.signer

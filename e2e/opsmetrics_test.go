@@ -64,6 +64,9 @@ func TestMetrics_BuildCertificateReloadDKIMAndDeadDestinations(t *testing.T) {
 	if n := s.sum("mxout_tls_certificate_expiry_timestamp_seconds"); n != float64(cert.NotAfter.Unix()) {
 		t.Errorf("the plaintext listener has a certificate series too (sum %v)", n)
 	}
+	if v := s.get(t, "mxout_delivery_max_lifetime_seconds"); v != 3600 {
+		t.Errorf("mxout_delivery_max_lifetime_seconds = %v, want the config's 1h", v)
+	}
 	if v := s.get(t, "mxout_config_last_reload_successful"); v != 1 {
 		t.Errorf("mxout_config_last_reload_successful = %v after the start, want 1", v)
 	}

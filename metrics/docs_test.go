@@ -33,6 +33,7 @@ func freshRegistry(t *testing.T) *prometheus.Registry {
 	RegisterBuildInfo(reg, Build{Version: "v1.2.3", Commit: "abc1234"})
 	RegisterCertificates(reg, func() []Certificate { return []Certificate{{Listener: "127.0.0.1:587", NotAfter: time.Now()}} })
 	RegisterDestinations(reg, func() int { return 0 })
+	RegisterMaxLifetime(reg, 120*time.Hour)
 	// Vectors whose label values other packages own (submission's reasons,
 	// the resolver's types and results) have no series until used.
 	m.MessagesRejected.WithLabelValues("example")

@@ -100,3 +100,16 @@ func RegisterDestinations(reg prometheus.Registerer, dead func() int) {
 		Help: "Destinations held off as dead now: after delivery.dead_destination.failures failures in a row their mail is deferred without connecting for delivery.dead_destination.hold.",
 	}, func() float64 { return float64(dead()) }))
 }
+
+// RegisterMaxLifetime registers mxout_delivery_max_lifetime_seconds, the
+// configured delivery.retry.max_lifetime, so that alerts can judge a
+// message's age against it (a message that has waited half of it is
+// late; one that waits an hour for greylisting is not).
+func RegisterMaxLifetime(reg prometheus.Registerer, d time.Duration) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "delivery_max_lifetime_seconds",
+		Help: "delivery.retry.max_lifetime: how long a message is retried before its undelivered recipients bounce.",
+	})
+	g.Set(d.Seconds())
+	reg.MustRegister(g)
+}

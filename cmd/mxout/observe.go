@@ -10,8 +10,8 @@ import (
 
 // observe registers the metrics about the relay itself once its parts
 // have started: the build, the listeners' certificates, the dead
-// destinations and the state of the config, which counts the start as
-// its first successful load.
+// destinations, the message lifetime (for alerts on age) and the state
+// of the config, which counts the start as its first successful load.
 func (r *relay) observe(reg prometheus.Registerer, m *metrics.Metrics) {
 	b := currentBuild()
 	metrics.RegisterBuildInfo(reg, metrics.Build{Version: b.version, Commit: b.commit})
@@ -32,6 +32,7 @@ func (r *relay) observe(reg prometheus.Registerer, m *metrics.Metrics) {
 		})
 	}
 	metrics.RegisterDestinations(reg, r.engine.DeadDestinations)
+	metrics.RegisterMaxLifetime(reg, r.cfg.Delivery.Retry.MaxLifetime)
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	r.m = m

@@ -142,7 +142,7 @@ func TestSendmail_RefusalsAreOneLineWithSysexits(t *testing.T) {
 		wantMsg  string
 	}{
 		{"relay down", []string{"-i", "a@dest.example"}, 75, "is not reachable"},
-		{"mailq mode", []string{"-bp"}, 64, "mxout queue list"},
+		{"mailq mode with no relay and no queue", []string{"-bp"}, 69, "queue report unavailable: no queue at "},
 		{"no recipients", []string{"-i"}, 64, "no recipients"},
 		{"-t without any", []string{"-t"}, 65, "no recipients"},
 		{"missing config", []string{"-C", "/nonexistent/mxout.yaml", "a@dest.example"}, 78, "/nonexistent/mxout.yaml"},

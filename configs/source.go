@@ -88,6 +88,9 @@ func shapeProblems(root *yaml.Node) []fieldError {
 	var out []fieldError
 	var walk func(key string, n *yaml.Node, t reflect.Type)
 	walk = func(key string, n *yaml.Node, t reflect.Type) {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias // *anchor: the value it names
+		}
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 			return // empty: the defaults
 		}

@@ -86,3 +86,25 @@ func TestLoad_ListenerConflicts(t *testing.T) {
 		}
 	}
 }
+
+// YAML anchors and aliases are values like any other: a section given as
+// an alias is a mapping.
+func TestLoad_AnchorsAndAliases(t *testing.T) {
+	t.Parallel()
+	c, err := loadYAML(t, `
+delivery:
+  domains:
+    a.example: &slow {max_connections: 2, rate: 10/m}
+    b.example: *slow
+    c.example:
+      <<: *slow
+      max_connections: 3
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Delivery.Domains
+	if d["b.example"].MaxConnections != 2 || d["c.example"].MaxConnections != 3 || d["c.example"].Rate.Count != 10 {
+		t.Errorf("domains %+v", d)
+	}
+}

@@ -86,6 +86,12 @@ func strictHook(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("%v is not text but a boolean; quote it (\"%v\") if the text is meant", data, data)
 	case fk == reflect.Bool:
 		return nil, fmt.Errorf("%v is not %s", data, want(to))
+	case to == reflect.TypeOf(time.Duration(0)) && fk != reflect.String:
+		// A bare number would be nanoseconds: surely not what was meant,
+		// except 0 (off).
+		if !reflect.ValueOf(data).IsZero() {
+			return nil, fmt.Errorf("%v is not a duration (use 30s, 5m, 4h)", data)
+		}
 	case isWhole(to) && (fk == reflect.Float32 || fk == reflect.Float64):
 		if f := reflect.ValueOf(data).Float(); f != float64(int64(f)) {
 			return nil, fmt.Errorf("%v is not a whole number", data)

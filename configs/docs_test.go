@@ -55,6 +55,7 @@ func TestDocs_ConfigurationErrorsNameKeyAndValue(t *testing.T) {
 		{"\ndelivery: {workrs: 3}", []string{"unknown key delivery.workrs (line 2)"}},
 		{"delivery:\n  workers: abc", []string{`delivery.workers: "abc" is not a whole number (line 2)`}},
 		{`delivery: {workers: 2.5}`, []string{"delivery.workers: 2.5 is not a whole number"}},
+		{`resolver: {timeout: 5}`, []string{"resolver.timeout: 5 is not a duration"}},
 		{`dkim: {require: 1}`, []string{"dkim.require: 1 is not true or false"}},
 		{`submission: {max_message_bytes: true}`, []string{"submission.max_message_bytes: true is not a size"}},
 		{`hostname: true`, []string{"hostname: true is not text", `quote it ("true")`}},

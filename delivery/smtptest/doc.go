@@ -7,8 +7,13 @@
 // SetData and Down/Up, and checks what arrived with Messages or
 // WaitMessages. SetHostile turns it into an adversarial MX: a giant reply
 // line, an endless multi-line reply, replies dripped an octet at a time,
-// or garbage, at a chosen stage of the session. Every method is safe to call from any goroutine while the
-// server runs. Benchmarks set Options.Discard and count arrivals with
-// OnMessage so that the sink stays cheap at thousands of messages a second;
-// load tools outside tests start one with Start and Close it themselves.
+// or garbage, at a chosen stage of the session, or a hang-up. Options
+// change how it talks on the wire (wire.go): without PIPELINING, with the
+// replies to pipelined commands in one write, answering DATA after
+// refused RCPTs; with RecordReads, Reads shows how a client's commands
+// arrived, together or one at a time. Every method is safe to call from
+// any goroutine while the server runs. Benchmarks set Options.Discard and
+// count arrivals with OnMessage so that the sink stays cheap at thousands
+// of messages a second; load tools outside tests start one with Start and
+// Close it themselves.
 package smtptest

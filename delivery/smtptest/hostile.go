@@ -25,6 +25,9 @@ const (
 	// Garbage sends 4 KiB of binary octets that are not SMTP, then hangs
 	// up.
 	Garbage
+	// HangUp closes the connection without a reply, as a server that
+	// crashes does.
+	HangUp
 )
 
 // Stage is the reply that a Hostile script replaces.
@@ -102,8 +105,12 @@ func (s *Server) hostileAt(stage Stage) *Hostile {
 // returns false: go-smtp's own replies go out slowly. Otherwise it writes
 // the hostile reply, closes c and returns true.
 func (s *Server) misbehave(c net.Conn, h *Hostile) (closed bool) {
+	raw := rawConn(c)
+	if raw != nil {
+		raw.stopCoalescing()
+	}
 	if h.Mode == Drip {
-		if raw := rawConn(c); raw != nil {
+		if raw != nil {
 			raw.drip.Store(int64(h.Interval))
 		}
 		return false
@@ -124,6 +131,8 @@ func (s *Server) misbehave(c net.Conn, h *Hostile) (closed bool) {
 			junk[i] = byte(i*7 + 3)
 		}
 		s.send(c, junk)
+		return true
+	case HangUp:
 		return true
 	}
 	for sent := int64(0); sent < h.Limit; sent += int64(len(chunk)) {

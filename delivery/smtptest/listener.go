@@ -1,7 +1,6 @@
 package smtptest
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -118,7 +117,10 @@ func (l *listener) track(nc net.Conn, from net.Listener) *conn {
 		nc.Close()
 		return nil
 	}
-	c := &conn{Conn: nc, l: l}
+	c := &conn{Conn: nc, l: l, coalesce: l.s.opts.CoalesceReplies}
+	if l.s.opts.RecordReads {
+		c.reads = l.s.newReadLog()
+	}
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
 	l.s.connections.Add(1)
@@ -231,39 +233,18 @@ func closeAll(conns []*conn) {
 	}
 }
 
-// conn reports its own closing to the listener, once, and drips what is
-// written once a Hostile Drip script has set drip (hostile.go).
+// conn reports its own closing to the listener, once, and is where the
+// server's side of the wire is played with (wire.go).
 type conn struct {
 	net.Conn
 	l    *listener
 	once sync.Once
 	drip atomic.Int64 // pause between two written octets; 0: write at once
-}
 
-// Write writes b, one octet at a time if the connection drips, and
-// without the 8BITMIME line of an EHLO reply with Options.No8BitMIME.
-func (c *conn) Write(b []byte) (int, error) {
-	out := b
-	if c.l.s.opts.No8BitMIME {
-		out = bytes.ReplaceAll(b, []byte("250-8BITMIME\r\n"), nil)
-	}
-	var err error
-	if pause := time.Duration(c.drip.Load()); pause > 0 {
-		_, err = c.dripWrite(out, pause)
-	} else {
-		_, err = c.Conn.Write(out)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
-
-// Close closes the socket and leaves the open set.
-func (c *conn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.l.untrack(c) })
-	return err
+	mu       sync.Mutex // guards held and coalesce
+	held     []byte     // replies held back by Options.CoalesceReplies
+	coalesce bool
+	reads    *readLog // with Options.RecordReads
 }
 
 // rejectGreeting answers the connection with r instead of 220 and closes

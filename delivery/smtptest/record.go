@@ -125,15 +125,18 @@ func (s *Server) AuthAttempts() int { return int(s.authAttempts.Load()) }
 // counted.
 func (s *Server) Handshakes() int { return int(s.handshakes.Load()) }
 
-// Reset clears the recorded messages, RCPT attempts and counters (the
-// octets of hostile replies too). The
-// script (Set*, OnMessage) and open connections are kept; MaxConcurrent
-// restarts from the connections open now.
+// Reset clears the recorded messages, RCPT attempts, reads and counters
+// (the octets of hostile replies too). The script (Set*, OnMessage) and
+// open connections are kept; MaxConcurrent restarts from the connections
+// open now.
 func (s *Server) Reset() {
 	s.recMu.Lock()
 	s.messages = nil
 	s.count = 0
 	clear(s.attempts)
+	for _, log := range s.reads {
+		log.reads = nil
+	}
 	s.recMu.Unlock()
 	s.connections.Store(0)
 	s.handshakes.Store(0)

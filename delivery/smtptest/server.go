@@ -65,6 +65,31 @@ type Options struct {
 	// old 7-bit-only server would; go-smtp advertises it always. Only for
 	// plaintext sessions: the reply is edited on the socket, below TLS.
 	No8BitMIME bool
+	// NoPipelining leaves PIPELINING (RFC 2920) out of the EHLO reply, so
+	// that clients send one command at a time; go-smtp advertises it
+	// always. Only for plaintext sessions, like No8BitMIME.
+	NoPipelining bool
+	// CoalesceReplies holds the server's replies until it reads from the
+	// client again, so that the replies to pipelined commands go out in
+	// one write, as Postfix's smtpd sends them. Only for plaintext
+	// sessions.
+	CoalesceReplies bool
+	// DataWithoutRecipients answers DATA with 354 although no RCPT was
+	// accepted, as RFC 2920 §3.1 warns a server may. Only the reply is
+	// changed (on the socket, so only for plaintext sessions): go-smtp
+	// still refuses that DATA and reads what follows as commands, so a
+	// client that sends a lone dot, as the RFC asks, gets one 5xx reply
+	// to it and stays in step; a message sent instead would draw a reply
+	// per line.
+	DataWithoutRecipients bool
+	// RecordReads keeps what every read from a client returned, for
+	// Reads: how the client's commands arrived. Only for plaintext
+	// sessions.
+	RecordReads bool
+	// IdleTimeout ends a session in which the client sends nothing for
+	// that long with "421 4.4.2 Idle timeout", as servers end idle
+	// connections; 0 means 30s.
+	IdleTimeout time.Duration
 	// MaxMessageBytes, if positive, is advertised with SIZE and enforced
 	// with 552.
 	MaxMessageBytes int64
@@ -106,6 +131,7 @@ type Server struct {
 
 	recMu    sync.Mutex // guards the recordings below
 	messages []Message
+	reads    []*readLog // per connection, with Options.RecordReads
 	count    int
 	attempts map[string]int
 	notify   chan struct{} // closed on the next message; nil without waiters
@@ -144,8 +170,8 @@ func Start(opts Options) (*Server, error) {
 	if opts.Implicit || opts.BrokenTLS || opts.Certificate != nil {
 		opts.TLS = true
 	}
-	if opts.No8BitMIME && opts.TLS {
-		return nil, errors.New("smtptest: No8BitMIME works only without TLS")
+	if opts.TLS && (opts.No8BitMIME || opts.NoPipelining || opts.CoalesceReplies || opts.DataWithoutRecipients || opts.RecordReads) {
+		return nil, errors.New("smtptest: No8BitMIME, NoPipelining, CoalesceReplies, DataWithoutRecipients and RecordReads work only without TLS")
 	}
 	host, _, err := net.SplitHostPort(opts.Addr)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
@@ -198,6 +224,9 @@ func (s *Server) newSMTPServer() *smtp.Server {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = s.opts.Hostname
 	srv.ReadTimeout = ioTimeout
+	if s.opts.IdleTimeout > 0 {
+		srv.ReadTimeout = s.opts.IdleTimeout
+	}
 	srv.WriteTimeout = ioTimeout
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.EnableDSN = s.opts.DSN

@@ -65,9 +65,15 @@ func (e *Engine) open(ctx context.Context, a *attempt, t target) (*session, erro
 
 // revive checks the idle session attached to a's slot with RSET before it
 // carries mail. A dead one (the server timed it out, or restarted) is
-// dropped, which costs no attempt; revive then reports false.
+// dropped, which costs no attempt; revive then reports false. Where the
+// server offers PIPELINING, RSET goes out with the transaction's commands
+// instead, and a dead session shows there (pipeline.go, run).
 func (e *Engine) revive(a *attempt) bool {
 	s := a.slot.session()
+	if s.pipelining() {
+		s.reused = true
+		return true
+	}
 	if err := s.reset(e.cfg.Timeouts.Rset); err != nil {
 		e.log.Debug("delivery: cached session is dead; reconnecting", "queue_id", a.m.ID, "relay", s.addr, "host", s.remoteMTA, "err", clipErr(err))
 		a.slot.drop()

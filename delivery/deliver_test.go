@@ -21,115 +21,119 @@ import (
 
 func TestDeliver_MultiDomain(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	a := w.mx("a.example", 10, smtptest.Options{})
-	b := w.mx("b.example", 10, smtptest.Options{})
-	w.start()
-	id := w.enqueue("app@sender.example", "x@a.example", "y@a.example", "z@b.example")
-	w.waitFinal(id, 3, 10*time.Second)
-	ma := a.WaitMessages(t, 1, 5*time.Second)
-	mb := b.WaitMessages(t, 1, 5*time.Second)
-	if strings.Join(ma[0].To, ",") != "x@a.example,y@a.example" || strings.Join(mb[0].To, ",") != "z@b.example" {
-		t.Errorf("recipients a=%v b=%v: want one transaction per domain", ma[0].To, mb[0].To)
-	}
-	if ma[0].From != "app@sender.example" || !bytes.Contains(ma[0].Data, []byte("hello")) {
-		t.Errorf("a got from %q data %q", ma[0].From, ma[0].Data)
-	}
-	if s := w.q.Stats(); s.Ready+s.Deferred+s.Inflight != 0 {
-		t.Errorf("queue not empty after delivery: %+v", s)
-	}
+	eachWire(t, func(t *testing.T, w *world) {
+		a := w.mx("a.example", 10, smtptest.Options{})
+		b := w.mx("b.example", 10, smtptest.Options{})
+		w.start()
+		id := w.enqueue("app@sender.example", "x@a.example", "y@a.example", "z@b.example")
+		w.waitFinal(id, 3, 10*time.Second)
+		ma := a.WaitMessages(t, 1, 5*time.Second)
+		mb := b.WaitMessages(t, 1, 5*time.Second)
+		if strings.Join(ma[0].To, ",") != "x@a.example,y@a.example" || strings.Join(mb[0].To, ",") != "z@b.example" {
+			t.Errorf("recipients a=%v b=%v: want one transaction per domain", ma[0].To, mb[0].To)
+		}
+		if ma[0].From != "app@sender.example" || !bytes.Contains(ma[0].Data, []byte("hello")) {
+			t.Errorf("a got from %q data %q", ma[0].From, ma[0].Data)
+		}
+		if s := w.q.Stats(); s.Ready+s.Deferred+s.Inflight != 0 {
+			t.Errorf("queue not empty after delivery: %+v", s)
+		}
+	})
 }
 
 func TestDeliver_DeferThenDeliver(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("flaky.example", 10, smtptest.Options{})
-	mx.SetRcptFunc(func(addr string, attempt int) *smtptest.Reply {
-		if attempt <= 2 {
-			return &smtptest.Reply{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "try later " + strconv.Itoa(attempt)}
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("flaky.example", 10, smtptest.Options{})
+		mx.SetRcptFunc(func(addr string, attempt int) *smtptest.Reply {
+			if attempt <= 2 {
+				return &smtptest.Reply{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "try later " + strconv.Itoa(attempt)}
+			}
+			return nil
+		})
+		w.start()
+		id := w.enqueue("app@sender.example", "u@flaky.example")
+		final := w.waitFinal(id, 1, 10*time.Second)
+		if r := final["u@flaky.example"]; r.State != queue.Delivered {
+			t.Fatalf("final = %+v", r)
 		}
-		return nil
+		all := w.notes.all(id, "u@flaky.example")
+		if len(all) != 3 || all[0].State != queue.Pending || all[0].Status != "4.3.0" || !strings.HasPrefix(all[0].Response, "451 4.3.0 try later 1") {
+			t.Errorf("attempts = %+v", all)
+		}
+		if gap := all[1].Attempted.Sub(all[0].Attempted); gap < 40*time.Millisecond {
+			t.Errorf("retried after %v, before the backoff", gap)
+		}
+		if n := mx.RcptAttempts("u@flaky.example"); n != 3 {
+			t.Errorf("RCPT attempts = %d, want 3", n)
+		}
 	})
-	w.start()
-	id := w.enqueue("app@sender.example", "u@flaky.example")
-	final := w.waitFinal(id, 1, 10*time.Second)
-	if r := final["u@flaky.example"]; r.State != queue.Delivered {
-		t.Fatalf("final = %+v", r)
-	}
-	all := w.notes.all(id, "u@flaky.example")
-	if len(all) != 3 || all[0].State != queue.Pending || all[0].Status != "4.3.0" || !strings.HasPrefix(all[0].Response, "451 4.3.0 try later 1") {
-		t.Errorf("attempts = %+v", all)
-	}
-	if gap := all[1].Attempted.Sub(all[0].Attempted); gap < 40*time.Millisecond {
-		t.Errorf("retried after %v, before the backoff", gap)
-	}
-	if n := mx.RcptAttempts("u@flaky.example"); n != 3 {
-		t.Errorf("RCPT attempts = %d, want 3", n)
-	}
 }
 
 func TestDeliver_MixedRecipientResults(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("mixed.example", 10, smtptest.Options{})
-	mx.SetRcpt("gone@mixed.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
-	mx.SetRcpt("busy@mixed.example", &smtptest.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Message: "mailbox full"})
-	w.cfg.Retry.MaxLifetime = 200 * time.Millisecond
-	logs := &testlog.Buffer{}
-	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	w.start()
-	id := w.enqueue("app@sender.example", "ok@mixed.example", "gone@mixed.example", "busy@mixed.example")
-	final := w.waitFinal(id, 3, 10*time.Second)
-	if final["ok@mixed.example"].State != queue.Delivered {
-		t.Errorf("ok: %+v", final["ok@mixed.example"])
-	}
-	if r := final["gone@mixed.example"]; r.State != queue.Failed || r.Status != "5.1.1" || r.Response != "550 5.1.1 no such user" {
-		t.Errorf("gone: %+v", r)
-	}
-	if n := mx.RcptAttempts("gone@mixed.example"); n != 1 {
-		t.Errorf("a 5xx recipient was retried: %d RCPTs", n)
-	}
-	if r := final["busy@mixed.example"]; r.State != queue.Failed || r.Status != "5.4.7" || !strings.Contains(r.Response, "452 4.2.2 mailbox full") {
-		t.Errorf("busy after lifetime: %+v", r)
-	}
-	if n := mx.RcptAttempts("busy@mixed.example"); n < 2 {
-		t.Errorf("a 4xx recipient was not retried: %d RCPTs", n)
-	}
-	// Its last attempt line says "deferred"; one more line says that the
-	// lifetime ended it, as Postfix's "status=expired".
-	var expired []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var l map[string]any
-		if err := json.Unmarshal([]byte(line), &l); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("mixed.example", 10, smtptest.Options{})
+		mx.SetRcpt("gone@mixed.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+		mx.SetRcpt("busy@mixed.example", &smtptest.Reply{Code: 452, Enhanced: [3]int{4, 2, 2}, Message: "mailbox full"})
+		w.cfg.Retry.MaxLifetime = 200 * time.Millisecond
+		logs := &testlog.Buffer{}
+		w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		w.start()
+		id := w.enqueue("app@sender.example", "ok@mixed.example", "gone@mixed.example", "busy@mixed.example")
+		final := w.waitFinal(id, 3, 10*time.Second)
+		if final["ok@mixed.example"].State != queue.Delivered {
+			t.Errorf("ok: %+v", final["ok@mixed.example"])
 		}
-		if l["msg"] == "delivery expired" {
-			expired = append(expired, l)
+		if r := final["gone@mixed.example"]; r.State != queue.Failed || r.Status != "5.1.1" || r.Response != "550 5.1.1 no such user" {
+			t.Errorf("gone: %+v", r)
 		}
-	}
-	if len(expired) != 1 || expired[0]["to"] != "busy@mixed.example" || expired[0]["dsn"] != "5.4.7" ||
-		expired[0]["status"] != "expired" || expired[0]["queue_id"] != string(id) ||
-		!strings.Contains(fmt.Sprint(expired[0]["response"]), "delivery time expired; last error: 452 4.2.2 mailbox full") {
-		t.Errorf(`"delivery expired" lines: %v; want one for busy@mixed.example with dsn 5.4.7`, expired)
-	}
-	if msgs := mx.Messages(); len(msgs) < 1 || strings.Join(msgs[0].To, ",") != "ok@mixed.example" {
-		t.Errorf("messages = %+v", msgs)
-	}
+		if n := mx.RcptAttempts("gone@mixed.example"); n != 1 {
+			t.Errorf("a 5xx recipient was retried: %d RCPTs", n)
+		}
+		if r := final["busy@mixed.example"]; r.State != queue.Failed || r.Status != "5.4.7" || !strings.Contains(r.Response, "452 4.2.2 mailbox full") {
+			t.Errorf("busy after lifetime: %+v", r)
+		}
+		if n := mx.RcptAttempts("busy@mixed.example"); n < 2 {
+			t.Errorf("a 4xx recipient was not retried: %d RCPTs", n)
+		}
+		// Its last attempt line says "deferred"; one more line says that the
+		// lifetime ended it, as Postfix's "status=expired".
+		var expired []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var l map[string]any
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if l["msg"] == "delivery expired" {
+				expired = append(expired, l)
+			}
+		}
+		if len(expired) != 1 || expired[0]["to"] != "busy@mixed.example" || expired[0]["dsn"] != "5.4.7" ||
+			expired[0]["status"] != "expired" || expired[0]["queue_id"] != string(id) ||
+			!strings.Contains(fmt.Sprint(expired[0]["response"]), "delivery time expired; last error: 452 4.2.2 mailbox full") {
+			t.Errorf(`"delivery expired" lines: %v; want one for busy@mixed.example with dsn 5.4.7`, expired)
+		}
+		if msgs := mx.Messages(); len(msgs) < 1 || strings.Join(msgs[0].To, ",") != "ok@mixed.example" {
+			t.Errorf("messages = %+v", msgs)
+		}
+	})
 }
 
 func TestDeliver_DataRejectFailsAccepted(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("spam.example", 10, smtptest.Options{})
-	mx.SetData(&smtptest.Reply{Code: 554, Enhanced: [3]int{5, 7, 1}, Message: "rejected as spam"})
-	w.start()
-	id := w.enqueue("app@sender.example", "a@spam.example", "b@spam.example")
-	final := w.waitFinal(id, 2, 10*time.Second)
-	for addr, r := range final {
-		if r.State != queue.Failed || r.Status != "5.7.1" {
-			t.Errorf("%s: %+v", addr, r)
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("spam.example", 10, smtptest.Options{})
+		mx.SetData(&smtptest.Reply{Code: 554, Enhanced: [3]int{5, 7, 1}, Message: "rejected as spam"})
+		w.start()
+		id := w.enqueue("app@sender.example", "a@spam.example", "b@spam.example")
+		final := w.waitFinal(id, 2, 10*time.Second)
+		for addr, r := range final {
+			if r.State != queue.Failed || r.Status != "5.7.1" {
+				t.Errorf("%s: %+v", addr, r)
+			}
 		}
-	}
+	})
 }
 
 func TestDeliver_MXFallbackAndPreference(t *testing.T) {
@@ -281,28 +285,29 @@ func TestDeliver_ShutdownWaitsForInflight(t *testing.T) {
 
 func TestDeliver_PassesDSNParametersOn(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	withDSN := w.mx("dsn.example", 10, smtptest.Options{DSN: true})
-	without := w.mx("nodsn.example", 10, smtptest.Options{})
-	w.start()
-	env := queue.Envelope{From: "app@sender.example", DSN: queue.MessageDSN{Ret: "HDRS", EnvID: "env-42"}, To: []queue.RecipientParams{
-		{Addr: "u@dsn.example", Notify: []string{"SUCCESS", "FAILURE"}, ORCPT: "RFC822;orig@sender.example"},
-		{Addr: "v@nodsn.example", Notify: []string{"NEVER"}},
-	}}
-	id, err := w.q.Enqueue(contextBackground(), "", env, []byte("Subject: dsn\r\n\r\nbody\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.waitFinal(id, 2, 10*time.Second)
-	m := withDSN.Messages()[0]
-	if m.MailOpts.Return != "HDRS" || m.MailOpts.EnvelopeID != "env-42" {
-		t.Errorf("MAIL DSN params not passed on: %+v", m.MailOpts)
-	}
-	ro := m.RcptOpts["u@dsn.example"]
-	if ro == nil || len(ro.Notify) != 2 || ro.OriginalRecipient != "orig@sender.example" || ro.OriginalRecipientType != "RFC822" {
-		t.Errorf("RCPT DSN params not passed on: %+v", ro)
-	}
-	if n := len(without.Messages()); n != 1 {
-		t.Errorf("a server without DSN got %d messages", n)
-	}
+	eachWire(t, func(t *testing.T, w *world) {
+		withDSN := w.mx("dsn.example", 10, smtptest.Options{DSN: true})
+		without := w.mx("nodsn.example", 10, smtptest.Options{})
+		w.start()
+		env := queue.Envelope{From: "app@sender.example", DSN: queue.MessageDSN{Ret: "HDRS", EnvID: "env-42"}, To: []queue.RecipientParams{
+			{Addr: "u@dsn.example", Notify: []string{"SUCCESS", "FAILURE"}, ORCPT: "RFC822;orig@sender.example"},
+			{Addr: "v@nodsn.example", Notify: []string{"NEVER"}},
+		}}
+		id, err := w.q.Enqueue(contextBackground(), "", env, []byte("Subject: dsn\r\n\r\nbody\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFinal(id, 2, 10*time.Second)
+		m := withDSN.Messages()[0]
+		if m.MailOpts.Return != "HDRS" || m.MailOpts.EnvelopeID != "env-42" {
+			t.Errorf("MAIL DSN params not passed on: %+v", m.MailOpts)
+		}
+		ro := m.RcptOpts["u@dsn.example"]
+		if ro == nil || len(ro.Notify) != 2 || ro.OriginalRecipient != "orig@sender.example" || ro.OriginalRecipientType != "RFC822" {
+			t.Errorf("RCPT DSN params not passed on: %+v", ro)
+		}
+		if n := len(without.Messages()); n != 1 {
+			t.Errorf("a server without DSN got %d messages", n)
+		}
+	})
 }

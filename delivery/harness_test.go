@@ -33,6 +33,63 @@ type world struct {
 	notes   *recordingNotifier
 	records map[string][]dnstest.Record
 	dnssec  bool // the engine's resolver asks for DNSSEC (tlspolicy_test.go)
+	// wire is how the world's plaintext MX servers talk (eachWire).
+	wire wire
+}
+
+// wire is a way for MX servers to take a transaction's commands.
+type wire struct {
+	name string
+	// noPipelining: PIPELINING is not offered, so commands go one at a
+	// time (lockstep); coalesce: pipelined replies come in one write.
+	noPipelining, coalesce bool
+}
+
+// wires are the ways eachWire tries: go-smtp's own (PIPELINING offered,
+// a write per reply), replies to pipelined commands together (as from
+// Postfix's smtpd), and lockstep.
+var wires = []wire{
+	{name: "pipelined"},
+	{name: "pipelined-coalesced", coalesce: true},
+	{name: "lockstep", noPipelining: true},
+}
+
+// wiresFor is wires for plaintext MX servers; TLS ones always pipeline
+// (smtptest edits the wire below TLS only).
+func wiresFor(tls bool) []wire {
+	if tls {
+		return wires[:1]
+	}
+	return wires
+}
+
+// eachWire runs test once per wire, each time in a world of its own
+// whose plaintext MX servers talk that way.
+func eachWire(t *testing.T, test func(t *testing.T, w *world)) {
+	t.Helper()
+	eachWireOf(t, wires, test)
+}
+
+// eachWireOf is eachWire for the wires ws.
+func eachWireOf(t *testing.T, ws []wire, test func(t *testing.T, w *world)) {
+	t.Helper()
+	for _, wr := range ws {
+		t.Run(wr.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.wire = wr
+			test(t, w)
+		})
+	}
+}
+
+// wired sets w's wire on the options of a plaintext MX server.
+func (w *world) wired(opts smtptest.Options) smtptest.Options {
+	if !opts.TLS && !opts.Implicit && !opts.BrokenTLS {
+		opts.NoPipelining = opts.NoPipelining || w.wire.noPipelining
+		opts.CoalesceReplies = opts.CoalesceReplies || w.wire.coalesce
+	}
+	return opts
 }
 
 func newWorld(t testing.TB) *world {
@@ -76,7 +133,7 @@ func (w *world) mx(domain string, pref int, opts smtptest.Options) *smtptest.Ser
 	if opts.Hostname == "" {
 		opts.Hostname = host // greeting and certificate name
 	}
-	s := smtptest.NewServer(w.t, opts)
+	s := smtptest.NewServer(w.t, w.wired(opts))
 	w.addMX(domain, pref, host)
 	w.dns.Set(host, dnstest.Record{Type: "A", Value: ip})
 	return s

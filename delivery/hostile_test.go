@@ -42,6 +42,7 @@ func TestDeliver_HostileReplies(t *testing.T) {
 		{name: "giant EHLO reply in the STARTTLS prologue", hostile: smtptest.Hostile{Stage: smtptest.AtEHLO, Mode: smtptest.GiantLine}, tls: true},
 		{name: "endless EHLO reply to go-smtp", hostile: smtptest.Hostile{Stage: smtptest.AtEHLO, Mode: smtptest.EndlessReply}, policy: configs.TLSDisabled},
 		{name: "endless MAIL reply over STARTTLS", hostile: smtptest.Hostile{Stage: smtptest.AtMail, Mode: smtptest.EndlessReply}, tls: true},
+		{name: "giant MAIL reply", hostile: smtptest.Hostile{Stage: smtptest.AtMail, Mode: smtptest.GiantLine, Code: 250}},
 		{name: "giant RCPT reply", hostile: smtptest.Hostile{Stage: smtptest.AtRcpt, Mode: smtptest.GiantLine, Code: 450}},
 		{name: "endless reply to the final dot", hostile: smtptest.Hostile{Stage: smtptest.AtData, Mode: smtptest.EndlessReply}},
 		{name: "smarthost: giant greeting", hostile: smtptest.Hostile{Stage: smtptest.AtGreeting, Mode: smtptest.GiantLine}, smarthost: true},
@@ -50,43 +51,44 @@ func TestDeliver_HostileReplies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			w.oneAttempt()
-			opts := smtptest.Options{TLS: tt.tls}
-			var mx *smtptest.Server
-			if tt.smarthost {
-				opts.Addr = w.net.Addr(w.net.NextIP())
-				mx = smtptest.NewServer(t, opts)
-				w.cfg.Smarthost = Smarthost{Address: hostPort(t, mx.Addr()), TLS: configs.TLSNone}
-				if tt.tls {
-					w.cfg.Smarthost.TLS = configs.TLSStartTLS
+			eachWireOf(t, wiresFor(tt.tls), func(t *testing.T, w *world) {
+				w.oneAttempt()
+				opts := smtptest.Options{TLS: tt.tls}
+				var mx *smtptest.Server
+				if tt.smarthost {
+					opts.Addr = w.net.Addr(w.net.NextIP())
+					mx = smtptest.NewServer(t, w.wired(opts))
+					w.cfg.Smarthost = Smarthost{Address: hostPort(t, mx.Addr()), TLS: configs.TLSNone}
+					if tt.tls {
+						w.cfg.Smarthost.TLS = configs.TLSStartTLS
+					}
+				} else {
+					mx = w.mx("hostile.example", 10, opts)
 				}
-			} else {
-				mx = w.mx("hostile.example", 10, opts)
-			}
-			if tt.policy != "" {
-				w.cfg.TLS = tt.policy
-			}
-			h := tt.hostile
-			h.Limit = limit
-			mx.SetHostile(&h)
-			dialer := &recordingDialer{}
-			w.cfg.Dialer = dialer
-			m := metrics.New(prometheus.NewRegistry())
-			w.cfg.Metrics = m
-			w.start()
-			id := w.enqueue("app@sender.example", "u@hostile.example")
-			r := w.firstResult(id, "u@hostile.example")
-			if r.State != queue.Pending || r.Status != "4.5.0" || !strings.Contains(r.Response, "reply too long") {
-				t.Errorf("result = %+v, want a 4.5.0 deferral saying \"reply too long\"", r)
-			}
-			// The limiter stops at 64 KiB; buffers of one read more may be in.
-			if n := dialer.read.Load(); n > 256<<10 {
-				t.Errorf("read %d octets from the hostile server; want the session ended within the reply limits", n)
-			}
-			if got := testutil.ToFloat64(m.DeliveryDefences.WithLabelValues(metrics.DefenceReplyTooLong)); got < 1 {
-				t.Errorf("reply_too_long defences = %v, want at least 1", got)
-			}
+				if tt.policy != "" {
+					w.cfg.TLS = tt.policy
+				}
+				h := tt.hostile
+				h.Limit = limit
+				mx.SetHostile(&h)
+				dialer := &recordingDialer{}
+				w.cfg.Dialer = dialer
+				m := metrics.New(prometheus.NewRegistry())
+				w.cfg.Metrics = m
+				w.start()
+				id := w.enqueue("app@sender.example", "u@hostile.example")
+				r := w.firstResult(id, "u@hostile.example")
+				if r.State != queue.Pending || r.Status != "4.5.0" || !strings.Contains(r.Response, "reply too long") {
+					t.Errorf("result = %+v, want a 4.5.0 deferral saying \"reply too long\"", r)
+				}
+				// The limiter stops at 64 KiB; buffers of one read more may be in.
+				if n := dialer.read.Load(); n > 256<<10 {
+					t.Errorf("read %d octets from the hostile server; want the session ended within the reply limits", n)
+				}
+				if got := testutil.ToFloat64(m.DeliveryDefences.WithLabelValues(metrics.DefenceReplyTooLong)); got < 1 {
+					t.Errorf("reply_too_long defences = %v, want at least 1", got)
+				}
+			})
 		})
 	}
 }
@@ -96,74 +98,76 @@ func TestDeliver_HostileReplies(t *testing.T) {
 // 64 KiB reply limit, and the queue record stays small.
 func TestDeliver_HugeRcptReplyKeepsRecordSmall(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	w.oneAttempt()
-	mx := w.mx("verbose.example", 10, smtptest.Options{})
-	line := strings.Repeat("x", 1000)
-	huge := strings.TrimSuffix(strings.Repeat(line+"\n", 2<<20/len(line)), "\n")
-	mx.SetRcptFunc(func(string, int) *smtptest.Reply {
-		return &smtptest.Reply{Code: 450, Enhanced: [3]int{4, 2, 0}, Message: huge}
+	eachWire(t, func(t *testing.T, w *world) {
+		w.oneAttempt()
+		mx := w.mx("verbose.example", 10, smtptest.Options{})
+		line := strings.Repeat("x", 1000)
+		huge := strings.TrimSuffix(strings.Repeat(line+"\n", 2<<20/len(line)), "\n")
+		mx.SetRcptFunc(func(string, int) *smtptest.Reply {
+			return &smtptest.Reply{Code: 450, Enhanced: [3]int{4, 2, 0}, Message: huge}
+		})
+		w.start()
+		rcpts := []string{"a@verbose.example", "b@verbose.example", "c@verbose.example", "d@verbose.example", "e@verbose.example"}
+		id := w.enqueue("app@sender.example", rcpts...)
+		for _, rc := range rcpts {
+			if r := w.firstResult(id, rc); r.State != queue.Pending || r.Status != "4.5.0" {
+				t.Errorf("%s: %+v, want a 4.5.0 deferral", rc, r)
+			}
+		}
+		waitRecorded(t, w, id)
+		m, err := w.q.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rc := range m.Recipients {
+			// The round was recorded (a 10 MB record would fail to write in
+			// this small test queue, and prove nothing).
+			if rc.Attempts != 1 || !strings.Contains(rc.LastResponse, "reply too long") {
+				t.Errorf("%s stored: %d attempts, %.80q", rc.Addr, rc.Attempts, rc.LastResponse)
+			}
+		}
+		rec, _ := json.Marshal(m) // the queue stores this encoding
+		if len(rec) > 8<<10 {
+			t.Errorf("the queue record is %d bytes after a 2 MiB RCPT reply; want it small", len(rec))
+		}
+		t.Logf("queue record after a 2 MiB RCPT reply to 5 recipients: %d bytes", len(rec))
 	})
-	w.start()
-	rcpts := []string{"a@verbose.example", "b@verbose.example", "c@verbose.example", "d@verbose.example", "e@verbose.example"}
-	id := w.enqueue("app@sender.example", rcpts...)
-	for _, rc := range rcpts {
-		if r := w.firstResult(id, rc); r.State != queue.Pending || r.Status != "4.5.0" {
-			t.Errorf("%s: %+v, want a 4.5.0 deferral", rc, r)
-		}
-	}
-	waitRecorded(t, w, id)
-	m, err := w.q.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rc := range m.Recipients {
-		// The round was recorded (a 10 MB record would fail to write in
-		// this small test queue, and prove nothing).
-		if rc.Attempts != 1 || !strings.Contains(rc.LastResponse, "reply too long") {
-			t.Errorf("%s stored: %d attempts, %.80q", rc.Addr, rc.Attempts, rc.LastResponse)
-		}
-	}
-	rec, _ := json.Marshal(m) // the queue stores this encoding
-	if len(rec) > 8<<10 {
-		t.Errorf("the queue record is %d bytes after a 2 MiB RCPT reply; want it small", len(rec))
-	}
-	t.Logf("queue record after a 2 MiB RCPT reply to 5 recipients: %d bytes", len(rec))
 }
 
 // A reply within the limits but longer than 1 KiB is stored, logged and
 // handed to the DSN cut to 1 KiB, marked as cut.
 func TestDeliver_LongReplyIsClipped(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("wordy.example", 10, smtptest.Options{})
-	long := strings.TrimSuffix(strings.Repeat(strings.Repeat("y", 900)+"\n", 60), "\n") // 54 KB, 60 lines
-	mx.SetRcpt("gone@wordy.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: long})
-	logs := &testlog.Buffer{}
-	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-	w.start()
-	id := w.enqueue("app@sender.example", "gone@wordy.example")
-	r := w.waitFinal(id, 1, 10*time.Second)["gone@wordy.example"]
-	if r.State != queue.Failed || len(r.Response) > maxResponse ||
-		!strings.HasPrefix(r.Response, "550 yyy") || !strings.HasSuffix(r.Response, cutMark) {
-		t.Errorf("result = %.80q... (%d bytes, status %s); want the 550 cut to %d bytes and marked", r.Response, len(r.Response), r.Status, maxResponse)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var l map[string]any
-		if err := json.Unmarshal([]byte(line), &l); err != nil {
-			t.Fatal(err)
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("wordy.example", 10, smtptest.Options{})
+		long := strings.TrimSuffix(strings.Repeat(strings.Repeat("y", 900)+"\n", 60), "\n") // 54 KB, 60 lines
+		mx.SetRcpt("gone@wordy.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: long})
+		logs := &testlog.Buffer{}
+		w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		w.start()
+		id := w.enqueue("app@sender.example", "gone@wordy.example")
+		r := w.waitFinal(id, 1, 10*time.Second)["gone@wordy.example"]
+		if r.State != queue.Failed || len(r.Response) > maxResponse ||
+			!strings.HasPrefix(r.Response, "550 yyy") || !strings.HasSuffix(r.Response, cutMark) {
+			t.Errorf("result = %.80q... (%d bytes, status %s); want the 550 cut to %d bytes and marked", r.Response, len(r.Response), r.Status, maxResponse)
 		}
-		if s, _ := l["response"].(string); len(s) > maxResponse {
-			t.Errorf("log line %q has a %d-byte response", l["msg"], len(s))
-		}
-	}
-	for _, round := range w.notes.allRounds() {
-		for _, res := range round.Results {
-			if len(res.Response) > maxResponse {
-				t.Errorf("the notifier (DSN) got a %d-byte response", len(res.Response))
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var l map[string]any
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := l["response"].(string); len(s) > maxResponse {
+				t.Errorf("log line %q has a %d-byte response", l["msg"], len(s))
 			}
 		}
-	}
+		for _, round := range w.notes.allRounds() {
+			for _, res := range round.Results {
+				if len(res.Response) > maxResponse {
+					t.Errorf("the notifier (DSN) got a %d-byte response", len(res.Response))
+				}
+			}
+		}
+	})
 }
 
 // A server that drips its greeting one octet a second is given up on at
@@ -185,17 +189,20 @@ func TestDeliver_DrippedGreetingTimesOut(t *testing.T) {
 // Garbage instead of a greeting or an EHLO reply is a temporary failure.
 func TestDeliver_GarbageReplies(t *testing.T) {
 	t.Parallel()
-	for _, stage := range []smtptest.Stage{smtptest.AtGreeting, smtptest.AtEHLO, smtptest.AtRcpt} {
-		w := newWorld(t)
-		w.oneAttempt()
-		mx := w.mx("junk.example", 10, smtptest.Options{})
-		mx.SetHostile(&smtptest.Hostile{Stage: stage, Mode: smtptest.Garbage})
-		w.start()
-		id := w.enqueue("app@sender.example", "u@junk.example")
-		if r := w.firstResult(id, "u@junk.example"); r.State != queue.Pending || !strings.HasPrefix(r.Status, "4.") {
-			t.Errorf("stage %d: result = %+v, want a temporary failure", stage, r)
+	eachWire(t, func(t *testing.T, w0 *world) {
+		for _, stage := range []smtptest.Stage{smtptest.AtGreeting, smtptest.AtEHLO, smtptest.AtMail, smtptest.AtRcpt} {
+			w := newWorld(t)
+			w.wire = w0.wire
+			w.oneAttempt()
+			mx := w.mx("junk.example", 10, smtptest.Options{})
+			mx.SetHostile(&smtptest.Hostile{Stage: stage, Mode: smtptest.Garbage})
+			w.start()
+			id := w.enqueue("app@sender.example", "u@junk.example")
+			if r := w.firstResult(id, "u@junk.example"); r.State != queue.Pending || !strings.HasPrefix(r.Status, "4.") {
+				t.Errorf("stage %d: result = %+v, want a temporary failure", stage, r)
+			}
 		}
-	}
+	})
 }
 
 // waitRecorded waits until the queue has recorded id's round.

@@ -30,18 +30,19 @@ func (w *world) roundResult(id queue.ID, addr string) (queue.RoundResult, bool) 
 
 func TestNotify_RemoteDSNReachesTheNotifier(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	w.mx("dsn.example", 10, smtptest.Options{DSN: true})
-	w.mx("nodsn.example", 10, smtptest.Options{})
-	w.start()
-	id := w.enqueue("app@sender.example", "u@dsn.example", "v@nodsn.example")
-	w.waitFinal(id, 2, 10*time.Second)
-	for addr, want := range map[string]bool{"u@dsn.example": true, "v@nodsn.example": false} {
-		r, ok := w.roundResult(id, addr)
-		if !ok || r.State != queue.Delivered || r.RemoteDSN != want {
-			t.Errorf("%s: round result %+v (found %v), want delivered with RemoteDSN=%v", addr, r, ok, want)
+	eachWire(t, func(t *testing.T, w *world) {
+		w.mx("dsn.example", 10, smtptest.Options{DSN: true})
+		w.mx("nodsn.example", 10, smtptest.Options{})
+		w.start()
+		id := w.enqueue("app@sender.example", "u@dsn.example", "v@nodsn.example")
+		w.waitFinal(id, 2, 10*time.Second)
+		for addr, want := range map[string]bool{"u@dsn.example": true, "v@nodsn.example": false} {
+			r, ok := w.roundResult(id, addr)
+			if !ok || r.State != queue.Delivered || r.RemoteDSN != want {
+				t.Errorf("%s: round result %+v (found %v), want delivered with RemoteDSN=%v", addr, r, ok, want)
+			}
 		}
-	}
+	})
 }
 
 func TestNotify_RunsBeforeTheQueueRecords(t *testing.T) {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,13 @@ func replyLimitError(format string, a ...any) error {
 // the part of a line read before an error (a deadline, a broken limit) up
 // as if it were a whole line, and the failure would surface as a
 // "short response" or a truncated reply instead of what it was.
+//
+// And it hands out at most one line per Read, so that a bufio.Reader over
+// it (go-smtp's client has one) never holds more than the reply it is
+// parsing: when a server's replies arrive together, as they do to
+// pipelined commands (pipeline.go), the ones still to come stay here,
+// where a reader working around go-smtp (RSET, the replies a pipelined
+// transaction did not get to) finds them.
 type replyLimiter struct {
 	r   io.Reader
 	err error // sticky: a broken limit
@@ -71,7 +79,8 @@ func (l *replyLimiter) Read(p []byte) (int, error) {
 		}
 		l.fill(len(p))
 	}
-	n := copy(p, l.buf[:l.ready])
+	line := bytes.IndexByte(l.buf[:l.ready], '\n') + 1
+	n := copy(p, l.buf[:line])
 	l.buf = l.buf[:copy(l.buf, l.buf[n:])]
 	l.ready -= n
 	return n, nil

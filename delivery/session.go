@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -186,13 +185,19 @@ func authenticate(c *smtp.Client, cred *credentials, host string) error {
 func readReply(tp *textproto.Reader, want int) (string, error) {
 	code, msg, err := tp.ReadResponse(want)
 	if err != nil {
-		var pe *textproto.Error
-		if errors.As(err, &pe) {
-			return "", &smtp.SMTPError{Code: code, EnhancedCode: smtp.NoEnhancedCode, Message: pe.Msg}
-		}
-		return "", err
+		return "", replyError(code, err)
 	}
 	return msg, nil
+}
+
+// replyError turns textproto's error about a reply of an unexpected code
+// into an *smtp.SMTPError; other errors stay as they are.
+func replyError(code int, err error) error {
+	var pe *textproto.Error
+	if errors.As(err, &pe) {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.NoEnhancedCode, Message: pe.Msg}
+	}
+	return err
 }
 
 // hasExtension looks for an EHLO keyword in the reply text (first line is
@@ -207,40 +212,25 @@ func hasExtension(ehlo, name string) bool {
 	return false
 }
 
-// replayConn returns pending bytes before reading from the connection.
-type replayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
 // reset sends RSET and reads its reply. It goes around go-smtp's client,
 // whose Reset forgets the EHLO and would say it again before the next
-// MAIL (one more round trip, and some servers drop AUTH on EHLO). Between
-// commands go-smtp has nothing buffered, so the two never interleave; any
-// bytes read past the reply are handed back to go-smtp.
+// MAIL (one more round trip, and some servers drop AUTH on EHLO).
 func (s *session) reset(timeout time.Duration) error {
-	conn := s.rc.Conn
-	conn.SetDeadline(time.Now().Add(timeout))
-	defer conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, "RSET\r\n"); err != nil {
-		return err
-	}
-	br := bufio.NewReader(s.rc)
-	_, err := readReply(textproto.NewReader(br), 250)
-	if n := br.Buffered(); n > 0 {
-		extra, _ := br.Peek(n)
-		s.rc.pending = append(bytes.Clone(extra), s.rc.pending...)
-	}
+	_, err := s.command(rsetCommand, 250, timeout)
 	return err
+}
+
+// command writes line, a command with its CRLF, around go-smtp's client
+// and reads its reply as await does, each within timeout.
+func (s *session) command(line string, want int, timeout time.Duration) (int, error) {
+	conn := s.rc.Conn
+	conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := io.WriteString(conn, line)
+	conn.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	return s.await(want, timeout)
 }
 
 // mx names the server as delivery events show it: host[ip].
@@ -250,6 +240,18 @@ func (s *session) mx() string {
 		ip = ap.Addr().String()
 	}
 	return s.remoteMTA + "[" + ip + "]"
+}
+
+// await reads the next reply around go-smtp's client and returns its
+// code; want, unless 0, is the code expected, and another one is an
+// *smtp.SMTPError. go-smtp has nothing buffered between its commands: the
+// replyLimiter under both hands out one line per read, so neither reader
+// takes more than the reply it parses.
+func (s *session) await(want int, timeout time.Duration) (int, error) {
+	s.rc.SetReadDeadline(time.Now().Add(timeout))
+	defer s.rc.SetReadDeadline(time.Time{})
+	code, _, err := textproto.NewReader(bufio.NewReader(s.rc)).ReadResponse(want)
+	return code, replyError(code, err)
 }
 
 // close ends the session politely, waiting at most timeout for the reply.

@@ -111,27 +111,28 @@ func TestDeliver_ConnectionReuse(t *testing.T) {
 
 func TestDeliver_DeadCachedSessionRetriedWithoutAttempt(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("restart.example", 10, smtptest.Options{})
-	w.cfg.ConnectionIdleTimeout = 10 * time.Second
-	w.start()
-	first := w.enqueue("app@sender.example", "a@restart.example")
-	w.waitFinal(first, 1, 10*time.Second)
-	if open, idle := w.e.pool.stats("restart.example"); open != 1 || idle != 1 {
-		t.Fatalf("after one delivery: %d open, %d idle; want the session cached", open, idle)
-	}
-	mx.Down() // drops the cached connection, as a restarting MX would
-	mx.Up()
-	second := w.enqueue("app@sender.example", "b@restart.example")
-	if r := w.waitFinal(second, 1, 10*time.Second)["b@restart.example"]; r.State != queue.Delivered {
-		t.Fatalf("second message: %+v", r)
-	}
-	if all := w.notes.all(second, "b@restart.example"); len(all) != 1 {
-		t.Errorf("the dead cached session cost an attempt: %+v", all)
-	}
-	if got := mx.Connections(); got != 2 {
-		t.Errorf("connections = %d, want 2 (the cached one, then a fresh one)", got)
-	}
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("restart.example", 10, smtptest.Options{})
+		w.cfg.ConnectionIdleTimeout = 10 * time.Second
+		w.start()
+		first := w.enqueue("app@sender.example", "a@restart.example")
+		w.waitFinal(first, 1, 10*time.Second)
+		if open, idle := w.e.pool.stats("restart.example"); open != 1 || idle != 1 {
+			t.Fatalf("after one delivery: %d open, %d idle; want the session cached", open, idle)
+		}
+		mx.Down() // drops the cached connection, as a restarting MX would
+		mx.Up()
+		second := w.enqueue("app@sender.example", "b@restart.example")
+		if r := w.waitFinal(second, 1, 10*time.Second)["b@restart.example"]; r.State != queue.Delivered {
+			t.Fatalf("second message: %+v", r)
+		}
+		if all := w.notes.all(second, "b@restart.example"); len(all) != 1 {
+			t.Errorf("the dead cached session cost an attempt: %+v", all)
+		}
+		if got := mx.Connections(); got != 2 {
+			t.Errorf("connections = %d, want 2 (the cached one, then a fresh one)", got)
+		}
+	})
 }
 
 func TestDeliver_IdleSessionsClosedAfterTimeout(t *testing.T) {
@@ -264,21 +265,22 @@ func TestDeliver_RatePostponesWithoutAnAttempt(t *testing.T) {
 
 func TestDeliver_RecipientsPerTransaction(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("many.example", 10, smtptest.Options{})
-	w.cfg.MaxRecipientsPerTransaction = 2
-	w.start()
-	rcpts := []string{"a@many.example", "b@many.example", "c@many.example", "d@many.example", "e@many.example"}
-	id := w.enqueue("app@sender.example", rcpts...)
-	w.waitFinal(id, len(rcpts), 10*time.Second)
-	var sizes []int
-	for _, m := range mx.Messages() {
-		sizes = append(sizes, len(m.To))
-	}
-	slices.Sort(sizes)
-	if !slices.Equal(sizes, []int{1, 2, 2}) {
-		t.Errorf("transactions carried %v recipients, want 2, 2 and 1", sizes)
-	}
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("many.example", 10, smtptest.Options{})
+		w.cfg.MaxRecipientsPerTransaction = 2
+		w.start()
+		rcpts := []string{"a@many.example", "b@many.example", "c@many.example", "d@many.example", "e@many.example"}
+		id := w.enqueue("app@sender.example", rcpts...)
+		w.waitFinal(id, len(rcpts), 10*time.Second)
+		var sizes []int
+		for _, m := range mx.Messages() {
+			sizes = append(sizes, len(m.To))
+		}
+		slices.Sort(sizes)
+		if !slices.Equal(sizes, []int{1, 2, 2}) {
+			t.Errorf("transactions carried %v recipients, want 2, 2 and 1", sizes)
+		}
+	})
 }
 
 func TestDeliver_EqualPreferenceSpread(t *testing.T) {
@@ -297,20 +299,21 @@ func TestDeliver_EqualPreferenceSpread(t *testing.T) {
 
 func TestDeliver_FinalDotTimeout(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	mx := w.mx("sluggish.example", 10, smtptest.Options{})
-	mx.SetDataDelay(30 * time.Second)
-	w.cfg.Timeouts.DataDone = 200 * time.Millisecond // the other timeouts are 5s
-	w.start()
-	start := time.Now()
-	id := w.enqueue("app@sender.example", "u@sluggish.example")
-	r := w.firstResult(id, "u@sluggish.example")
-	if r.State != queue.Pending || r.Status != "4.4.2" {
-		t.Errorf("result = %+v, want a 4.4.2 timeout deferral", r)
-	}
-	if took := r.Attempted.Sub(start); took > 4*time.Second {
-		t.Errorf("the attempt took %v: not ended by the 200ms final-dot timeout", took)
-	}
+	eachWire(t, func(t *testing.T, w *world) {
+		mx := w.mx("sluggish.example", 10, smtptest.Options{})
+		mx.SetDataDelay(30 * time.Second)
+		w.cfg.Timeouts.DataDone = 200 * time.Millisecond // the other timeouts are 5s
+		w.start()
+		start := time.Now()
+		id := w.enqueue("app@sender.example", "u@sluggish.example")
+		r := w.firstResult(id, "u@sluggish.example")
+		if r.State != queue.Pending || r.Status != "4.4.2" {
+			t.Errorf("result = %+v, want a 4.4.2 timeout deferral", r)
+		}
+		if took := r.Attempted.Sub(start); took > 4*time.Second {
+			t.Errorf("the attempt took %v: not ended by the 200ms final-dot timeout", took)
+		}
+	})
 }
 
 // TestDeliver_ReviveDestinationsEndsTheHold: an operator's flush revives a

@@ -35,25 +35,53 @@ const bodyBlock = 64 << 10
 
 // transact runs one SMTP transaction for the recipients at idxs and returns
 // an outcome for each of them, waiting for each reply as long as t allows.
-func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.DeliveryTimeouts) (res txResult) {
-	out := make(map[int]Outcome, len(idxs))
-	res.out = out
-	all := func(err error) {
-		o := Classify(err, s.remoteMTA)
-		for _, i := range idxs {
-			if _, done := out[i]; !done {
-				out[i] = o
-			}
-		}
-		if o.State == queue.Pending {
-			res.siteFailure = true // a 4xx or a broken connection, never one recipient's
-		}
-		if o.Code == 421 {
-			res.broken, res.siteFailure = true, true
+// Where the server offers PIPELINING, the commands up to DATA go out
+// together (pipeline.go); the replies are handled the same way.
+func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.DeliveryTimeouts) txResult {
+	x := &tx{s: s, idxs: idxs, res: txResult{out: make(map[int]Outcome, len(idxs))}}
+	s.uses++
+	opts, err := s.mailOptions(m, idxs, body)
+	if err != nil {
+		x.all(err)
+		return x.res
+	}
+	x.run(m, body, opts, t)
+	remoteDSN, _ := s.client.Extension("DSN")
+	for i, o := range x.res.out {
+		o.RemoteDSN = remoteDSN
+		x.res.out[i] = o
+	}
+	return x.res
+}
+
+// tx is one transaction's outcomes as they are learnt.
+type tx struct {
+	s    *session
+	idxs []int
+	res  txResult
+}
+
+// all gives err's outcome to every recipient that has none yet.
+func (x *tx) all(err error) {
+	o := Classify(err, x.s.remoteMTA)
+	for _, i := range x.idxs {
+		if _, done := x.res.out[i]; !done {
+			x.res.out[i] = o
 		}
 	}
+	if o.State == queue.Pending {
+		x.res.siteFailure = true // a 4xx or a broken connection, never one recipient's
+	}
+	if o.Code == 421 {
+		x.res.broken, x.res.siteFailure = true, true
+	}
+}
+
+// mailOptions checks that the message can go to this server as it is,
+// and returns MAIL's parameters; an error is the outcome of every
+// recipient.
+func (s *session) mailOptions(m *queue.Message, idxs []int, body []byte) (*smtp.MailOptions, error) {
 	c := s.client
-	s.uses++
 	utf8 := m.UTF8
 	if ok, _ := c.Extension("SMTPUTF8"); utf8 && !ok {
 		// Clients such as Go's net/smtp ask for SMTPUTF8 whenever it is
@@ -61,8 +89,7 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.
 		// envelope or the header really holds UTF-8; otherwise send the
 		// message as plain mail.
 		if needsSMTPUTF8(m, idxs, body) {
-			all(permanentLocal("5.6.7", "SMTPUTF8 is required, but was not offered by host %s", s.remoteMTA))
-			return res
+			return nil, permanentLocal("5.6.7", "SMTPUTF8 is required, but was not offered by host %s", s.remoteMTA)
 		}
 		utf8 = false
 	}
@@ -70,84 +97,111 @@ func (s *session) transact(m *queue.Message, body []byte, idxs []int, t configs.
 		// RFC 6152: never 8-bit to a server that did not offer it. Not
 		// converted to quoted-printable, which would break the message's
 		// DKIM signature (docs/delivery.md, "8-bit messages").
-		all(permanentLocal("5.6.3", "the message has 8-bit content, but host %s does not offer 8BITMIME (RFC 6152)", s.remoteMTA))
-		return res
+		return nil, permanentLocal("5.6.3", "the message has 8-bit content, but host %s does not offer 8BITMIME (RFC 6152)", s.remoteMTA)
 	}
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(body) > limit {
-		all(permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA))
-		return res
+		return nil, permanentLocal("5.3.4", "message size %d exceeds the limit of %d of host %s", len(body), limit, s.remoteMTA)
 	}
-	remoteDSN, _ := c.Extension("DSN")
 	// go-smtp sends RET/ENVID and NOTIFY/ORCPT only when the server
 	// advertises DSN (RFC 3461 §4: pass them on to the next hop).
-	mailOpts := &smtp.MailOptions{
+	return &smtp.MailOptions{
 		Size: int64(len(body)), UTF8: utf8,
 		Return: smtp.DSNReturn(m.DSN.Ret), EnvelopeID: m.DSN.EnvID,
-	}
-	defer func() {
-		for i, o := range out {
-			o.RemoteDSN = remoteDSN
-			out[i] = o
+	}, nil
+}
+
+// run carries the transaction: the envelope, then the message to the
+// recipients accepted.
+func (x *tx) run(m *queue.Message, body []byte, opts *smtp.MailOptions, t configs.DeliveryTimeouts) {
+	s := x.s
+	pipelined := s.pipelining()
+	defer s.rc.endPipeline() // nothing sent ahead outlives the transaction
+	if pipelined {
+		if err := s.sendAhead(m, opts, x.idxs, t); err != nil {
+			x.all(err)
+			x.res.broken, x.res.silent = true, true
+			return
 		}
-	}()
+	}
+	accepted, ok := x.envelope(m, opts, t)
+	switch {
+	case x.res.broken:
+	case pipelined && (!ok || len(accepted) == 0):
+		// MAIL or every RCPT refused: replies to commands sent ahead
+		// are still to come.
+		x.res.broken = s.settle(t) != nil
+	case !ok:
+	case len(accepted) == 0:
+		x.res.broken = s.reset(t.Rset) != nil
+	default:
+		x.data(body, accepted, t)
+	}
+}
+
+// envelope sends MAIL and the RCPTs, or takes their replies when they
+// were sent ahead, and returns the recipients accepted; ok is false when
+// the transaction cannot go on (MAIL refused, a 421, a broken connection).
+func (x *tx) envelope(m *queue.Message, opts *smtp.MailOptions, t configs.DeliveryTimeouts) (accepted []int, ok bool) {
+	c := x.s.client
 	c.CommandTimeout = t.Mail
-	if err := c.Mail(m.From, mailOpts); err != nil {
-		all(err)
-		res.broken = res.broken || !isReply(err)
-		res.silent = !isReply(err)
-		return res
+	if err := c.Mail(m.From, opts); err != nil {
+		x.all(err)
+		x.res.broken = x.res.broken || !isReply(err)
+		x.res.silent = !isReply(err)
+		return nil, false
 	}
 	c.CommandTimeout = t.Rcpt
-	var accepted []int
-	for _, i := range idxs {
+	for _, i := range x.idxs {
 		err := c.Rcpt(m.Recipients[i].Addr, rcptOptions(m.Recipients[i].RecipientParams))
 		if err == nil {
 			accepted = append(accepted, i)
 			continue
 		}
 		if !isReply(err) {
-			all(err)
-			res.broken = true
-			return res
+			x.all(err)
+			x.res.broken = true
+			return nil, false
 		}
-		out[i] = Classify(err, s.remoteMTA)
-		if out[i].Code == 421 {
-			all(err)
-			res.broken, res.siteFailure = true, true
-			return res
+		x.res.out[i] = Classify(err, x.s.remoteMTA)
+		if x.res.out[i].Code == 421 {
+			x.all(err)
+			x.res.broken, x.res.siteFailure = true, true
+			return nil, false
 		}
 	}
-	if len(accepted) == 0 {
-		res.broken = s.reset(t.Rset) != nil
-		return res
-	}
+	return accepted, true
+}
+
+// data sends the message to the accepted recipients and records the
+// final reply for each of them.
+func (x *tx) data(body []byte, accepted []int, t configs.DeliveryTimeouts) {
+	s, c := x.s, x.s.client
 	c.CommandTimeout = t.DataInit
 	c.SubmissionTimeout = t.DataDone
 	w, err := c.Data()
 	if err != nil {
-		all(err)
-		res.broken = res.broken || !isReply(err) || s.reset(t.Rset) != nil
-		return res
+		x.all(err)
+		x.res.broken = x.res.broken || !isReply(err) || s.reset(t.Rset) != nil
+		return
 	}
 	if err := s.writeBody(body, t.DataBlock); err != nil {
-		all(err)
-		res.broken = true
-		return res
+		x.all(err)
+		x.res.broken = true
+		return
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		all(err)
-		res.broken = res.broken || !isReply(err)
-		return res
+		x.all(err)
+		x.res.broken = x.res.broken || !isReply(err)
+		return
 	}
 	ok := Outcome{State: queue.Delivered, Code: 250, Status: "2.0.0", Response: clip("250 " + mailtext.OneLine(resp.StatusText)), RemoteMTA: s.remoteMTA}
 	if st := leadingStatus(resp.StatusText); st != "" {
 		ok.Status = st
 	}
 	for _, i := range accepted {
-		out[i] = ok
+		x.res.out[i] = ok
 	}
-	return res
 }
 
 // writeBody sends the message after DATA's 354: dot-stuffed as go-smtp's

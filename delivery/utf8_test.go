@@ -14,45 +14,46 @@ import (
 // with 5.6.7 only when they really hold UTF-8.
 func TestDeliver_SMTPUTF8OnlyWhenNeeded(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	plain := w.mx("plain.example", 10, smtptest.Options{})
-	utf8 := w.mx("utf8.example", 10, smtptest.Options{SMTPUTF8: true})
-	w.start()
-	send := func(to, body string) queue.ID {
-		t.Helper()
-		env := queue.Envelope{From: "app@sender.example", UTF8: true, To: []queue.RecipientParams{{Addr: to}}}
-		id, err := w.q.Enqueue(contextBackground(), "", env, []byte(body))
-		if err != nil {
-			t.Fatal(err)
+	eachWire(t, func(t *testing.T, w *world) {
+		plain := w.mx("plain.example", 10, smtptest.Options{})
+		utf8 := w.mx("utf8.example", 10, smtptest.Options{SMTPUTF8: true})
+		w.start()
+		send := func(to, body string) queue.ID {
+			t.Helper()
+			env := queue.Envelope{From: "app@sender.example", UTF8: true, To: []queue.RecipientParams{{Addr: to}}}
+			id, err := w.q.Enqueue(contextBackground(), "", env, []byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
 		}
-		return id
-	}
-	tests := []struct {
-		name, to, body string
-		want           queue.State
-		wantStatus     string
-	}{
-		{"ascii to a server without SMTPUTF8", "a@plain.example", "Subject: hi\r\n\r\nbody ü 8-bit is fine\r\n", queue.Delivered, ""},
-		{"utf-8 header to a server without SMTPUTF8", "b@plain.example", "Subject: grüße\r\n\r\nbody\r\n", queue.Failed, "5.6.7"},
-		{"utf-8 address to a server without SMTPUTF8", "jürgen@plain.example", "Subject: hi\r\n\r\nbody\r\n", queue.Failed, "5.6.7"},
-		{"utf-8 header to a server with SMTPUTF8", "c@utf8.example", "Subject: grüße\r\n\r\nbody\r\n", queue.Delivered, ""},
-	}
-	for _, tt := range tests {
-		id := send(tt.to, tt.body)
-		r := w.waitFinal(id, 1, 10*time.Second)[tt.to]
-		if r.State != tt.want || (tt.wantStatus != "" && r.Status != tt.wantStatus) {
-			t.Errorf("%s: %v %s %q", tt.name, r.State, r.Status, r.Response)
+		tests := []struct {
+			name, to, body string
+			want           queue.State
+			wantStatus     string
+		}{
+			{"ascii to a server without SMTPUTF8", "a@plain.example", "Subject: hi\r\n\r\nbody ü 8-bit is fine\r\n", queue.Delivered, ""},
+			{"utf-8 header to a server without SMTPUTF8", "b@plain.example", "Subject: grüße\r\n\r\nbody\r\n", queue.Failed, "5.6.7"},
+			{"utf-8 address to a server without SMTPUTF8", "jürgen@plain.example", "Subject: hi\r\n\r\nbody\r\n", queue.Failed, "5.6.7"},
+			{"utf-8 header to a server with SMTPUTF8", "c@utf8.example", "Subject: grüße\r\n\r\nbody\r\n", queue.Delivered, ""},
 		}
-	}
-	for _, m := range append(plain.Messages(), utf8.Messages()...) {
-		wantOpt := m.To[0] == "c@utf8.example"
-		if m.MailOpts == nil || m.MailOpts.UTF8 != wantOpt {
-			t.Errorf("message to %v: MAIL SMTPUTF8 = %+v, want %v", m.To, m.MailOpts, wantOpt)
+		for _, tt := range tests {
+			id := send(tt.to, tt.body)
+			r := w.waitFinal(id, 1, 10*time.Second)[tt.to]
+			if r.State != tt.want || (tt.wantStatus != "" && r.Status != tt.wantStatus) {
+				t.Errorf("%s: %v %s %q", tt.name, r.State, r.Status, r.Response)
+			}
 		}
-	}
-	if n := len(plain.Messages()); n != 1 {
-		t.Errorf("the server without SMTPUTF8 got %d messages, want only the ASCII one", n)
-	}
+		for _, m := range append(plain.Messages(), utf8.Messages()...) {
+			wantOpt := m.To[0] == "c@utf8.example"
+			if m.MailOpts == nil || m.MailOpts.UTF8 != wantOpt {
+				t.Errorf("message to %v: MAIL SMTPUTF8 = %+v, want %v", m.To, m.MailOpts, wantOpt)
+			}
+		}
+		if n := len(plain.Messages()); n != 1 {
+			t.Errorf("the server without SMTPUTF8 got %d messages, want only the ASCII one", n)
+		}
+	})
 }
 
 func TestNeedsSMTPUTF8(t *testing.T) {

@@ -186,10 +186,11 @@ func (n *Notifier) success(ctx context.Context, r queue.Round) {
 }
 
 // delay sends the message's one delay notice once it is due, and reports
-// whether it did.
+// whether it did. It waits for a round's last part, which sees the state
+// of every recipient after the round.
 func (n *Notifier) delay(ctx context.Context, r queue.Round) bool {
 	m := r.Message
-	if m.From == "" || m.DelayNotified || n.cfg.DelayNoticeAfter <= 0 || r.Time.Sub(m.Arrival) < n.cfg.DelayNoticeAfter {
+	if r.Partial || m.From == "" || m.DelayNotified || n.cfg.DelayNoticeAfter <= 0 || r.Time.Sub(m.Arrival) < n.cfg.DelayNoticeAfter {
 		return false
 	}
 	var until time.Time

@@ -106,6 +106,13 @@ func round(from, ret string, delayNotified bool, rcpts ...rcpt) queue.Round {
 	return r
 }
 
+// partial marks r as a part of a round, as delivery reports one
+// destination's results before the round ends.
+func partial(r queue.Round) queue.Round {
+	r.Partial = true
+	return r
+}
+
 func TestNotify_Rules(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -181,6 +188,12 @@ func TestNotify_Rules(t *testing.T) {
 				"Diagnostic-Code: smtp; 451 4.3.0 earlier", "Will-Retry-Until: Sat, 07 Mar 2026 09:00:00 +0000",
 				"Content-Type: text/rfc822-headers"}, hasNot: []string{"quiet@dest.example", "Thank you."}}},
 			wantDelay: true},
+		{name: "a delay notice waits for the round's last part",
+			round: partial(round("app@sender.example", "", false,
+				rcpt{addr: "d@dest.example", notify: []string{"DELAY"}, state: queue.Pending},
+				rcpt{addr: "s@dest.example", notify: []string{"SUCCESS"}, state: queue.Delivered})),
+			want: []wantReport{{kind: "success", to: "app@sender.example", has: []string{"Action: relayed", "rfc822; s@dest.example"},
+				hasNot: []string{"d@dest.example"}}}},
 		{name: "no delay notice before delay_notice_after",
 			cfg:   func(c *Config) { c.DelayNoticeAfter = 6 * time.Hour },
 			round: round("app@sender.example", "", false, rcpt{addr: "d@dest.example", notify: []string{"DELAY"}, state: queue.Pending})},

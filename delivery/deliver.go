@@ -48,10 +48,14 @@ func groupByDomain(m *queue.Message, idxs []int, max int, smarthost string) []gr
 }
 
 // deliverMessage makes one delivery round for a leased message: every due
-// recipient gets an attempt, and the results are recorded together.
-// connectionsDone is called once the round needs no more connections,
-// before the results are written, so that the scheduler can admit the
-// destination's next message meanwhile.
+// recipient gets an attempt, one destination after another. Each
+// destination's results are written as soon as its transaction ends
+// (record), so that a crash repeats only the transaction in flight, not
+// the destinations already done; its failures wait for the round's end,
+// so that the round's failures make one notice. connectionsDone is called
+// once the round needs no more connections, before its last results are
+// written, so that the scheduler can admit the destination's next message
+// meanwhile.
 func (e *Engine) deliverMessage(m *queue.Message, connectionsDone func()) {
 	ctx := e.workCtx
 	start := e.now()
@@ -66,36 +70,64 @@ func (e *Engine) deliverMessage(m *queue.Message, connectionsDone func()) {
 		e.complete(m, nil, e.resultsFor(m, due, Outcome{State: queue.Pending, Status: "4.3.0", Response: "local error reading the queued message"}, start))
 		return
 	}
-	var results []queue.RoundResult
-	for _, g := range groupByDomain(m, due, e.cfg.MaxRecipientsPerTransaction, e.smarthost.host) {
-		outs, later := e.deliverGroup(ctx, m, body, g)
-		if !later.IsZero() {
-			for _, i := range g.idxs {
-				results = append(results, postponed(m, i, later))
-			}
-			continue
-		}
+	groups := groupByDomain(m, due, e.cfg.MaxRecipientsPerTransaction, e.smarthost.host)
+	var held []queue.RoundResult // the round's failures, and results not yet written
+	for n, g := range groups {
+		results := e.groupResults(ctx, m, body, g)
 		if ctx.Err() != nil {
 			// Shutdown deadline: keep what is final, retry the rest at once.
-			for i, o := range outs {
-				if o.State != queue.Pending {
-					results = append(results, e.result(m, i, o, e.now()))
-				}
-			}
-			if len(results) == 0 {
+			held = append(held, finalOnly(results)...)
+			if len(held) == 0 {
 				e.returnLease(m.ID)
 				return
 			}
-			e.complete(m, body, results)
+			e.complete(m, body, held)
 			return
 		}
-		now := e.now()
-		for _, i := range g.idxs {
-			results = append(results, e.result(m, i, outs[i], now))
+		if n == len(groups)-1 {
+			held = append(held, results...)
+			break
 		}
+		var now []queue.RoundResult
+		for _, r := range results {
+			if r.State == queue.Failed {
+				held = append(held, r)
+			} else {
+				now = append(now, r)
+			}
+		}
+		m, now = e.record(m, body, now)
+		held = append(held, now...)
 	}
 	connectionsDone()
-	e.complete(m, body, results)
+	e.complete(m, body, held)
+}
+
+// groupResults delivers group g of m and returns its recipients' results.
+func (e *Engine) groupResults(ctx context.Context, m *queue.Message, body []byte, g group) []queue.RoundResult {
+	outs, later := e.deliverGroup(ctx, m, body, g)
+	results := make([]queue.RoundResult, 0, len(g.idxs))
+	now := e.now()
+	for _, i := range g.idxs {
+		switch o, ok := outs[i]; {
+		case !later.IsZero():
+			results = append(results, postponed(m, i, later))
+		case ok || ctx.Err() == nil:
+			results = append(results, e.result(m, i, o, now))
+		}
+	}
+	return results
+}
+
+// finalOnly returns the results that are final: delivered or failed.
+func finalOnly(results []queue.RoundResult) []queue.RoundResult {
+	var out []queue.RoundResult
+	for _, r := range results {
+		if r.State != queue.Pending {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // result turns an outcome into the queue's record, scheduling the retry of
@@ -141,16 +173,64 @@ func (e *Engine) resultsFor(m *queue.Message, idxs []int, o Outcome, now time.Ti
 	return out
 }
 
-// complete hands the round to the notifier, then records the results and
-// counts them. Notices are queued first so that they are durable before
-// the queue may delete the message (see Notifier).
+// record writes part of a round, one destination's results other than
+// its failures (deliverMessage), and keeps the lease: the notifier sees
+// them first, as a partial round, then the queue writes them through the
+// group commit. It returns the message as now stored and nothing left
+// over; when the write fails, the message as it was and the results, for
+// the round's end to write (a success notice may then be sent twice).
+func (e *Engine) record(m *queue.Message, body []byte, results []queue.RoundResult) (*queue.Message, []queue.RoundResult) {
+	if len(results) == 0 {
+		return m, nil
+	}
+	u := e.notify(m, body, results, true)
+	stored, err := e.q.Record(m.ID, u)
+	if err != nil {
+		e.log.Error("delivery: cannot record a destination's results; they are written with the round's end", "queue_id", m.ID, "err", err)
+		return m, results
+	}
+	e.written(u.Events)
+	for _, r := range u.Results {
+		e.count(m, r)
+	}
+	return stored, nil
+}
+
+// complete hands the round's last results to the notifier, then records
+// them, ends the lease and counts them. Notices are queued first so that
+// they are durable before the queue may delete the message (see
+// Notifier).
 func (e *Engine) complete(m *queue.Message, body []byte, results []queue.RoundResult) {
+	u := e.notify(m, body, results, false)
+	if _, err := e.q.Complete(m.ID, u); err != nil {
+		// The lease is gone from memory; the message is due again when the
+		// lease pushed it to, and this round's outcomes are retried.
+		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
+		return
+	}
+	e.written(u.Events)
+	for _, r := range u.Results {
+		e.count(m, r)
+	}
+}
+
+// written tells the events recorder what the queue wrote.
+func (e *Engine) written(recs []queue.EventRecord) {
+	if e.cfg.Events != nil {
+		e.cfg.Events.Written(recs)
+	}
+}
+
+// notify hands results to the notifier, partial unless they end the
+// round, and returns the update that writes them, with their events: a
+// failure whose notice could not be queued is written as a deferral.
+func (e *Engine) notify(m *queue.Message, body []byte, results []queue.RoundResult, partial bool) queue.Update {
 	var u queue.Update
 	if e.cfg.Notifier != nil {
 		// A round that ended is reported even while shutting down: queuing
 		// a notice is a local write.
 		ctx := context.WithoutCancel(e.workCtx)
-		n, err := e.cfg.Notifier.Notify(ctx, queue.Round{Message: m, Body: body, Results: results, Time: e.now()})
+		n, err := e.cfg.Notifier.Notify(ctx, queue.Round{Message: m, Body: body, Results: results, Time: e.now(), Partial: partial})
 		if err != nil {
 			e.log.Error("delivery: cannot queue the failure notice; the failed recipients will be retried", "queue_id", m.ID, "err", err)
 			results = e.keepFailedPending(m, results)
@@ -161,20 +241,9 @@ func (e *Engine) complete(m *queue.Message, body []byte, results []queue.RoundRe
 		u.Results = append(u.Results, r.Result)
 	}
 	if e.cfg.Events != nil {
-		u.Events = e.cfg.Events.Round(queue.Round{Message: m, Body: body, Results: results, Time: e.now()})
+		u.Events = e.cfg.Events.Round(queue.Round{Message: m, Body: body, Results: results, Time: e.now(), Partial: partial})
 	}
-	if _, err := e.q.Complete(m.ID, u); err != nil {
-		// The lease is gone from memory; the message is due again when the
-		// lease pushed it to, and this round's outcomes are retried.
-		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
-		return
-	}
-	if e.cfg.Events != nil {
-		e.cfg.Events.Written(u.Events)
-	}
-	for _, r := range u.Results {
-		e.count(m, r)
-	}
+	return u
 }
 
 // keepFailedPending turns failures into deferrals when their notice could

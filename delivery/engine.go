@@ -25,6 +25,9 @@ type Queue interface {
 	LeaseFiltered(now time.Time, max int, filter queue.LeaseFilter) ([]*queue.Message, error)
 	// Body returns a message's stored body.
 	Body(id queue.ID) ([]byte, error)
+	// Record records per-recipient results of part of a round durably
+	// and keeps the lease.
+	Record(id queue.ID, u queue.Update) (*queue.Message, error)
 	// Complete records per-recipient results durably and ends the lease.
 	Complete(id queue.ID, u queue.Update) (*queue.Message, error)
 	// ReturnLease ends a lease without an attempt (shutdown).
@@ -46,13 +49,17 @@ type Resolver interface {
 // Notifier sends delivery status notifications about a delivery round
 // (package bounce).
 //
-// Notify is called once per round, before the queue records the round's
-// results, so that a notice is durable before the state it reports: a
-// crash in between repeats the round (and may send a notice twice) but
-// never loses one. It returns what the queue must record with the
-// results. An error means the notice for the round's failed recipients
-// could not be queued; the engine then keeps those recipients pending and
-// retries them later, so that no failure goes unreported.
+// Notify is called before the queue records results, with the results
+// it records, so that a notice is durable before the state it reports: a
+// crash in between repeats those results' transactions (and may send a
+// notice twice) but never loses one. A round's results are recorded in
+// parts: each destination's deliveries and deferrals once its transaction
+// ends (a Round with Partial set), and the round's failures with its last
+// destination at its end, so that they make one failure notice. It
+// returns what the queue must record with the results. An error means the
+// notice for the failed recipients could not be queued; the engine then
+// keeps those recipients pending and retries them later, so that no
+// failure goes unreported.
 type Notifier interface {
 	Notify(ctx context.Context, r queue.Round) (queue.Notified, error)
 }

@@ -67,6 +67,7 @@ func (q *Queue) LeaseFiltered(now time.Time, max int, filter LeaseFilter) ([]*Me
 	found := make(map[ID]bool, len(jobs))
 	for _, m := range jobs {
 		found[m.ID] = true
+		q.records[m.ID] = m.clone()
 	}
 	for _, c := range claimed {
 		if !found[c.id] {
@@ -159,136 +160,6 @@ func (q *Queue) NextDue() (time.Time, bool) {
 	return due, found
 }
 
-// Result is the outcome of one delivery attempt for one recipient.
-type Result struct {
-	// Index is the recipient's position in Message.Recipients.
-	Index int
-	// State is Delivered, Failed, or Pending for a temporary failure.
-	State State
-	// NextAttempt is when to try again; only used with Pending.
-	NextAttempt time.Time
-	// Attempted is when the attempt was made.
-	Attempted time.Time
-	// Response, Status and RemoteMTA are kept for logs, the admin API and
-	// bounces; the queue does not interpret them.
-	Response, Status, RemoteMTA string
-	// Postponed means the recipient was not attempted (delivery held it
-	// back, e.g. for a rate limit): only NextAttempt is recorded; the
-	// attempt count and the last response stay as they were.
-	Postponed bool
-}
-
-// Update is everything a delivery round changes on a leased message.
-type Update struct {
-	Results []Result
-	// DelayNotified marks that a delay notice has been sent.
-	DelayNotified bool
-	// Events are the round's delivery events, written to the event log
-	// in the same transaction as the results they describe, so that a
-	// crash keeps both or neither. Their Seq is set once written.
-	Events []EventRecord
-}
-
-// Complete records the results of a delivery round and ends the lease. When
-// every recipient is final, the message and its body are deleted. It
-// returns the message as stored after the update.
-func (q *Queue) Complete(id ID, u Update) (*Message, error) {
-	q.mu.Lock()
-	_, owned := q.leased[id]
-	q.mu.Unlock()
-	if !owned {
-		return nil, fmt.Errorf("complete %s: not leased", id)
-	}
-	// The lease makes this caller the message's only writer (Lease skips
-	// leased messages, operators get ErrLeased), so the record can be read
-	// first and the new state written through the group commit.
-	var (
-		before kind
-		m      *Message
-	)
-	err := q.db.View(func(txn *badger.Txn) error {
-		var err error
-		m, err = getMessage(txn, id)
-		return err
-	})
-	if err == nil {
-		before = kindOf(m)
-		err = applyResults(m, u)
-	}
-	if err == nil {
-		// The attempt was made: record it unless the disk is nearly full.
-		err = q.checkEmergencySpace()
-	}
-	var events *eventLog
-	if err == nil && len(u.Events) > 0 {
-		if _, err = eventsSize(u.Events); err == nil {
-			events, err = q.eventLog()
-		}
-	}
-	if err == nil {
-		writes := completeWrites(m)
-		if events != nil {
-			writes = withEvents(writes, events, u.Events)
-		}
-		dueDone := func() {}
-		if !m.final() {
-			dueDone = q.due.note(m.Due)
-		}
-		err = q.commit(writes)
-		dueDone()
-	}
-	if err == nil && events != nil {
-		events.committed(u.Events)
-	}
-	q.mu.Lock()
-	delete(q.leased, id)
-	q.moved(id)
-	q.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("complete %s: %w", id, err)
-	}
-	q.counter(before).Add(-1)
-	if m.final() {
-		q.bytes.Add(-m.Size)
-		q.freedBodies(m.Size)
-		q.logRemoved(id, "final")
-	} else {
-		q.counter(kindOf(m)).Add(1)
-	}
-	q.Notify()
-	return m, nil
-}
-
-// completeWrites moves m from its due key to its next one, or deletes it
-// when every recipient is final; m already holds the round's results.
-func completeWrites(m *Message) func(*badger.Txn) error {
-	was := m.Due
-	if m.final() {
-		m.Due = time.Time{}
-		return func(txn *badger.Txn) error {
-			if err := txn.Delete(dueKey(was, m.ID)); err != nil {
-				return err
-			}
-			return deleteMessage(txn, m.ID)
-		}
-	}
-	m.Due = m.nextDue()
-	rec, recErr := encodeMessage(m)
-	due := dueValue(m)
-	return func(txn *badger.Txn) error {
-		if recErr != nil {
-			return recErr
-		}
-		if err := txn.Delete(dueKey(was, m.ID)); err != nil {
-			return err
-		}
-		if err := txn.Set(messageKey(m.ID), rec); err != nil {
-			return err
-		}
-		return txn.Set(dueKey(m.Due, m.ID), due)
-	}
-}
-
 // leaseWrites moves each job from its due key to due, which it sets.
 func leaseWrites(jobs []*Message, due time.Time) func(*badger.Txn) error {
 	type move struct {
@@ -323,35 +194,6 @@ func leaseWrites(jobs []*Message, due time.Time) func(*badger.Txn) error {
 	}
 }
 
-func applyResults(m *Message, u Update) error {
-	for _, r := range u.Results {
-		if r.Index < 0 || r.Index >= len(m.Recipients) {
-			return fmt.Errorf("result for recipient %d of %d", r.Index, len(m.Recipients))
-		}
-		rc := &m.Recipients[r.Index]
-		if rc.State != Pending {
-			continue // already final: a duplicate attempt changes nothing
-		}
-		if r.Postponed {
-			rc.NextAttempt = r.NextAttempt
-			continue
-		}
-		rc.State = r.State
-		rc.Attempts++
-		rc.LastAttempt = r.Attempted
-		rc.LastResponse, rc.Status, rc.RemoteMTA = r.Response, r.Status, r.RemoteMTA
-		if r.State == Pending {
-			rc.NextAttempt = r.NextAttempt
-		} else {
-			rc.NextAttempt = time.Time{}
-		}
-	}
-	if u.DelayNotified {
-		m.DelayNotified = true
-	}
-	return nil
-}
-
 // ReturnLease ends a lease without an attempt: the message is due again now.
 // Used on shutdown for work that was leased but not started.
 func (q *Queue) ReturnLease(id ID) error {
@@ -359,15 +201,21 @@ func (q *Queue) ReturnLease(id ID) error {
 	if err == nil {
 		err = q.makeDueAgain(id)
 	}
-	q.mu.Lock()
-	delete(q.leased, id)
-	q.moved(id)
-	q.mu.Unlock()
+	q.endLease(id)
 	if err != nil {
 		return fmt.Errorf("return lease of %s: %w", id, err)
 	}
 	q.Notify()
 	return nil
+}
+
+// endLease forgets the lease on id, whose due entry its end has moved.
+func (q *Queue) endLease(id ID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.leased, id)
+	delete(q.records, id)
+	q.moved(id)
 }
 
 // makeDueAgain moves a message back to the due time of its recipients.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -119,6 +120,14 @@ type Message struct {
 	// was moved aside (listed with State "quarantined", or from Get); the
 	// other fields then hold what could be read of it. Never stored.
 	Quarantine *Quarantine `json:"-"`
+}
+
+// clone copies m deeply enough that writing results to either (State,
+// attempts, responses, due times) leaves the other as it was.
+func (m *Message) clone() *Message {
+	c := *m
+	c.Recipients = slices.Clone(m.Recipients)
+	return &c
 }
 
 // Deferred reports whether some pending recipient has been tried before,

@@ -70,6 +70,10 @@ type Queue struct {
 
 	mu     sync.Mutex
 	leased map[ID]kind // messages owned by a delivery or an admin operation
+	// records holds the record of each message leased for delivery as
+	// last written, so that its lessee's writes (Record, Complete) need
+	// not read it back: while the lease holds, no one else writes it.
+	records map[ID]*Message
 	// scanning are the lease scans running now (duescan.go).
 	scanning map[*dueScan]struct{}
 
@@ -178,6 +182,7 @@ func newQueue(db *badger.DB, opts Options, syncs *syncWatch) *Queue {
 		free:     opts.FreeSpace,
 		wake:     make(chan struct{}, 1),
 		leased:   make(map[ID]kind),
+		records:  make(map[ID]*Message),
 		scanning: make(map[*dueScan]struct{}),
 		due:      newIndexFloor(),
 		arrivals: newIndexFloor(),

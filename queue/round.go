@@ -2,19 +2,27 @@ package queue
 
 import "time"
 
-// Round is one delivery round of a leased message, as those who report on
-// it see it: delivery makes it, the bounce notifier turns it into
-// delivery status notifications. An operator's delete with a bounce is a
-// round too, in which every pending recipient failed.
+// Round is one delivery round of a leased message, or a part of it, as
+// those who report on it see it: delivery makes it, the bounce notifier
+// turns it into delivery status notifications. An operator's delete with
+// a bounce is a round too, in which every pending recipient failed.
 type Round struct {
-	// Message is the message as it was leased, before this round.
+	// Message is the message as it was before these results: as leased,
+	// with the results of the round's earlier parts.
 	Message *Message
 	// Body is the stored body; nil if it could not be read.
 	Body []byte
 	// Results are this round's per-recipient results.
 	Results []RoundResult
-	// Time is when the round ended.
+	// Time is when the round ended, or for a part of it, when that part
+	// ended.
 	Time time.Time
+	// Partial reports that these are some of the round's results, one
+	// destination's deliveries and deferrals, recorded as soon as its
+	// transaction ended; the round's other results, its failures among
+	// them, come later. Reports about the round as a whole (a delay
+	// notice) wait for its last part, which sees every recipient's state.
+	Partial bool
 }
 
 // RoundResult is one recipient's result in a round.

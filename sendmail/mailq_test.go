@@ -1,6 +1,7 @@
 package sendmail
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +9,7 @@ import (
 	"time"
 )
 
-var update = os.Getenv("MXOUT_UPDATE_GOLDEN") != ""
+var update = flag.Bool("update", false, "rewrite testdata/mailq.golden (go test ./sendmail -run TestMailq -update)")
 
 // The listing has the layout of Postfix's mailq (postqueue -p with long
 // queue IDs, as its showq_compat.c prints): markers, columns, reason
@@ -41,7 +42,7 @@ func TestMailq_PostfixFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden := filepath.Join("testdata", "mailq.golden")
-	if update {
+	if *update {
 		os.WriteFile(golden, []byte(b.String()), 0o644)
 	}
 	want, err := os.ReadFile(golden)

@@ -268,6 +268,11 @@ func (q *Queue) Close() error {
 // header the relay adds. On ErrNoSpace or any storage error nothing is
 // stored.
 func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (ID, error) {
+	return q.enqueue(ctx, id, env, body, nil)
+}
+
+// enqueue is Enqueue, storing rc (when not nil) in the same transaction.
+func (q *Queue) enqueue(ctx context.Context, id ID, env Envelope, body []byte, rc *Receipt) (ID, error) {
 	if q.closed.Load() {
 		return "", ErrClosed
 	}
@@ -298,6 +303,10 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 	if err != nil {
 		return "", err
 	}
+	receipt, err := rc.write()
+	if err != nil {
+		return "", fmt.Errorf("enqueue: %w", err)
+	}
 	dueDone, arrivalDone := q.due.note(m.Due), q.arrivals.note(m.ID.Time())
 	defer dueDone()
 	defer arrivalDone()
@@ -308,9 +317,12 @@ func (q *Queue) Enqueue(ctx context.Context, id ID, env Envelope, body []byte) (
 		if err := txn.Set(bodyKey(m.ID), body); err != nil {
 			return err
 		}
+		if err := receipt(txn); err != nil {
+			return err
+		}
 		return txn.Set(dueKey(m.Due, m.ID), dueValue(m))
 	})
-	if errors.Is(err, ErrSyncFailed) && !q.withdraw(m) {
+	if errors.Is(err, ErrSyncFailed) && !q.withdraw(m, rc) {
 		q.ready.Add(1) // stored after all, and maybe delivered: a retry of the client makes a duplicate
 		q.bytes.Add(m.Size)
 	}
@@ -334,7 +346,7 @@ func (q *Queue) logRemoved(id ID, why string) {
 // value log may not be on disk), so that the client's retry does not make
 // a duplicate. It cannot once a delivery has taken it; it reports whether
 // the message is gone.
-func (q *Queue) withdraw(m *Message) bool {
+func (q *Queue) withdraw(m *Message, rc *Receipt) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, busy := q.leased[m.ID]; busy {
@@ -345,6 +357,11 @@ func (q *Queue) withdraw(m *Message) bool {
 		err = q.update(func(txn *badger.Txn) error {
 			if err := txn.Delete(dueKey(m.Due, m.ID)); err != nil {
 				return err
+			}
+			if rc != nil { // no answer may be kept for a message that is gone
+				if err := txn.Delete(receiptKey(rc.Key)); err != nil {
+					return err
+				}
 			}
 			return deleteMessage(txn, m.ID)
 		})

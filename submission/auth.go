@@ -116,6 +116,23 @@ func (a *account) mayUseDomain(domain string) bool {
 	return false
 }
 
+// newAccount parses an account's sender patterns; without any, the name
+// itself when it is an address.
+func newAccount(name string, patterns []string) (*account, error) {
+	acc := &account{name: name}
+	if len(patterns) == 0 && usernameIsAddress(name) {
+		patterns = []string{name}
+	}
+	for _, p := range patterns {
+		sp, err := parseSenderPattern(p)
+		if err != nil {
+			return nil, err
+		}
+		acc.senders = append(acc.senders, sp)
+	}
+	return acc, nil
+}
+
 // authenticator checks passwords against the configured accounts.
 type authenticator struct {
 	accounts map[string]*account
@@ -139,18 +156,11 @@ func newAuthenticator(users []User) (*authenticator, error) {
 			return nil, fmt.Errorf("user %q: password hash is not bcrypt: %w", u.Username, err)
 		}
 		maxCost = max(maxCost, cost)
-		acc := &account{name: u.Username, hash: []byte(u.PasswordHash)}
-		patterns := u.AllowedSenders
-		if len(patterns) == 0 && usernameIsAddress(u.Username) {
-			patterns = []string{u.Username}
+		acc, err := newAccount(u.Username, u.AllowedSenders)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", u.Username, err)
 		}
-		for _, p := range patterns {
-			sp, err := parseSenderPattern(p)
-			if err != nil {
-				return nil, fmt.Errorf("user %q: %w", u.Username, err)
-			}
-			acc.senders = append(acc.senders, sp)
-		}
+		acc.hash = []byte(u.PasswordHash)
 		a.accounts[u.Username] = acc
 	}
 	if len(users) > 0 {

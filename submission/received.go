@@ -26,6 +26,9 @@ type stamp struct {
 	// recipient; with more it would disclose the others (RFC 5321 4.4).
 	Rcpt string
 	Now  time.Time
+	// Protocol, when set, is the "with" keyword instead of ESMTP and its
+	// letters (the HTTP API's HTTP or HTTPS).
+	Protocol string
 }
 
 // stampTLS is what the Received field tells of the TLS session.
@@ -73,7 +76,11 @@ func stampFields(msg []byte, st stamp) []byte {
 	b.WriteString("\r\n\tby ")
 	b.WriteString(st.Hostname)
 	b.WriteString(" (mxout) with ")
-	b.WriteString(protocol(st.TLS != nil, st.Auth))
+	if st.Protocol != "" {
+		b.WriteString(st.Protocol)
+	} else {
+		b.WriteString(protocol(st.TLS != nil, st.Auth))
+	}
 	b.WriteString(" id ")
 	b.WriteString(string(st.ID))
 	if st.Rcpt != "" {

@@ -213,37 +213,17 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return s.reject(reason, rep)
 	}
-	body := msg.bytes()
-	if n := countReceived(body); n > maxHops {
-		s.srv.log.Warn("too many hops, mail loop?", "client", s.ip, "user", s.userName(), "from", s.env.From, "received_fields", n)
-		return s.reject(ReasonTooManyHops, replyTooManyHops())
-	}
-	if s.srv.cfg.CheckHeaderFrom && s.user != nil && !s.user.mayUseHeaderFrom(body) {
-		s.srv.log.Warn("header From denied", "client", s.ip, "user", s.user.name, "from", s.env.From)
-		return s.refuse(ReasonSenderDenied, replyHeaderFromDenied())
-	}
 	now := s.srv.now()
-	id := queue.NewID(now)
-	msg.prepend(stampFields(body, s.stamp(id, now)))
-	if s.srv.cfg.Signer != nil {
-		sig, err := s.srv.cfg.Signer.Signatures(msg.bytes(), s.env.From, s.maySignFor())
-		if err != nil {
-			rep, reason := signReply(err)
-			s.srv.log.Warn("dkim: message not signed, refused", "queue_id", id, "client", s.ip, "user", s.userName(), "from", s.env.From, "reply", rep.Code, "err", err)
-			return s.reject(reason, rep)
+	stored, size, rf := s.srv.store(s.srv.ctx, &arrival{env: s.env, msg: msg, user: s.user, stamp: s.stamp(queue.NewID(now), now), q: s.srv.q})
+	if rf != nil {
+		if rf.client {
+			return s.refuse(rf.reason, rf.reply)
 		}
-		msg.prepend(sig.Fields)
-		msg.appendBytes(sig.Separator)
-	}
-	stored, err := s.srv.q.Enqueue(s.srv.ctx, id, s.env, msg.bytes())
-	if err != nil {
-		s.srv.log.Error("enqueue failed", "queue_id", id, "client", s.ip, "from", s.env.From, "err", err)
-		return s.reject(ReasonStorage, replyStorage())
+		return s.reject(rf.reason, rf.reply)
 	}
 	s.countMessage()
-	s.srv.m.MessagesAccepted.Inc()
 	s.srv.log.Info("accepted", "queue_id", stored, "message_id", loggedMessageID(msg.bytes()), "client", s.ip, "user", s.env.User,
-		"from", s.env.From, "rcpts", len(s.env.To), "size", len(msg.bytes()), "tls", s.tls != nil)
+		"from", s.env.From, "rcpts", len(s.env.To), "size", size, "tls", s.tls != nil)
 	return replyQueued(stored)
 }
 
@@ -254,16 +234,6 @@ func (s *session) room() int {
 		return stampRoom + signRoom
 	}
 	return stampRoom
-}
-
-// maySignFor is the DKIM signer's check of the signing domain: an
-// authenticated user gets signatures only for domains its allowed senders
-// cover; a trusted client that has not authenticated, for any domain.
-func (s *session) maySignFor() func(domain string) bool {
-	if s.user == nil {
-		return nil
-	}
-	return s.user.mayUseDomain
 }
 
 // stamp describes the Received field of the message being accepted.

@@ -7,73 +7,30 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/mail"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/submission"
 )
 
 // The tokens of the test keys.
 const (
 	billingToken = "mxo_billing-test-token"
 	otherToken   = "mxo_other-test-token"
+	nobodyToken  = "mxo_nobody-test-token" // a key without allowed senders
 )
-
-// queueFront is the Queue of these tests: the real queue behind the API,
-// with receipts kept in memory. cmd/mxout's front adds submission's
-// checks and keeps receipts in the queue's own commit.
-type queueFront struct {
-	q        *queue.Queue
-	hostname string
-	submits  atomic.Int64
-
-	mu       sync.Mutex
-	receipts map[string]Receipt
-}
-
-func (f *queueFront) Submit(ctx context.Context, m *Message) (Receipt, error) {
-	f.submits.Add(1)
-	env := queue.Envelope{From: m.From, User: m.Key.Name, UTF8: m.UTF8}
-	for _, to := range m.To {
-		env.To = append(env.To, queue.RecipientParams{Addr: to})
-	}
-	id, err := f.q.Enqueue(ctx, m.ID, env, m.Body)
-	if err != nil {
-		return Receipt{}, err
-	}
-	msgID := m.MessageID
-	if msgID == "" {
-		msgID = messageID(id, f.hostname)
-		if parsed, err := mail.ReadMessage(bytes.NewReader(m.Body)); err == nil && parsed.Header.Get("Message-ID") != "" {
-			msgID = parsed.Header.Get("Message-ID")
-		}
-	}
-	rc := Receipt{ID: string(id), MessageID: msgID, Recipients: len(m.To)}
-	if m.IdempotencyKey != "" {
-		f.mu.Lock()
-		f.receipts[m.Key.Name+"\x00"+m.IdempotencyKey] = rc
-		f.mu.Unlock()
-	}
-	return rc, nil
-}
-
-func (f *queueFront) Replay(_ context.Context, key, idem string) (Receipt, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rc, ok := f.receipts[key+"\x00"+idem]
-	return rc, ok, nil
-}
 
 // testAPI is a Server on a loopback port over a real queue.
 type testAPI struct {
-	url   string
-	q     *queue.Queue
-	front *queueFront
-	srv   *Server
+	url string
+	q   *queue.Queue
+	srv *Server
+	// stop shuts the server down and closes the queue (once; also at the
+	// test's end).
+	stop func()
 }
 
 // newTestAPI starts the API; opts may change the config and the queue's
@@ -91,7 +48,8 @@ func newTestAPI(t *testing.T, change func(*Config, *queue.Options)) *testAPI {
 		MaxRecipients:   50,
 		Keys: []Key{
 			{Name: "billing", TokenSHA256: TokenSHA256(billingToken), AllowedSenders: []string{"*@example.com"}},
-			{Name: "other", TokenSHA256: TokenSHA256(otherToken)},
+			{Name: "other", TokenSHA256: TokenSHA256(otherToken), AllowedSenders: []string{"*@example.com"}},
+			{Name: "nobody", TokenSHA256: TokenSHA256(nobodyToken)},
 		},
 	}
 	if change != nil {
@@ -101,7 +59,10 @@ func newTestAPI(t *testing.T, change func(*Config, *queue.Options)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := &queueFront{q: q, hostname: cfg.Hostname, receipts: map[string]Receipt{}}
+	front, err := NewFront(newSubmission(t, cfg, q), q, cfg.Keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(cfg, front, q)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +73,8 @@ func newTestAPI(t *testing.T, change func(*Config, *queue.Options)) *testAPI {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	t.Cleanup(func() {
+	ta := &testAPI{url: "http://" + l.Addr().String(), q: q, srv: srv}
+	ta.stop = sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -123,7 +85,26 @@ func newTestAPI(t *testing.T, change func(*Config, *queue.Options)) *testAPI {
 		}
 		q.Close()
 	})
-	return &testAPI{url: "http://" + l.Addr().String(), q: q, front: front, srv: srv}
+	t.Cleanup(ta.stop)
+	return ta
+}
+
+// newSubmission is SMTP submission with the API's limits, header From
+// checked, serving no listener: the API uses its Accept.
+func newSubmission(t *testing.T, cfg Config, q *queue.Queue) *submission.Server {
+	t.Helper()
+	s, err := submission.New(submission.Config{
+		Hostname: cfg.Hostname, MaxMessageBytes: cfg.MaxMessageBytes, MaxRecipients: cfg.MaxRecipients,
+		ReadTimeout: time.Minute, WriteTimeout: time.Minute, DataTimeout: time.Minute, SessionTimeout: time.Minute,
+		MaxLineLength: 2000, MaxErrors: 10, MaxConnections: 10, MaxConnectionsPerIP: 10, PreAuthTimeout: time.Minute,
+		RateLimit:    submission.RateLimit{Window: time.Minute},
+		AuthThrottle: submission.AuthThrottle{Window: time.Minute, MaxFailuresPerIP: 1, MaxFailuresPerUser: 1, MaxFailuresPerSession: 1},
+		CheckHeaderFrom: true,
+	}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // answer is a response read whole.

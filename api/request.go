@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/mxout/mxout/queue"
 )
@@ -64,13 +67,24 @@ type Message struct {
 	Metadata map[string]string
 	// IdempotencyKey is the request's Idempotency-Key header; "" if none.
 	IdempotencyKey string
+	// IP and Client are the client's address (for the Received field and
+	// the logs); TLS tells whether the request came over HTTPS.
+	IP     netip.Addr
+	Client string
+	TLS    bool
 	// Raw tells the shape: raw, or built by the API.
 	Raw bool
 }
 
-// SenderField names the request field of the sender a refusal concerns.
-func (m *Message) SenderField() string {
-	if m.Raw {
+// senderField names the request field of the sender that err refuses:
+// the envelope sender, or for the From: header of a raw message, raw.
+func (m *Message) senderField(err error) string {
+	var se *smtp.SMTPError
+	header := errors.As(err, &se) && strings.Contains(se.Message, "From header")
+	switch {
+	case m.Raw && header:
+		return "raw"
+	case m.Raw:
 		return "envelope_from"
 	}
 	return "from"

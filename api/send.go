@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"sync"
 
 	"github.com/mxout/mxout/queue"
@@ -66,7 +67,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	m.IdempotencyKey = idem
 	rc, err := s.q.Submit(context.WithoutCancel(r.Context()), m)
 	if err != nil {
-		e := refusal(err, m.SenderField())
+		e := refusal(err, m.senderField(err))
 		if e.Status >= 500 {
 			s.log.Warn("api: message not queued", "key", key.Name, "status", e.Status, "err", err)
 		}
@@ -111,6 +112,11 @@ func (s *Server) readMessage(w http.ResponseWriter, r *http.Request, key *Key, l
 		return nil, err
 	}
 	m.Key, m.Metadata = key, req.Metadata
+	m.TLS = r.TLS != nil
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		m.IP = ap.Addr().Unmap()
+		m.Client = m.IP.String()
+	}
 	return m, nil
 }
 

@@ -212,17 +212,21 @@ func TestSend_Raw(t *testing.T) {
 		"envelope_from": "bounces@example.com", "recipients": []string{"x@example.net", "y@example.net"}, "raw": raw,
 	}).receipt(t)
 	m, body := ta.stored(t, rc.ID)
-	if string(body) != raw {
-		t.Errorf("stored\n%q\nwant\n%q", body, raw)
+	if stamp, ok := strings.CutSuffix(string(body), raw); !ok || !strings.HasPrefix(stamp, "Received: from api ([127.0.0.1])") ||
+		strings.Contains(stamp, "Message-ID") || strings.Count(stamp, "\r\n") != 4 {
+		t.Errorf("stored\n%q\nwant the relay's Received and Date fields, then\n%q", body, raw)
 	}
 	if m.From != "bounces@example.com" || rc.Recipients != 2 || rc.MessageID != "<given@example.com>" {
 		t.Errorf("envelope from %q, receipt %+v", m.From, rc)
 	}
 	rc = ta.send(t, billingToken, map[string]any{
-		"envelope_from": "a@example.com", "recipients": []string{"x@example.net"}, "raw": "Subject: lf\n\nline\nlast",
+		"envelope_from": "a@example.com", "recipients": []string{"x@example.net"}, "raw": "From: a@example.com\nSubject: lf\n\nline\nlast",
 	}).receipt(t)
-	if _, body := ta.stored(t, rc.ID); string(body) != "Subject: lf\r\n\r\nline\r\nlast\r\n" {
+	if _, body := ta.stored(t, rc.ID); !strings.HasSuffix(string(body), "\r\nFrom: a@example.com\r\nSubject: lf\r\n\r\nline\r\nlast\r\n") {
 		t.Errorf("LF message stored as %q", body)
+	}
+	if !strings.HasPrefix(rc.MessageID, "<"+rc.ID+"@") {
+		t.Errorf("a raw message without Message-ID: receipt %+v, want the one the stamp added", rc)
 	}
 }
 
@@ -280,8 +284,8 @@ func TestSend_Errors(t *testing.T) {
 			t.Errorf("%s: field %q, want %q (%s)", tt.name, field, tt.field, ans.body)
 		}
 	}
-	if n := ta.front.submits.Load(); n != 0 {
-		t.Errorf("%d refused requests reached the queue", n)
+	if st := ta.q.Stats(); st.Ready != 0 {
+		t.Errorf("%d refused requests were queued", st.Ready)
 	}
 }
 
@@ -397,3 +401,62 @@ func TestSend_InFlightBudgetQueuesRequests(t *testing.T) {
 }
 
 func mimeQP(b []byte) io.Reader { return quotedprintable.NewReader(bytes.NewReader(b)) }
+
+// A key's allowed senders apply as a submission user's do: to the
+// envelope sender and to the From: header; the refusal names the field.
+func TestSend_SenderRules403(t *testing.T) {
+	t.Parallel()
+	ta := newTestAPI(t, nil)
+	tests := []struct {
+		name, token string
+		req         map[string]any
+		field       string
+	}{
+		{"from outside the key's senders", billingToken,
+			map[string]any{"from": "ceo@example.org", "to": []string{"x@example.net"}, "text": "t"}, "from"},
+		{"a key without senders", nobodyToken,
+			map[string]any{"from": "app@example.com", "to": []string{"x@example.net"}, "text": "t"}, "from"},
+		{"raw: envelope sender", billingToken,
+			map[string]any{"envelope_from": "b@example.org", "recipients": []string{"x@example.net"}, "raw": "From: a@example.com\r\n\r\nx\r\n"}, "envelope_from"},
+		{"raw: From: header", billingToken,
+			map[string]any{"envelope_from": "b@example.com", "recipients": []string{"x@example.net"}, "raw": "From: ceo@example.org\r\n\r\nx\r\n"}, "raw"},
+	}
+	for _, tt := range tests {
+		ans := ta.send(t, tt.token, tt.req)
+		if ans.status != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403 (%s)", tt.name, ans.status, ans.body)
+			continue
+		}
+		if _, field := ans.errorBody(t); field != tt.field {
+			t.Errorf("%s: field %q, want %q", tt.name, field, tt.field)
+		}
+	}
+	if st := ta.q.Stats(); st.Ready != 0 {
+		t.Errorf("%d refused messages queued", st.Ready)
+	}
+}
+
+// The answer to an Idempotency-Key is kept in the queue: after a restart
+// a repeat gets it, byte for byte, and queues nothing.
+func TestSend_IdempotencyKeySurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	inDir := func(_ *Config, o *queue.Options) { o.Dir = dir }
+	ta := newTestAPI(t, inDir)
+	req := map[string]any{"from": "app@example.com", "to": []string{"x@example.net"}, "text": "once", "metadata": map[string]string{"order": "7"}}
+	first := ta.send(t, billingToken, req, "Idempotency-Key", "order-7")
+	rc := first.receipt(t)
+	m, _ := ta.stored(t, rc.ID)
+	if !m.API || m.User != "billing" || m.Metadata["order"] != "7" || m.Client != "127.0.0.1" {
+		t.Errorf("envelope %+v: want the API key, its metadata and the client", m.Envelope)
+	}
+	ta.stop()
+	ta = newTestAPI(t, inDir)
+	again := ta.send(t, billingToken, req, "Idempotency-Key", "order-7")
+	if again.status != first.status || !bytes.Equal(again.body, first.body) {
+		t.Errorf("after a restart: %d %s, want %d %s", again.status, again.body, first.status, first.body)
+	}
+	if st := ta.q.Stats(); st.Ready != 1 {
+		t.Errorf("%d messages queued, want 1", st.Ready)
+	}
+}

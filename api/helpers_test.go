@@ -97,8 +97,8 @@ func newSubmission(t *testing.T, cfg Config, q *queue.Queue) *submission.Server 
 		Hostname: cfg.Hostname, MaxMessageBytes: cfg.MaxMessageBytes, MaxRecipients: cfg.MaxRecipients,
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute, DataTimeout: time.Minute, SessionTimeout: time.Minute,
 		MaxLineLength: 2000, MaxErrors: 10, MaxConnections: 10, MaxConnectionsPerIP: 10, PreAuthTimeout: time.Minute,
-		RateLimit:    submission.RateLimit{Window: time.Minute},
-		AuthThrottle: submission.AuthThrottle{Window: time.Minute, MaxFailuresPerIP: 1, MaxFailuresPerUser: 1, MaxFailuresPerSession: 1},
+		RateLimit:       submission.RateLimit{Window: time.Minute},
+		AuthThrottle:    submission.AuthThrottle{Window: time.Minute, MaxFailuresPerIP: 1, MaxFailuresPerUser: 1, MaxFailuresPerSession: 1},
 		CheckHeaderFrom: true,
 	}, q)
 	if err != nil {

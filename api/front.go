@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mxout/mxout/internal/header"
@@ -36,7 +37,7 @@ type ReceiptQueue interface {
 type Front struct {
 	accept  Accepter
 	q       ReceiptQueue
-	senders map[string]*submission.Sender
+	senders atomic.Pointer[map[string]*submission.Sender] // swapped by SetKeys
 	now     func() time.Time
 }
 
@@ -45,20 +46,30 @@ func NewFront(accept Accepter, q ReceiptQueue, keys []Key, now func() time.Time)
 	if now == nil {
 		now = time.Now
 	}
-	f := &Front{accept: accept, q: q, senders: make(map[string]*submission.Sender, len(keys)), now: now}
-	for _, k := range keys {
-		s, err := submission.NewSender(k.Name, k.AllowedSenders)
-		if err != nil {
-			return nil, fmt.Errorf("api key %w", err)
-		}
-		f.senders[k.Name] = s
+	f := &Front{accept: accept, q: q, now: now}
+	if err := f.SetKeys(keys); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
+// SetKeys replaces the keys' sender rules (a reload).
+func (f *Front) SetKeys(keys []Key) error {
+	senders := make(map[string]*submission.Sender, len(keys))
+	for _, k := range keys {
+		s, err := submission.NewSender(k.Name, k.AllowedSenders)
+		if err != nil {
+			return fmt.Errorf("api key %w", err)
+		}
+		senders[k.Name] = s
+	}
+	f.senders.Store(&senders)
+	return nil
+}
+
 // Submit implements Queue.
 func (f *Front) Submit(ctx context.Context, m *Message) (Receipt, error) {
-	sender := f.senders[m.Key.Name]
+	sender := (*f.senders.Load())[m.Key.Name]
 	if sender == nil {
 		return Receipt{}, fmt.Errorf("api key %q has no sender rules", m.Key.Name)
 	}

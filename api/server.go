@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -77,7 +78,7 @@ type Server struct {
 	cfg      Config
 	q        Queue
 	ev       Events
-	keys     *keyring
+	keys     atomic.Pointer[keyring] // swapped by SetKeys
 	budget   *semaphore.Weighted
 	inflight *keyLocks
 	log      *slog.Logger
@@ -109,10 +110,11 @@ func New(cfg Config, q Queue, ev Events) (*Server, error) {
 		cfg.MaxInFlightBytes = 256 << 20
 	}
 	s := &Server{
-		cfg: cfg, q: q, ev: ev, keys: kr, log: cfg.Logger,
+		cfg: cfg, q: q, ev: ev, log: cfg.Logger,
 		budget:   semaphore.NewWeighted(cfg.MaxInFlightBytes),
 		inflight: newKeyLocks(),
 	}
+	s.keys.Store(kr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/send", s.send)
 	mux.HandleFunc("GET /v1/events", s.feed)
@@ -157,13 +159,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.http.Shutdown(ctx)
 }
 
+// SetKeys replaces the keys of a running Server (a reload): requests
+// that start afterwards use the new ones.
+func (s *Server) SetKeys(keys []Key) error {
+	kr, err := newKeyring(keys)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	s.keys.Store(kr)
+	return nil
+}
+
 // keyContextKey carries the authenticated Key in a request's context.
 type keyContextKey struct{}
 
 // authorize answers 401 to a request without a known token.
 func (s *Server) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := s.keys.authenticate(r)
+		k := s.keys.Load().authenticate(r)
 		if k == nil {
 			s.log.Debug("api: request without a known token", "remote", r.RemoteAddr, "path", r.URL.Path)
 			writeError(w, &Error{Status: http.StatusUnauthorized, Message: "missing or unknown token: send Authorization: Bearer <token>"})

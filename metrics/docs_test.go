@@ -34,6 +34,8 @@ func freshRegistry(t *testing.T) *prometheus.Registry {
 	RegisterCertificates(reg, func() []Certificate { return []Certificate{{Listener: "127.0.0.1:587", NotAfter: time.Now()}} })
 	RegisterDestinations(reg, func() int { return 0 })
 	RegisterMaxLifetime(reg, 120*time.Hour)
+	NewApps(reg, []string{"https://app.example/hook"})
+	RegisterWebhooks(reg, func() []WebhookStatus { return []WebhookStatus{{Endpoint: "https://app.example/hook"}} }, nil)
 	// Vectors whose label values other packages own (submission's reasons,
 	// the resolver's types and results) have no series until used.
 	m.MessagesRejected.WithLabelValues("example")

@@ -132,7 +132,7 @@ func (s *Sender) newEndpoint(ep Endpoint) (*endpoint, error) {
 		return nil, fmt.Errorf("webhook %q: want an http or https URL", ep.URL)
 	}
 	sum := sha256.Sum256([]byte(ep.URL))
-	e := &endpoint{s: s, ep: ep, label: u.Redacted(), cursorName: "webhook:" + hex.EncodeToString(sum[:16])}
+	e := &endpoint{s: s, ep: ep, label: Label(ep.URL), cursorName: "webhook:" + hex.EncodeToString(sum[:16])}
 	pos, ok, err := s.log.EventCursor(e.cursorName)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", e.label, err)
@@ -148,6 +148,16 @@ func (s *Sender) newEndpoint(ep Endpoint) (*endpoint, error) {
 	}
 	e.pos = pos
 	return e, nil
+}
+
+// Label is how logs and metrics name the endpoint at rawURL: the URL
+// without its password.
+func Label(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(bad URL)"
+	}
+	return u.Redacted()
 }
 
 // Run posts events until ctx ends, each endpoint on its own goroutine,

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/mxout/mxout/configs"
@@ -21,9 +22,6 @@ import (
 // a directory this user may not write). It returns the warnings about
 // settings that are valid but surely wrong.
 func preflight(c *configs.Config) (warnings []string, err error) {
-	if err := refuseUnwired(c); err != nil {
-		return nil, err
-	}
 	if _, err := dkim.New(dkimConfig(c)); err != nil {
 		return nil, fmt.Errorf("dkim.domains: %w", err)
 	}
@@ -34,6 +32,19 @@ func preflight(c *configs.Config) (warnings []string, err error) {
 	if f := c.Submission.TLS; f.CertFile != "" {
 		if _, err := submission.NewCertStore(f.CertFile, f.KeyFile); err != nil {
 			return nil, fmt.Errorf("submission.tls: %w", err)
+		}
+	}
+	if f := c.API.TLS; f.CertFile != "" {
+		if _, err := submission.NewCertStore(f.CertFile, f.KeyFile); err != nil {
+			return nil, fmt.Errorf("api.tls: %w", err)
+		}
+	}
+	for _, k := range c.API.Keys {
+		if _, err := submission.NewSender(k.Name, k.AllowedSenders); err != nil {
+			return nil, fmt.Errorf("api.keys: %w", err)
+		}
+		if len(k.AllowedSenders) == 0 && !strings.Contains(k.Name, "@") {
+			warnings = append(warnings, fmt.Sprintf("api.keys: %q has no allowed_senders and its name is not an address: it can never send", k.Name))
 		}
 	}
 	if _, err := smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {

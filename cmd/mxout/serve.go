@@ -48,9 +48,6 @@ func newServeCmd(p paths) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := refuseUnwired(c); err != nil {
-				return err
-			}
 			log := newLogger(c.Log, os.Stderr)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -59,19 +56,6 @@ func newServeCmd(p paths) *cobra.Command {
 	}
 	config = addConfigFlag(cmd, p, false)
 	return cmd
-}
-
-// refuseUnwired refuses the keys of the HTTP API and webhooks until their
-// parts run in serve (issue 17): set and silently ignored, an application
-// would wait for an API or events that never come.
-func refuseUnwired(c *configs.Config) error {
-	switch {
-	case !c.API.Listen.IsZero():
-		return fmt.Errorf("api.listen: the HTTP API is not part of mxout serve yet; leave it empty (got %q)", c.API.Listen)
-	case len(c.Webhooks.Endpoints) > 0:
-		return errors.New("webhooks.endpoints: webhooks are not part of mxout serve yet; leave the list empty")
-	}
-	return nil
 }
 
 // relay is the running process: its parts in dependency order.
@@ -90,6 +74,7 @@ type relay struct {
 	submission *submission.Server
 	metricsSrv *metrics.Server
 	adminSrv   *admin.Server
+	apps       apps // the HTTP API, delivery events and webhooks (apps.go)
 	listeners  []net.Listener
 	serving    atomic.Int64 // submission listeners whose Serve is running
 	stopping   atomic.Bool
@@ -109,7 +94,7 @@ func runRelay(ctx context.Context, c *configs.Config, src configSource, log *slo
 	}
 	b := currentBuild()
 	log.Info("mxout started", "version", b.version, "commit", b.commit, "config", r.configSrc.String(), "hostname", c.Hostname, "data_dir", c.DataDir,
-		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "admin", c.Admin.Listen, "admin_socket", c.AdminSocket())
+		"submission", listenerAddrs(r.listeners), "metrics", c.Metrics.Listen, "api", c.API.Listen, "admin", c.Admin.Listen, "admin_socket", c.AdminSocket())
 	notifySystemd(log, "READY=1\nSTATUS=accepting mail")
 	var runErr error
 	select {
@@ -171,6 +156,15 @@ func (r *relay) start() error {
 	if err != nil {
 		return err
 	}
+	var apiLn net.Listener
+	if !c.API.Listen.IsZero() {
+		if apiLn, err = net.Listen("tcp", c.API.Listen.String()); err != nil {
+			return fmt.Errorf("api.listen: listen on %s: %w", c.API.Listen, err)
+		}
+	}
+	if err := r.startEvents(reg); err != nil {
+		return err
+	}
 
 	notifier, err := bounce.New(bounceConfig(c, r.log, m, r.signer), q)
 	if err != nil {
@@ -181,6 +175,7 @@ func (r *relay) start() error {
 		return err
 	}
 	r.tls.deliveryParts(&dcfg)
+	dcfg.Events = r.apps.recorder
 	if dcfg.Smarthost.RootCAs, err = smarthostRoots(c.Delivery.Smarthost.CAFile); err != nil {
 		return err
 	}
@@ -194,6 +189,11 @@ func (r *relay) start() error {
 		return err
 	}
 	r.observe(reg, m)
+	if apiLn != nil {
+		if err := r.startAPI(apiLn); err != nil {
+			return err
+		}
+	}
 	for i, ln := range r.listeners {
 		r.serving.Add(1)
 		go func(ln net.Listener, mode configs.TLSMode) {
@@ -272,6 +272,7 @@ func (r *relay) stop() {
 			ln.Close()
 		}
 	}
+	r.stopAPI(ctx)
 	if r.adminSrv != nil {
 		// Operator changes end before the queue closes; an open request
 		// gets a few seconds.
@@ -292,6 +293,7 @@ func (r *relay) stop() {
 		r.metricsSrv.Shutdown(sctx)
 		scancel()
 	}
+	r.stopEvents()
 	if r.q != nil {
 		if err := r.q.Close(); err != nil {
 			r.log.Error("closing the queue", "err", err)

@@ -70,6 +70,7 @@ func TestConfigCheck_RefusesWhatServeRefuses(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	at := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
 	listener := func(addr, tls string) []any { return []any{map[string]any{"address": addr, "tls": tls}} }
+	apiKey := []any{map[string]any{"name": "app", "token_sha256": tokenHash(appToken), "allowed_senders": []any{"*@example.com"}}}
 	tests := []struct {
 		name string
 		conf map[string]any
@@ -100,8 +101,11 @@ func TestConfigCheck_RefusesWhatServeRefuses(t *testing.T) {
 		{"data_dir under a file", map[string]any{"data_dir": filepath.Join(aFile, "data")}, "data_dir"},
 		{"admin socket in a missing directory", map[string]any{"admin": map[string]any{"socket": filepath.Join(dir, "none", "admin.sock")}}, "admin.socket"},
 		{"admin socket on a file", map[string]any{"admin": map[string]any{"socket": aFile}}, "admin.socket"},
-		{"webhooks", map[string]any{"webhooks": map[string]any{"endpoints": []any{map[string]any{
-			"url": "https://hooks.example/x", "secret": strings.Repeat("s", 40)}}}}, "webhooks.endpoints"},
+		{"the API and a webhook", map[string]any{"api": map[string]any{"listen": at(p2), "keys": apiKey},
+			"webhooks": map[string]any{"endpoints": []any{map[string]any{
+				"url": "https://hooks.example/x", "secret": strings.Repeat("s", 40)}}}}, ""},
+		{"API certificate missing", map[string]any{"api": map[string]any{"listen": at(p2), "keys": apiKey,
+			"tls": map[string]any{"cert_file": filepath.Join(dir, "none.pem"), "key_file": filepath.Join(dir, "none.key")}}}, "api.tls"},
 	}
 	for i, tt := range tests {
 		conf := map[string]any{

@@ -10,15 +10,6 @@ import (
 	"time"
 )
 
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "mxout.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestDefaults_RunOnLoopback(t *testing.T) {
 	c, err := Defaults()
 	if err != nil {
@@ -98,9 +89,7 @@ resolver: {servers: ["127.0.0.1:53535"], timeout: 2s}
 }
 
 func TestLoad_BadValuesNameTheKey(t *testing.T) {
-	tests := []struct {
-		name, yaml, wantKey string
-	}{
+	testRefused(t, []refused{
 		{"negative workers", "delivery: {workers: -3}", "delivery.workers"},
 		{"zero port", "delivery: {port: 0}", "delivery.port"},
 		{"unknown tls policy", "delivery: {tls: sometimes}", "delivery.tls"},
@@ -158,18 +147,7 @@ func TestLoad_BadValuesNameTheKey(t *testing.T) {
 		{"plaintext auth flag not a bool", "submission: {allow_plaintext_auth_from_trusted: maybe}", "allow_plaintext_auth_from_trusted"},
 		{"admin on every interface without a token", "admin: {listen: ':8025'}", "admin.listen"},
 		{"admin on a public address without a token", "admin: {listen: '192.0.2.1:8025'}", "admin.listen"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(writeConfig(t, tt.yaml))
-			if err == nil {
-				t.Fatalf("config %q accepted", tt.yaml)
-			}
-			if !strings.Contains(err.Error(), tt.wantKey) {
-				t.Errorf("error %q does not name %s", err, tt.wantKey)
-			}
-		})
-	}
+	})
 }
 
 func TestLoad_DomainOverridesKeepDottedNames(t *testing.T) {
@@ -205,11 +183,7 @@ delivery:
 }
 
 func TestParseRate(t *testing.T) {
-	tests := []struct {
-		in   string
-		want Rate
-		bad  bool
-	}{
+	testParse(t, "ParseRate", ParseRate, []parsed[Rate]{
 		{in: "", want: Rate{}},
 		{in: "10/s", want: Rate{10, time.Second}},
 		{in: "600/m", want: Rate{600, time.Minute}},
@@ -222,13 +196,7 @@ func TestParseRate(t *testing.T) {
 		{in: "1.5/s", bad: true},
 		{in: "/s", bad: true},
 		{in: "99999999999/s", bad: true},
-	}
-	for _, tt := range tests {
-		got, err := ParseRate(tt.in)
-		if tt.bad != (err != nil) || got != tt.want {
-			t.Errorf("ParseRate(%q) = %+v, %v", tt.in, got, err)
-		}
-	}
+	})
 }
 
 func TestLoad_AdminListen(t *testing.T) {
@@ -301,11 +269,7 @@ submission: {users: [{username: a, password_hash: "$2a$10$abc", allowed_senders:
 }
 
 func TestParseByteSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want ByteSize
-		bad  bool
-	}{
+	testParse(t, "ParseByteSize", ParseByteSize, []parsed[ByteSize]{
 		{in: "1024", want: 1024},
 		{in: "10MiB", want: 10 << 20},
 		{in: "10MB", want: 10_000_000},
@@ -318,13 +282,7 @@ func TestParseByteSize(t *testing.T) {
 		{in: "MiB", bad: true},
 		{in: "1.5MiB", bad: true},
 		{in: "99999999999999999GiB", bad: true},
-	}
-	for _, tt := range tests {
-		got, err := ParseByteSize(tt.in)
-		if tt.bad != (err != nil) || got != tt.want {
-			t.Errorf("ParseByteSize(%q) = %d, %v", tt.in, got, err)
-		}
-	}
+	})
 }
 
 func FuzzParseByteSize(f *testing.F) {

@@ -20,19 +20,27 @@ func caFile(t *testing.T, s *smtptest.Server) string {
 	return path
 }
 
+// smarthostRelay starts a smarthost that offers STARTTLS and wants AUTH
+// as relay/hunter2, and a relay that sends everything there over
+// STARTTLS with those credentials, its delivery.smarthost section as
+// configure leaves it (which says how the certificate is checked).
+func smarthostRelay(e *env, configure func(upstream *smtptest.Server, smarthost map[string]any)) (*smtptest.Server, *relay) {
+	e.t.Helper()
+	upstream := smtptest.NewServer(e.t, smtptest.Options{
+		Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "hunter2",
+	})
+	smarthost := map[string]any{"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls"}
+	configure(upstream, smarthost)
+	return upstream, e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": smarthost}}).start()
+}
+
 // TestServe_SmarthostWithAuth configures delivery.smarthost in the YAML
 // file: every message goes to the smarthost over STARTTLS with AUTH (its
 // certificate verified with ca_file), and no DNS is consulted.
 func TestServe_SmarthostWithAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	upstream := smtptest.NewServer(t, smtptest.Options{
-		Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "hunter2",
-	})
-	r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
-		"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls",
-		"ca_file": caFile(t, upstream),
-	}}}).start()
+	upstream, r := smarthostRelay(e, func(s *smtptest.Server, c map[string]any) { c["ca_file"] = caFile(t, s) })
 	if _, err := r.send("app@sender.example", []string{"a@nowhere.example", "b@elsewhere.example"}, message("smarthost")); err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +155,7 @@ func TestServe_SmarthostCredentialsNeedVerifiedTLS(t *testing.T) {
 		t.Run(fmt.Sprint("insecure_skip_verify ", insecure), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			upstream := smtptest.NewServer(t, smtptest.Options{
-				Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "hunter2",
-			})
-			r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
-				"address": upstream.Addr(), "username": "relay", "password": "hunter2", "tls": "starttls",
-				"insecure_skip_verify": insecure,
-			}}}).start()
+			upstream, r := smarthostRelay(e, func(_ *smtptest.Server, c map[string]any) { c["insecure_skip_verify"] = insecure })
 			if _, err := r.send("app@sender.example", []string{"a@nowhere.example"}, message("unverified")); err != nil {
 				t.Fatal(err)
 			}

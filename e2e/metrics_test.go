@@ -265,13 +265,10 @@ func TestLogs_NoSmarthostPassword(t *testing.T) {
 	t.Parallel()
 	const wrong = "smarthost-PASSWORD-31e7"
 	e := newEnv(t)
-	upstream := smtptest.NewServer(t, smtptest.Options{
-		Addr: e.net.Addr(e.net.NextIP()), TLS: true, AuthUser: "relay", AuthPassword: "something-else",
+	_, r := smarthostRelay(e, func(s *smtptest.Server, c map[string]any) {
+		c["ca_file"] = caFile(t, s)
+		c["password"] = wrong
 	})
-	r := e.newRelay(map[string]any{"delivery": map[string]any{"smarthost": map[string]any{
-		"address": upstream.Addr(), "username": "relay", "password": wrong, "tls": "starttls",
-		"ca_file": caFile(t, upstream),
-	}}}).start()
 	if _, err := r.send("app@sender.example", []string{"a@nowhere.example"}, message("smarthost")); err != nil {
 		t.Fatal(err)
 	}

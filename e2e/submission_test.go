@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -91,14 +90,7 @@ func startAuthRelay(t *testing.T, r *relay, dir string, extra map[string]any) *r
 // name of the certificate the relay served.
 func openSession(t *testing.T, r *relay) (*smtp.Client, string) {
 	t.Helper()
-	c, err := smtp.DialStartTLS(fmt.Sprintf("127.0.0.1:%d", r.port), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Hello("client.e2e.invalid"); err != nil { // runs the handshake
-		t.Fatal(err)
-	}
+	c := startTLSFrom(t, fmt.Sprintf("127.0.0.1:%d", r.port), "127.0.0.1")
 	st, ok := c.TLSConnectionState()
 	if !ok {
 		t.Fatal("no TLS after STARTTLS")
@@ -145,21 +137,29 @@ func TestSubmission_SIGHUPReloadsCertificateAndUsersWithSessionOpen(t *testing.T
 		t.Fatal(err)
 	}
 
+	// reload sends SIGHUP and waits for the certificate's and the users'
+	// reload to log msg; a new session must then be served the second
+	// certificate and take app2's login.
+	reload := func(msg, after string) *smtp.Client {
+		t.Helper()
+		if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, r, msg, `"part":"submission.tls"`)
+		waitLog(t, r, msg, `"part":"submission.users"`)
+		c, cn := openSession(t, r)
+		if cn != "second" {
+			t.Errorf("after %s, a new session got %q", after, cn)
+		}
+		if err := c.Auth(sasl.NewPlainClient("", "app2", "two")); err != nil {
+			t.Errorf("after %s, app2 (added by the reload): %v", after, err)
+		}
+		return c
+	}
+
 	writeCertPair(t, dir, "second")
 	writeUsers(t, filepath.Join(dir, "users.yaml"), map[string]string{"app": "one", "app2": "two"})
-	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitLog(t, r, `"msg":"reloaded on SIGHUP"`, `"part":"submission.tls"`)
-	waitLog(t, r, `"msg":"reloaded on SIGHUP"`, `"part":"submission.users"`)
-
-	fresh, cn := openSession(t, r)
-	if cn != "second" {
-		t.Errorf("new session got %q after SIGHUP", cn)
-	}
-	if err := fresh.Auth(sasl.NewPlainClient("", "app2", "two")); err != nil {
-		t.Errorf("user added by reload: %v", err)
-	}
+	fresh := reload(`"msg":"reloaded on SIGHUP"`, "SIGHUP")
 	// The session from before the reload still works, on its old
 	// certificate and login.
 	if err := sendOn(old, "a@dest.example", "before-reload"); err != nil {
@@ -170,18 +170,7 @@ func TestSubmission_SIGHUPReloadsCertificateAndUsersWithSessionOpen(t *testing.T
 	// Broken files: the reload fails, the relay keeps the last good state.
 	writeFile(t, filepath.Join(dir, "key.pem"), []byte("not a key"))
 	writeFile(t, filepath.Join(dir, "users.yaml"), []byte("- {username: x, password_hash: plain}\n"))
-	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitLog(t, r, `"msg":"reload on SIGHUP failed; the settings in use stay"`, `"part":"submission.tls"`)
-	waitLog(t, r, `"msg":"reload on SIGHUP failed; the settings in use stay"`, `"part":"submission.users"`)
-	c, cn := openSession(t, r)
-	if cn != "second" {
-		t.Errorf("after a failed reload, served %q", cn)
-	}
-	if err := c.Auth(sasl.NewPlainClient("", "app2", "two")); err != nil {
-		t.Errorf("after a failed users reload: %v", err)
-	}
+	c := reload(`"msg":"reload on SIGHUP failed; the settings in use stay"`, "a failed reload")
 	// Still running: SIGHUP never stops the relay. (Shutdown waits for
 	// open sessions, so they end first.)
 	for _, s := range []*smtp.Client{old, fresh, c} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testnet"
 )
 
 func testMessage() *Message {
@@ -139,22 +140,9 @@ func TestSubmit_WrongCredentialsAreNoPerm(t *testing.T) {
 // hang the caller (cron would pile up processes).
 func TestSubmit_SilentRelayTimesOut(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	silent := testnet.Serve(t, func(net.Conn) {})
 	start := time.Now()
-	_, err = Submit(context.Background(), Relay{Address: ln.Addr().String(), TLS: configs.TLSNone, Timeout: 200 * time.Millisecond}, testMessage())
+	_, err := Submit(context.Background(), Relay{Address: silent, TLS: configs.TLSNone, Timeout: 200 * time.Millisecond}, testMessage())
 	if ExitCode(err) != ExTempFail {
 		t.Errorf("Submit = %v (exit %d), want %d", err, ExitCode(err), ExTempFail)
 	}

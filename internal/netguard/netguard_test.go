@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/internal/netguard"
+	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -114,21 +114,7 @@ func TestGuardAllowedNetworks(t *testing.T) {
 // test DNS server and never the system's, to loopback addresses.
 func TestDialerUsesResolverAndGuard(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_, port, _ := net.SplitHostPort(testnet.Serve(t, func(c net.Conn) { c.Close() }))
 	dns := dnstest.NewServer(t, map[string][]dnstest.Record{
 		"loop.example":  {{Type: "A", Value: "127.0.0.1"}},
 		"mixed.example": {{Type: "A", Value: "10.0.0.1"}, {Type: "A", Value: "127.0.0.1"}},

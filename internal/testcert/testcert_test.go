@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"net"
 	"testing"
+
+	"github.com/mxout/mxout/internal/testnet"
 )
 
 // A pair written to disk loads as a key pair, and a client that trusts
@@ -23,30 +25,20 @@ func TestPair_WriteLoadAndHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load written pair: %v", err)
 	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{loaded}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.(*tls.Conn).Handshake()
-			c.Close()
-		}
-	}()
+	addr := testnet.Serve(t, func(c net.Conn) {
+		s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{loaded}})
+		s.Handshake()
+		s.Close()
+	})
 	for _, name := range []string{"localhost", "127.0.0.1"} {
-		c, err := tls.DialWithDialer(&net.Dialer{}, "tcp", l.Addr().String(), &tls.Config{RootCAs: p.Pool(), ServerName: name})
+		c, err := tls.DialWithDialer(&net.Dialer{}, "tcp", addr, &tls.Config{RootCAs: p.Pool(), ServerName: name})
 		if err != nil {
 			t.Errorf("handshake as %s: %v", name, err)
 			continue
 		}
 		c.Close()
 	}
-	if _, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{RootCAs: p.Pool(), ServerName: "other.example"}); err == nil {
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool(), ServerName: "other.example"}); err == nil {
 		t.Error("handshake for a name the certificate does not hold succeeded")
 	}
 }

@@ -62,3 +62,47 @@ func (n *Net) NextIP() string {
 
 // Addr is ip:Port.
 func (n *Net) Addr(ip string) string { return fmt.Sprintf("%s:%d", ip, n.Port) }
+
+// Serve listens on a port of its own on 127.0.0.1 and runs handle, in a
+// goroutine, on each connection it accepts; the connections a handler
+// left open are closed when the test ends, with the listener. It returns
+// the address.
+func Serve(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			go handle(c)
+		}
+	}()
+	return l.Addr().String()
+}

@@ -66,7 +66,6 @@ func TestAuth_ThrottledPerSession(t *testing.T) {
 	t.Parallel()
 	h := start(t, authConfig(t), &fakeQueue{}, configs.TLSImplicit)
 	c := dialTLSRaw(t, h, "")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "one"), "535 5.7.8 Authentication credentials invalid")
 	c.must(authPlain("nobody", "two"), "535 5.7.8")
 	// The third failure (max_failures_per_session) is the last.
@@ -84,26 +83,22 @@ func TestAuth_ThrottledPerIPAcrossSessions(t *testing.T) {
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 
 	c := dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	for range 3 {
 		c.must(authPlain("app", "wrong"), "535 5.7.8")
 	}
 	c.expectClosed(closeWait)
 
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("bob@example.com", "wrong"), "535 5.7.8") // the fourth from this address
 	c.expectClosed(closeWait)
 
 	// Over the limit, even the right password is not looked at.
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "454 4.7.0 Too many failed authentication attempts, try again later")
 	c.expectClosed(closeWait)
 
 	// Another address is not affected.
 	c = dialTLSRaw(t, h, "127.0.0.2")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "235")
 	if v := testutil.ToFloat64(h.m.AuthFailures); v != 5 {
 		t.Errorf("auth failures %v, want 5 (4 wrong passwords, 1 throttled)", v)
@@ -122,7 +117,6 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 
 	c := dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "wrong"), "535 5.7.8")
 	c.must("NOOP", "250")                          // one failure: the session goes on
 	c.must(authPlain("app", "wrong"), "535 5.7.8") // the second for app from here
@@ -130,11 +124,9 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 
 	// From 127.0.0.1, app is locked out, even with the right password.
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "454 4.7.0")
 	c.expectClosed(closeWait)
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	// LOGIN sends the username first; it is checked after the password.
 	b64 := base64.StdEncoding.EncodeToString
 	c.must("AUTH LOGIN "+b64([]byte("app")), "334 ")
@@ -142,24 +134,20 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	c.expectClosed(closeWait)
 	// Other users from the same address are not affected.
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("bob@example.com", "hunter2"), "235")
 
 	// Another stranger fails with app's name: app has 3 failures now.
 	c = dialTLSRaw(t, h, "127.0.0.2")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "wrong"), "535 5.7.8")
 
 	// app itself, from an address with no failures, gets in and sends.
 	c = dialTLSRaw(t, h, "127.0.0.3")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "235")
 	c.must("MAIL FROM:<a@example.org>", "250")
 
 	// The lock of 127.0.0.1 ends with the window.
 	clock.Add(2 * cfg.AuthThrottle.Window)
 	c = dialTLSRaw(t, h, "127.0.0.1")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "235")
 	if v := testutil.ToFloat64(h.m.AuthFailures); v != 5 {
 		t.Errorf("auth failures %v, want 5 (3 wrong passwords, 2 throttled)", v)
@@ -178,14 +166,12 @@ func TestAuth_PerUserFailuresOnlyAddDelay(t *testing.T) {
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	fail := func(from string) {
 		c := dialTLSRaw(t, h, from)
-		c.must("EHLO client.example", "250")
 		c.must(authPlain("app", "wrong"), "535 5.7.8")
 	}
 	// timedAuth logs in as user from a fresh address; a lower bound
 	// only: the reply waits at least that long.
 	timedAuth := func(from, user, password string, atLeast time.Duration) {
 		c := dialTLSRaw(t, h, from)
-		c.must("EHLO client.example", "250")
 		begin := time.Now()
 		c.must(authPlain(user, password), "235")
 		if d := time.Since(begin); d < atLeast {
@@ -216,7 +202,6 @@ func TestAuth_FailureDelay(t *testing.T) {
 		{"s3cret", "454 4.7.0"}, // ...and a throttled attempt wait alike
 	} {
 		c := dialTLSRaw(t, h, "")
-		c.must("EHLO client.example", "250")
 		begin := time.Now()
 		c.must(authPlain("app", step.password), step.want)
 		// A lower bound only: the reply waits for the delay.
@@ -232,10 +217,8 @@ func TestSetUsers_AppliesToNewAndOpenSessions(t *testing.T) {
 	cfg := authConfig(t)
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	app := dialTLSRaw(t, h, "")
-	app.must("EHLO client.example", "250")
 	app.must(authPlain("app", "s3cret"), "235")
 	bob := dialTLSRaw(t, h, "")
-	bob.must("EHLO client.example", "250")
 	bob.must(authPlain("bob@example.com", "hunter2"), "235")
 
 	bad := []User{{Username: "x", PasswordHash: "not bcrypt"}}
@@ -256,7 +239,6 @@ func TestSetUsers_AppliesToNewAndOpenSessions(t *testing.T) {
 	app.must("MAIL FROM:<a@example.net>", "250")
 	bob.must("MAIL FROM:<bob@example.com>", "530 5.7.0")
 	c := dialTLSRaw(t, h, "")
-	c.must("EHLO client.example", "250")
 	c.must(authPlain("app", "s3cret"), "535")
 	c.must(authPlain("carol", "pw"), "235")
 }

@@ -20,14 +20,22 @@ func writeCert(t *testing.T, dir, cn string) {
 	testcert.WriteNew(t, dir, cn, "localhost", "127.0.0.1")
 }
 
-func TestCertStore_ReloadKeepsOldOnFailure(t *testing.T) {
-	t.Parallel()
+// newCertStore writes a certificate named "first" into a new directory
+// and loads it; it returns the store and the directory.
+func newCertStore(t *testing.T) (*CertStore, string) {
+	t.Helper()
 	dir := t.TempDir()
 	writeCert(t, dir, "first")
 	cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cs, dir
+}
+
+func TestCertStore_ReloadKeepsOldOnFailure(t *testing.T) {
+	t.Parallel()
+	cs, dir := newCertStore(t)
 	if cs.Leaf().Subject.CommonName != "first" || cs.Changed() {
 		t.Fatalf("loaded %q, changed %v", cs.Leaf().Subject.CommonName, cs.Changed())
 	}
@@ -76,12 +84,7 @@ func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
 	for _, mode := range []configs.TLSMode{configs.TLSStartTLS, configs.TLSImplicit} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			writeCert(t, dir, "first")
-			cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs, dir := newCertStore(t)
 			cfg := testConfig()
 			cfg.TLSConfig = cs.TLSConfig()
 			fq := &fakeQueue{}
@@ -125,18 +128,13 @@ func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
 
 func TestCertStore_RefusesOldTLS(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	writeCert(t, dir, "first")
-	cs, err := NewCertStore(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, _ := newCertStore(t)
 	cfg := testConfig()
 	cfg.TLSConfig = cs.TLSConfig()
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 	rc := dialRawFrom(t, h.addr, "")
 	tc := tls.Client(rc.c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
-	err = tc.Handshake()
+	err := tc.Handshake()
 	if err == nil {
 		t.Fatalf("TLS 1.1 handshake succeeded (version %x)", tc.ConnectionState().Version)
 	}

@@ -67,7 +67,6 @@ func TestCheckHeaderFrom_553(t *testing.T) {
 			fq := &fakeQueue{}
 			h := start(t, cfg, fq, configs.TLSImplicit)
 			c := dialTLSRaw(t, h, "")
-			c.must("EHLO client.example", "250")
 			c.must(authPlain("app", "s3cret"), "235")
 			r := c.send("a@example.org", []string{"b@example.com"}, dotEnd(message(tt.from, "Subject: x", "", "body")))
 			if !strings.HasPrefix(r, tt.want) {

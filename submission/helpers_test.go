@@ -189,7 +189,7 @@ func dialRawFrom(t *testing.T, addr, from string) *rawConn {
 }
 
 // dialTLSRaw connects to an implicit TLS listener from the loopback
-// address from ("" for any) and reads the greeting.
+// address from ("" for any), reads the greeting and says EHLO.
 func dialTLSRaw(t *testing.T, h *harness, from string) *rawConn {
 	t.Helper()
 	rc := dialRawFrom(t, h.addr, from)
@@ -199,6 +199,7 @@ func dialTLSRaw(t *testing.T, h *harness, from string) *rawConn {
 	}
 	rc.c, rc.r = tc, bufio.NewReader(tc)
 	rc.expect("220 ")
+	rc.must("EHLO client.example", "250")
 	return rc
 }
 

@@ -85,27 +85,29 @@ func TestData_StorageErrorsAre452(t *testing.T) {
 	}
 }
 
-// startServer serves srv on a fresh loopback listener.
-func startServer(t *testing.T, srv *Server) (addr string, served chan error) {
+// startServer serves a new server (testConfig, a fake queue) on a fresh
+// loopback listener, for the shutdown tests, and opens a session to it
+// that has said EHLO. served has what Serve returned.
+func startServer(t *testing.T) (srv *Server, c *rawConn, served chan error) {
 	t.Helper()
+	srv, err := New(testConfig(), &fakeQueue{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served = make(chan error, 1)
 	go func() { served <- srv.Serve(l, configs.TLSNone) }()
-	return l.Addr().String(), served
+	c = dialRaw(t, l.Addr().String())
+	c.must("EHLO client.example", "250")
+	return srv, c, served
 }
 
 func TestShutdown_EndsIdleSessionsAtOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := New(testConfig(), &fakeQueue{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, served := startServer(t, srv)
-	c := dialRaw(t, addr)
-	c.must("EHLO client.example", "250")
+	srv, c, served := startServer(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -134,13 +136,7 @@ func TestShutdown_EndsIdleSessionsAtOnce(t *testing.T) {
 
 func TestShutdown_LetsTransactionFinish(t *testing.T) {
 	t.Parallel()
-	srv, err := New(testConfig(), &fakeQueue{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, served := startServer(t, srv)
-	c := dialRaw(t, addr)
-	c.must("EHLO client.example", "250")
+	srv, c, served := startServer(t)
 	c.must("MAIL FROM:<a@example.org>", "250")
 	c.must("RCPT TO:<b@example.com>", "250")
 
@@ -168,13 +164,7 @@ func TestShutdown_LetsTransactionFinish(t *testing.T) {
 
 func TestShutdown_GivesUpOnAStalledTransaction(t *testing.T) {
 	t.Parallel()
-	srv, err := New(testConfig(), &fakeQueue{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := startServer(t, srv)
-	c := dialRaw(t, addr)
-	c.must("EHLO client.example", "250")
+	srv, c, _ := startServer(t)
 	c.must("MAIL FROM:<a@example.org>", "250")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/internal/testhttp"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/submission"
 )
@@ -144,26 +144,7 @@ func (a answer) receipt(t *testing.T) Receipt {
 // name, value pairs.
 func (ta *testAPI) do(t *testing.T, method, path, token string, body []byte, headers ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, ta.url+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, method, ta.url+path, token, body, headers...)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s %s: Content-Type %q", method, path, ct)
 	}
@@ -173,15 +154,7 @@ func (ta *testAPI) do(t *testing.T, method, path, token string, body []byte, hea
 // send posts v (a JSON value, or a string taken as the body itself).
 func (ta *testAPI) send(t *testing.T, token string, v any, headers ...string) answer {
 	t.Helper()
-	body, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = string(b)
-	}
-	return ta.do(t, http.MethodPost, "/v1/send", token, []byte(body), headers...)
+	return ta.do(t, http.MethodPost, "/v1/send", token, testhttp.JSON(t, v), headers...)
 }
 
 // stored returns the queued message with its envelope.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mxout/mxout/internal/testhttp"
 )
 
 // The API tokens of apiRelay's keys and the SHA-256 each config holds.
@@ -63,26 +64,7 @@ func (a apiAnswer) String() string { return fmt.Sprintf("%d %s", a.status, a.bod
 // and headers given as name, value pairs.
 func apiCall(t *testing.T, port int, method, path, token string, body []byte, headers ...string) apiAnswer {
 	t.Helper()
-	req, err := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, method, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), token, body, headers...)
 	return apiAnswer{status: resp.StatusCode, body: b}
 }
 
@@ -90,15 +72,7 @@ func apiCall(t *testing.T, port int, method, path, token string, body []byte, he
 // /v1/send.
 func apiSend(t *testing.T, port int, token string, v any, headers ...string) apiAnswer {
 	t.Helper()
-	body, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = string(b)
-	}
-	return apiCall(t, port, http.MethodPost, "/v1/send", token, []byte(body), headers...)
+	return apiCall(t, port, http.MethodPost, "/v1/send", token, testhttp.JSON(t, v), headers...)
 }
 
 // sendReceipt is the 202 answer.

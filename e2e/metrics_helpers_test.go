@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testhttp"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -92,15 +92,7 @@ func (s scrape) sum(name string, match ...string) float64 {
 // endpoint GETs a path of the metrics listener.
 func (r *relay) endpoint(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", r.metricsPort, path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := testhttp.Do(t, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", r.metricsPort, path), "", nil)
 	return resp.StatusCode, string(b)
 }
 

@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bufio"
 	"crypto/tls"
 	"os"
 	"path/filepath"
@@ -96,11 +95,7 @@ func TestCertStore_ReloadWithSessionOpen(t *testing.T) {
 				var tc *tls.Conn
 				if mode == configs.TLSImplicit {
 					rc = dialRawFrom(t, h.addr, "")
-					tc = tls.Client(rc.c, client)
-					if err := tc.Handshake(); err != nil {
-						t.Fatal(err)
-					}
-					rc.c, rc.r = tc, bufio.NewReader(tc)
+					tc = rc.handshake(client)
 					rc.expect("220 ")
 				} else {
 					rc = dialRaw(t, h.addr)

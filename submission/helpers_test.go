@@ -193,11 +193,7 @@ func dialRawFrom(t *testing.T, addr, from string) *rawConn {
 func dialTLSRaw(t *testing.T, h *harness, from string) *rawConn {
 	t.Helper()
 	rc := dialRawFrom(t, h.addr, from)
-	tc := tls.Client(rc.c, h.client)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	rc.c, rc.r = tc, bufio.NewReader(tc)
+	rc.handshake(h.client)
 	rc.expect("220 ")
 	rc.must("EHLO client.example", "250")
 	return rc
@@ -232,6 +228,13 @@ func (c *fakeClock) Add(d time.Duration) {
 func (rc *rawConn) startTLS(client *tls.Config) *tls.Conn {
 	rc.t.Helper()
 	rc.must("STARTTLS", "220 ")
+	return rc.handshake(client)
+}
+
+// handshake runs the client's side of a TLS handshake on the connection,
+// which goes on over TLS.
+func (rc *rawConn) handshake(client *tls.Config) *tls.Conn {
+	rc.t.Helper()
 	tc := tls.Client(rc.c, client)
 	if err := tc.Handshake(); err != nil {
 		rc.t.Fatal(err)

@@ -109,12 +109,7 @@ func TestAuth_LOGIN(t *testing.T) {
 	// Without an initial response, as older clients do it.
 	rc := dialRaw(t, h.addr)
 	rc.must("EHLO client.example", "250")
-	rc.must("STARTTLS", "220")
-	tc := tls.Client(rc.c, h.client)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	rc.c, rc.r = tc, bufio.NewReader(tc)
+	rc.startTLS(h.client)
 	rc.must("EHLO client.example", "250")
 	b64 := base64.StdEncoding.EncodeToString
 	if r := rc.cmd("AUTH LOGIN"); r != "334 "+b64([]byte("Username:")) {
@@ -175,11 +170,7 @@ func TestSTARTTLS_PipelinedCommandDropped(t *testing.T) {
 	rc.must("EHLO client.example", "250")
 	rc.write("STARTTLS\r\nMAIL FROM:<a@b.example>\r\n")
 	rc.expect("220 ")
-	tc := tls.Client(rc.c, h.client)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	rc.c, rc.r = tc, bufio.NewReader(tc)
+	rc.handshake(h.client)
 	// The session starts afresh: no MAIL, not even EHLO.
 	rc.must("RCPT TO:<c@d.example>", "502 5.5.1")
 	rc.must("EHLO client.example", "250")

@@ -175,8 +175,7 @@ func TestBounce_FailureReachesTheSendersMX(t *testing.T) {
 func TestBounce_NullSenderFailureMakesNoNewMessage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dest := e.mx("dest.example", 10, smtptest.Options{})
-	dest.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	dest := e.mxWithout("dest.example", "gone@dest.example")
 	senderMX := e.mx("sender.example", 10, smtptest.Options{})
 	r := e.newRelay(nil).start()
 
@@ -206,8 +205,7 @@ func TestBounce_NullSenderFailureMakesNoNewMessage(t *testing.T) {
 func TestBounce_NullSenderFailureGoesToThePostmaster(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dest := e.mx("dest.example", 10, smtptest.Options{})
-	dest.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	e.mxWithout("dest.example", "gone@dest.example")
 	pmMX := e.mx("ops.example", 10, smtptest.Options{})
 	r := e.newRelay(map[string]any{"dsn": map[string]any{"postmaster": "postmaster@ops.example"}}).start()
 

@@ -241,8 +241,7 @@ func TestDKIM_MissingKeyStopsTheStart(t *testing.T) {
 func TestDKIM_BounceSignedWithTheHostnameKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dest := e.mx("dest.example", 10, smtptest.Options{})
-	dest.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	e.mxWithout("dest.example", "gone@dest.example")
 	senderMX := e.mx("sender.example", 10, smtptest.Options{})
 	key := e.keygen(t.TempDir(), "relay.e2e.invalid", "bounces", "ed25519-sha256") // the harness's hostname
 	r := e.newRelay(map[string]any{"dkim": map[string]any{"require": true, "domains": map[string]any{

@@ -23,8 +23,7 @@ var mxFormat = regexp.MustCompile(`^mx-[0-9-]+\.dest\.example\[127\.[0-9.]+\]$`)
 func TestWebhooks_DeliveredDeferredBounced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	mx := e.mx("dest.example", 10, smtptest.Options{})
-	mx.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	mx := e.mxWithout("dest.example", "gone@dest.example")
 	mx.SetRcptFunc(func(addr string, attempt int) *smtptest.Reply {
 		if addr == "later@dest.example" && attempt == 1 {
 			return &smtptest.Reply{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "try again"}

@@ -86,6 +86,18 @@ func (e *env) mx(domain string, pref int, opts smtptest.Options) *smtptest.Serve
 	return s
 }
 
+// mxWithout starts an MX for domain as mx does (preference 10), which
+// refuses each of rcpts with 550 5.1.1, as a server does a mailbox it
+// does not have.
+func (e *env) mxWithout(domain string, rcpts ...string) *smtptest.Server {
+	e.t.Helper()
+	s := e.mx(domain, 10, smtptest.Options{})
+	for _, rcpt := range rcpts {
+		s.SetRcpt(rcpt, &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	}
+	return s
+}
+
 // relay is a running mxout process with its config and data directory.
 type relay struct {
 	t           *testing.T

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testwait"
 )
 
@@ -17,8 +16,7 @@ import (
 func TestLogs_MessageIDLeadsToTheQueueIDAndTheEnd(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	mx := e.mx("dest.example", 10, smtptest.Options{})
-	mx.SetRcpt("gone@dest.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
+	mx := e.mxWithout("dest.example", "gone@dest.example")
 	r := e.newRelay(nil).start()
 	body := "From: app@sender.example\r\nMessage-ID: <order-42.1764590000@app.sender.example>\r\nSubject: receipt\r\n\r\nthanks\r\n"
 	if _, err := r.send("app@sender.example", []string{"ok@dest.example", "gone@dest.example"}, body); err != nil {

@@ -29,7 +29,7 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 	e := newEnv(t)
 	okMX := e.mx("ok.example", 10, smtptest.Options{TLS: true})
 	slowMX := e.mx("slow.example", 10, smtptest.Options{})
-	badMX := e.mx("bad.example", 10, smtptest.Options{})
+	badMX := e.mxWithout("bad.example", "gone@bad.example")
 	senderMX := e.mx("sender.example", 10, smtptest.Options{})
 	var slowOpen atomic.Bool
 	var slowDeferred atomic.Int64
@@ -40,7 +40,6 @@ func TestMetrics_RunWithDeliveriesDeferralsAndBounces(t *testing.T) {
 		slowDeferred.Add(1)
 		return &smtptest.Reply{Code: 451, Enhanced: [3]int{4, 7, 1}, Message: "greylisted, try again"}
 	})
-	badMX.SetRcpt("gone@bad.example", &smtptest.Reply{Code: 550, Enhanced: [3]int{5, 1, 1}, Message: "no such user"})
 
 	r := e.newRelay(map[string]any{
 		"metrics": map[string]any{"domains": []any{"ok.example", "bad.example"}, "pprof": true},

@@ -47,26 +47,23 @@ func golden(t *testing.T, want string, got []byte) {
 
 func TestPostfix_Golden(t *testing.T) {
 	t.Parallel()
-	inputs, err := filepath.Glob("testdata/postfix/*.cf")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, in := range inputs {
-		t.Run(filepath.Base(in), func(t *testing.T) {
-			t.Parallel()
-			text, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := Postfix(text, "/etc/postfix/main.cf", testdataFiles("testdata/postfix"))
-			golden(t, strings.TrimSuffix(in, ".cf")+".golden.yaml", got)
-		})
-	}
+	goldenEach(t, "testdata/postfix", ".cf", func(text []byte, read ReadFile) []byte {
+		return Postfix(text, "/etc/postfix/main.cf", read)
+	})
 }
 
 func TestOpenDKIM_Golden(t *testing.T) {
 	t.Parallel()
-	inputs, err := filepath.Glob("testdata/opendkim/*.conf")
+	goldenEach(t, "testdata/opendkim", ".conf", func(text []byte, read ReadFile) []byte {
+		return OpenDKIM(text, "/etc/opendkim.conf", read)
+	})
+}
+
+// goldenEach converts every dir/*ext input, reading the files it names
+// below dir, and compares the output with the input's .golden.yaml.
+func goldenEach(t *testing.T, dir, ext string, convert func(text []byte, read ReadFile) []byte) {
+	t.Helper()
+	inputs, err := filepath.Glob(filepath.Join(dir, "*"+ext))
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no inputs: %v", err)
 	}
@@ -77,8 +74,8 @@ func TestOpenDKIM_Golden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := OpenDKIM(text, "/etc/opendkim.conf", testdataFiles("testdata/opendkim"))
-			golden(t, strings.TrimSuffix(in, ".conf")+".golden.yaml", got)
+			got := convert(text, testdataFiles(dir))
+			golden(t, strings.TrimSuffix(in, ext)+".golden.yaml", got)
 		})
 	}
 }

@@ -105,32 +105,30 @@ func loads(t *testing.T, out []byte) error {
 }
 
 func FuzzPostfix(f *testing.F) {
-	for _, s := range []string{
+	fuzzLoads(f, []string{
 		"myhostname = a.example\nrelayhost = [b.example]:587\nmessage_size_limit = 52428800\n",
 		"mynetworks = 10.0.0.0/8 [::1]/128 hash:/x\n  !1.2.3.4\nminimal_backoff_time = 2h\n",
 		"x = $y\ny = ${x?a}\nsmtp_tls_security_level = dane-only\nmaximal_queue_lifetime = 0\n",
 		"smtp_destination_concurrency_limit = 0\ninet_protocols = ipv6\nsmtp_bind_address = 10.0.0.1\n",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		out := Postfix([]byte(in), "main.cf", nil)
-		if err := loads(t, out); err != nil {
-			t.Fatalf("output of %q does not load: %v\n%s", in, err, out)
-		}
-	})
+	}, func(in []byte) []byte { return Postfix(in, "main.cf", nil) })
 }
 
 func FuzzOpenDKIM(f *testing.F) {
-	for _, s := range []string{
+	fuzzLoads(f, []string{
 		"Domain example.com, example.net\nSelector mail\nKeyFile /k\nSignHeaders From,To\nOversignHeaders Subject\n",
 		"KeyTable csl:k1=example.com:s:/k\nSigningTable csl:*@example.com k1\n",
 		"Domain a..b\nSelector x y\nKeyFile /k\nSignatureAlgorithm ed25519-sha256\nMultipleSignatures yes\n",
-	} {
+	}, func(in []byte) []byte { return OpenDKIM(in, "opendkim.conf", nil) })
+}
+
+// fuzzLoads checks that whatever convert makes of its input, from the
+// seeds on, is a config configs.Load accepts.
+func fuzzLoads(f *testing.F, seeds []string, convert func(in []byte) []byte) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := OpenDKIM([]byte(in), "opendkim.conf", nil)
+		out := convert([]byte(in))
 		if err := loads(t, out); err != nil {
 			t.Fatalf("output of %q does not load: %v\n%s", in, err, out)
 		}

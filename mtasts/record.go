@@ -23,18 +23,18 @@ var (
 	ErrRecordInvalid = errors.New("invalid MTA-STS record")
 )
 
+// format is the _mta-sts record's version and errors.
+var format = tagvalue.Format{Version: "STSv1", NoRecord: ErrNoRecord, Invalid: ErrRecordInvalid}
+
 // ParseRecord parses one TXT record: "v=STSv1; id=<id>;" and optional
 // extension fields, which are ignored.
 func ParseRecord(txt string) (Record, error) {
-	tags, err := tagvalue.Split(txt)
+	tags, err := format.Fields(txt)
 	if err != nil {
-		return Record{}, fmt.Errorf("%w: %w", ErrRecordInvalid, err)
-	}
-	if len(tags) == 0 || tags[0] != (tagvalue.Tag{Name: "v", Value: "STSv1"}) {
-		return Record{}, fmt.Errorf("%w: does not start with v=STSv1", ErrRecordInvalid)
+		return Record{}, err
 	}
 	var rec Record
-	for _, t := range tags[1:] {
+	for _, t := range tags {
 		if !isFieldName(t.Name) || !isFieldValue(t.Value) {
 			return Record{}, fmt.Errorf("%w: field %q=%q", ErrRecordInvalid, clip(t.Name), clip(t.Value))
 		}
@@ -59,14 +59,11 @@ func ParseRecord(txt string) (Record, error) {
 // not start with "v=STSv1;" (spaces allowed before the ';') are discarded,
 // and exactly one must remain (RFC 8461 §3.1).
 func PickRecord(txts []string) (Record, error) {
-	switch rec, n := tagvalue.Pick(txts, "v=STSv1"); n {
-	case 0:
-		return Record{}, ErrNoRecord
-	case 1:
-		return ParseRecord(rec)
-	default:
-		return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, n)
+	rec, err := format.Pick(txts)
+	if err != nil {
+		return Record{}, err
 	}
+	return ParseRecord(rec)
 }
 
 // isFieldName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").

@@ -28,33 +28,30 @@ type Record struct {
 	RUA []*url.URL
 }
 
+// format is the _smtp._tls record's version and errors.
+var format = tagvalue.Format{Version: "TLSRPTv1", NoRecord: ErrNoRecord, Invalid: ErrRecordInvalid}
+
 // PickRecord chooses the record among a name's TXT strings: those that do
 // not start with "v=TLSRPTv1;" are discarded, and exactly one must remain.
 func PickRecord(txts []string) (Record, error) {
-	switch rec, n := tagvalue.Pick(txts, "v=TLSRPTv1"); n {
-	case 0:
-		return Record{}, ErrNoRecord
-	case 1:
-		return ParseRecord(rec)
-	default:
-		return Record{}, fmt.Errorf("%w: %d records", ErrRecordInvalid, n)
+	rec, err := format.Pick(txts)
+	if err != nil {
+		return Record{}, err
 	}
+	return ParseRecord(rec)
 }
 
 // ParseRecord parses "v=TLSRPTv1; rua=<uri>[,<uri>...]" with optional
 // extension fields, which are ignored. URIs of schemes other than mailto
 // and https are skipped; at least one usable URI must remain.
 func ParseRecord(txt string) (Record, error) {
-	tags, err := tagvalue.Split(txt)
+	tags, err := format.Fields(txt)
 	if err != nil {
-		return Record{}, fmt.Errorf("%w: %w", ErrRecordInvalid, err)
-	}
-	if len(tags) == 0 || tags[0] != (tagvalue.Tag{Name: "v", Value: "TLSRPTv1"}) {
-		return Record{}, fmt.Errorf("%w: does not start with v=TLSRPTv1", ErrRecordInvalid)
+		return Record{}, err
 	}
 	var rec Record
 	seenRUA := false
-	for _, t := range tags[1:] {
+	for _, t := range tags {
 		if t.Name != "rua" {
 			continue
 		}

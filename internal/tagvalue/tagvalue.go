@@ -59,5 +59,43 @@ func Split(record string) ([]Tag, error) {
 	return tags, nil
 }
 
+// Format is one kind of record, named by its version tag, with the
+// errors its package reports: both RFCs treat a name with no record, or
+// with a record that breaks a rule, as one publishing none.
+type Format struct {
+	// Version is the value of the leading v= tag ("STSv1").
+	Version string
+	// NoRecord is what Pick returns when no TXT string is the record.
+	NoRecord error
+	// Invalid is wrapped by every other error of Pick and Fields.
+	Invalid error
+}
+
+// Pick returns the one record among txts: f.NoRecord when none starts
+// with v=f.Version, f.Invalid when several do.
+func (f Format) Pick(txts []string) (string, error) {
+	switch rec, n := Pick(txts, "v="+f.Version); n {
+	case 0:
+		return "", f.NoRecord
+	case 1:
+		return rec, nil
+	default:
+		return "", fmt.Errorf("%w: %d records", f.Invalid, n)
+	}
+}
+
+// Fields splits record and returns the tags after its leading
+// v=f.Version; its errors wrap f.Invalid.
+func (f Format) Fields(record string) ([]Tag, error) {
+	tags, err := Split(record)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", f.Invalid, err)
+	}
+	if len(tags) == 0 || tags[0] != (Tag{Name: "v", Value: f.Version}) {
+		return nil, fmt.Errorf("%w: does not start with v=%s", f.Invalid, f.Version)
+	}
+	return tags[1:], nil
+}
+
 // clip bounds text from DNS quoted in an error (to 67 bytes).
 func clip(s string) string { return mailtext.Clip(s, 67, "...") }

@@ -56,3 +56,43 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+// A Format reports its package's errors: NoRecord as is, every other
+// one wrapping Invalid (and Split's ErrSyntax where that is the cause).
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	errNone, errInvalid := errors.New("none"), errors.New("invalid")
+	f := Format{Version: "STSv1", NoRecord: errNone, Invalid: errInvalid}
+	if _, err := f.Pick([]string{"v=spf1 -all"}); err != errNone {
+		t.Errorf("Pick with no record: %v, want NoRecord itself", err)
+	}
+	if _, err := f.Pick([]string{"v=STSv1; id=1", "v=STSv1; id=2"}); !errors.Is(err, errInvalid) || err.Error() != "invalid: 2 records" {
+		t.Errorf("Pick with two records: %v", err)
+	}
+	if rec, err := f.Pick([]string{"v=spf1 -all", "v=STSv1; id=1"}); err != nil || rec != "v=STSv1; id=1" {
+		t.Errorf("Pick = %q, %v", rec, err)
+	}
+	tests := []struct {
+		in   string
+		want string // fmt of the tags, or the error
+	}{
+		{"v=STSv1; id=1;", "[{id 1}]"},
+		{"v=STSv1", "[]"},
+		{"id=1; v=STSv1", "invalid: does not start with v=STSv1"},
+		{"v=STSv10; id=1", "invalid: does not start with v=STSv1"},
+		{"v=STSv1;; id=1", "invalid: not a tag=value list: empty tag"},
+	}
+	for _, tt := range tests {
+		tags, err := f.Fields(tt.in)
+		got := fmt.Sprint(tags)
+		if err != nil {
+			got = err.Error()
+			if !errors.Is(err, errInvalid) {
+				t.Errorf("Fields(%q) = %v, which does not wrap Invalid", tt.in, err)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("Fields(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

@@ -3,13 +3,13 @@ package mtasts_test
 import (
 	"net/http"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/internal/netguard"
 	"github.com/mxout/mxout/internal/ststest"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testclock"
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/resolver"
@@ -25,12 +25,12 @@ type world struct {
 	net *testnet.Net
 	dns *dnstest.Server
 	res *resolver.Resolver
-	clk *clock // of the resolver's cache and of the Caches
+	clk *testclock.Clock // of the resolver's cache and of the Caches
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, net: testnet.New(t), dns: dnstest.NewServer(t, nil), clk: newClock()}
+	w := &world{t: t, net: testnet.New(t), dns: dnstest.NewServer(t, nil), clk: testclock.New(time.Now())}
 	r, err := resolver.New(resolver.Config{Servers: []string{w.dns.Addr}, Timeout: 2 * time.Second, Now: w.clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -86,23 +86,3 @@ func serve(body string) http.HandlerFunc { return ststest.Policy(body) }
 
 // down is a policy host that answers 503.
 var down = ststest.Policy("")
-
-// clock is a test clock that moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mxout/mxout/internal/testclock"
 )
 
 // LeaseFiltered passes over the messages whose destination the filter
@@ -198,7 +199,7 @@ func TestLeaseFiltered_OldDueEntries(t *testing.T) {
 
 // enqueueTo queues n one-recipient messages to domain, a millisecond
 // apart, so that they stand in the due index in that order.
-func enqueueTo(t *testing.T, q *Queue, c *clock, n int, domain string) []ID {
+func enqueueTo(t *testing.T, q *Queue, c *testclock.Clock, n int, domain string) []ID {
 	t.Helper()
 	var out []ID
 	for range n {

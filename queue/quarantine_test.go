@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mxout/mxout/internal/testclock"
 	"github.com/mxout/mxout/internal/testlog"
 )
 
@@ -25,7 +26,7 @@ func linesWith(logs, s string) int {
 }
 
 // openLogged opens a test queue whose log goes to the returned buffer.
-func openLogged(t *testing.T, c *clock) (*Queue, *testlog.Buffer, Options) {
+func openLogged(t *testing.T, c *testclock.Clock) (*Queue, *testlog.Buffer, Options) {
 	t.Helper()
 	logs := &testlog.Buffer{}
 	opts := testOptions(t.TempDir(), c)

@@ -8,24 +8,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mxout/mxout/internal/testclock"
 )
 
-// clock is an adjustable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// newClock is the queue tests' clock, which moves only when told.
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func testOptions(dir string, c *clock) Options {
+func testOptions(dir string, c *testclock.Clock) Options {
 	return Options{
 		Dir:               dir,
 		MinFreeBytes:      1,
@@ -40,7 +32,7 @@ func testOptions(dir string, c *clock) Options {
 	}
 }
 
-func openTest(t *testing.T, c *clock) (*Queue, Options) {
+func openTest(t *testing.T, c *testclock.Clock) (*Queue, Options) {
 	t.Helper()
 	opts := testOptions(t.TempDir(), c)
 	q := mustOpen(t, opts)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+
+	"github.com/mxout/mxout/internal/testclock"
 )
 
 // spaceQueue opens a queue whose free space the test sets, with a reserve
 // of 100 MiB (so an emergency margin of 50 MiB).
-func spaceQueue(t *testing.T, c *clock) (*Queue, *atomic.Int64) {
+func spaceQueue(t *testing.T, c *testclock.Clock) (*Queue, *atomic.Int64) {
 	t.Helper()
 	var free atomic.Int64
 	free.Store(1 << 40)

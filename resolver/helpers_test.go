@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxout/mxout/internal/testclock"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -61,24 +62,9 @@ func newResolver(t *testing.T, cfg resolver.Config, servers ...string) *resolver
 	return r
 }
 
-// fakeClock is an injectable clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newFakeClock is a clock that moves only when told.
+func newFakeClock() *testclock.Clock {
+	return testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // observation is one ObserveLookup call.

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mxout/mxout/configs"
+	"github.com/mxout/mxout/internal/testclock"
 )
 
 func TestAuth_RefusedBeforeTLS(t *testing.T) {
@@ -112,7 +113,7 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	t.Parallel()
 	cfg := authConfig(t)
 	cfg.AuthThrottle.MaxFailuresPerUser = 2
-	clock := newFakeClock()
+	clock := testclock.New(testNow())
 	cfg.Now = clock.Now
 	h := start(t, cfg, &fakeQueue{}, configs.TLSImplicit)
 
@@ -146,7 +147,7 @@ func TestAuth_NoLockOutByStrangers(t *testing.T) {
 	c.must("MAIL FROM:<a@example.org>", "250")
 
 	// The lock of 127.0.0.1 ends with the window.
-	clock.Add(2 * cfg.AuthThrottle.Window)
+	clock.Advance(2 * cfg.AuthThrottle.Window)
 	c = dialTLSRaw(t, h, "127.0.0.1")
 	c.must(authPlain("app", "s3cret"), "235")
 	if v := testutil.ToFloat64(h.m.AuthFailures); v != 5 {

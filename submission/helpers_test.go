@@ -204,26 +204,6 @@ func authPlain(user, password string) string {
 	return "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password))
 }
 
-// fakeClock is a settable Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: testNow()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // startTLS sends STARTTLS and switches the connection to TLS.
 func (rc *rawConn) startTLS(client *tls.Config) *tls.Conn {
 	rc.t.Helper()

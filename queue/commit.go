@@ -126,35 +126,36 @@ func (q *Queue) gather(batch []*group, wait <-chan time.Time) []*group {
 		wait = nil
 	}
 	for len(batch) < maxGroup {
-		select {
-		case g, ok := <-q.commits:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, g)
-			if g.durable {
-				wait = nil
-			}
-			continue
-		default:
-		}
-		if wait == nil {
+		g, ok := q.next(wait)
+		if !ok {
 			return batch
 		}
-		select {
-		case g, ok := <-q.commits:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, g)
-			if g.durable {
-				wait = nil
-			}
-		case <-wait:
-			return batch
+		batch = append(batch, g)
+		if g.durable {
+			wait = nil
 		}
 	}
 	return batch
+}
+
+// next takes the group waiting now or, with a wait channel, the first to
+// come before wait fires. It reports false when there is none or commits
+// is closed.
+func (q *Queue) next(wait <-chan time.Time) (*group, bool) {
+	select {
+	case g, ok := <-q.commits:
+		return g, ok
+	default:
+	}
+	if wait == nil {
+		return nil, false
+	}
+	select {
+	case g, ok := <-q.commits:
+		return g, ok
+	case <-wait:
+		return nil, false
+	}
 }
 
 // anyDurable reports whether a client waits for a write of batch.

@@ -375,23 +375,3 @@ func TestStart_OutsideATest(t *testing.T) {
 		t.Error("dial after Close succeeded")
 	}
 }
-
-func TestServer_No8BitMIME(t *testing.T) {
-	t.Parallel()
-	for _, no8bit := range []bool{false, true} {
-		s := smtptest.NewServer(t, smtptest.Options{No8BitMIME: no8bit})
-		c := dial(t, s.Addr())
-		if err := c.Hello("client.example"); err != nil {
-			t.Fatal(err)
-		}
-		if ok, _ := c.Extension("8BITMIME"); ok == no8bit {
-			t.Errorf("No8BitMIME %v: 8BITMIME offered %v", no8bit, ok)
-		}
-		if ok, _ := c.Extension("PIPELINING"); !ok {
-			t.Errorf("No8BitMIME %v: the rest of the EHLO reply was lost", no8bit)
-		}
-	}
-	if _, err := smtptest.Start(smtptest.Options{No8BitMIME: true, TLS: true}); err == nil {
-		t.Error("No8BitMIME with TLS was accepted; it cannot work below TLS")
-	}
-}

@@ -12,23 +12,43 @@ import (
 	"github.com/mxout/mxout/delivery/smtptest"
 )
 
-func TestServer_NoPipelining(t *testing.T) {
+// No8BitMIME and NoPipelining each leave their extension out of the EHLO
+// reply, and nothing else; with TLS, below which they cannot work, the
+// server does not start.
+func TestServer_OptionsLeaveOutAnExtension(t *testing.T) {
 	t.Parallel()
-	for _, off := range []bool{false, true} {
-		s := smtptest.NewServer(t, smtptest.Options{NoPipelining: off})
-		c := dial(t, s.Addr())
-		if err := c.Hello("client.example"); err != nil {
-			t.Fatal(err)
-		}
-		if ok, _ := c.Extension("PIPELINING"); ok == off {
-			t.Errorf("NoPipelining %v: PIPELINING offered %v", off, ok)
-		}
-		if ok, _ := c.Extension("8BITMIME"); !ok {
-			t.Errorf("NoPipelining %v: the rest of the EHLO reply was lost", off)
-		}
+	tests := []struct {
+		option string
+		set    func(*smtptest.Options)
+		ext    string // what the option leaves out
+		other  string // an extension that must stay
+	}{
+		{"No8BitMIME", func(o *smtptest.Options) { o.No8BitMIME = true }, "8BITMIME", "PIPELINING"},
+		{"NoPipelining", func(o *smtptest.Options) { o.NoPipelining = true }, "PIPELINING", "8BITMIME"},
 	}
-	if _, err := smtptest.Start(smtptest.Options{NoPipelining: true, TLS: true}); err == nil {
-		t.Error("NoPipelining with TLS was accepted; it cannot work below TLS")
+	for _, tt := range tests {
+		for _, off := range []bool{false, true} {
+			var opts smtptest.Options
+			if off {
+				tt.set(&opts)
+			}
+			s := smtptest.NewServer(t, opts)
+			c := dial(t, s.Addr())
+			if err := c.Hello("client.example"); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := c.Extension(tt.ext); ok == off {
+				t.Errorf("%s %v: %s offered %v", tt.option, off, tt.ext, ok)
+			}
+			if ok, _ := c.Extension(tt.other); !ok {
+				t.Errorf("%s %v: the rest of the EHLO reply was lost", tt.option, off)
+			}
+		}
+		opts := smtptest.Options{TLS: true}
+		tt.set(&opts)
+		if _, err := smtptest.Start(opts); err == nil {
+			t.Errorf("%s with TLS was accepted; it cannot work below TLS", tt.option)
+		}
 	}
 }
 

@@ -293,10 +293,7 @@ func TestDeliver_PassesDSNParametersOn(t *testing.T) {
 			{Addr: "u@dsn.example", Notify: []string{"SUCCESS", "FAILURE"}, ORCPT: "RFC822;orig@sender.example"},
 			{Addr: "v@nodsn.example", Notify: []string{"NEVER"}},
 		}}
-		id, err := w.q.Enqueue(contextBackground(), "", env, []byte("Subject: dsn\r\n\r\nbody\r\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		id := w.enqueueEnv(env, "Subject: dsn\r\n\r\nbody\r\n")
 		w.waitFinal(id, 2, 10*time.Second)
 		m := withDSN.Messages()[0]
 		if m.MailOpts.Return != "HDRS" || m.MailOpts.EnvelopeID != "env-42" {

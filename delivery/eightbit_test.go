@@ -22,13 +22,7 @@ func TestDeliver_8BitOnlyWhereOffered(t *testing.T) {
 		old := w.mx("old.example", 10, smtptest.Options{No8BitMIME: true})
 		w.start()
 		send := func(to, body string) queue.ID {
-			t.Helper()
-			env := queue.Envelope{From: "app@sender.example", To: []queue.RecipientParams{{Addr: to}}}
-			id, err := w.q.Enqueue(contextBackground(), "", env, []byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return id
+			return w.enqueueEnv(queue.Envelope{From: "app@sender.example", To: []queue.RecipientParams{{Addr: to}}}, body)
 		}
 		const eightBit = "Subject: hi\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n"
 		const sevenBit = "Subject: hi\r\n\r\nplain ASCII\r\n"

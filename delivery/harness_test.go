@@ -176,7 +176,12 @@ func (w *world) enqueue(from string, to ...string) queue.ID {
 	for _, a := range to {
 		env.To = append(env.To, queue.RecipientParams{Addr: a})
 	}
-	body := "From: " + from + "\r\nSubject: test\r\n\r\nhello\r\n"
+	return w.enqueueEnv(env, "From: "+from+"\r\nSubject: test\r\n\r\nhello\r\n")
+}
+
+// enqueueEnv queues body under env.
+func (w *world) enqueueEnv(env queue.Envelope, body string) queue.ID {
+	w.t.Helper()
 	id, err := w.q.Enqueue(context.Background(), "", env, []byte(body))
 	if err != nil {
 		w.t.Fatal(err)
@@ -271,8 +276,6 @@ func (n *recordingNotifier) all(id queue.ID, addr string) []queue.Result {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
-
-func contextBackground() context.Context { return context.Background() }
 
 // recordingDialer records every address the engine dials. It dials only
 // loopback addresses and refuses the others as a firewall would, so that

@@ -233,10 +233,7 @@ func TestTLSReportMessagesIgnorePolicies(t *testing.T) {
 	w.publishSTS("rua.example", "version: STSv1\nmode: enforce\nmx: *.rua.example\nmax_age: 86400\n")
 	w.start()
 	env := queue.Envelope{From: "", Client: TLSReportClient, To: []queue.RecipientParams{{Addr: "tlsrpt@rua.example"}}}
-	id, err := w.q.Enqueue(contextBackground(), "", env, []byte("Subject: report\r\n\r\nx\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := w.enqueueEnv(env, "Subject: report\r\n\r\nx\r\n")
 	w.delivered(id, "tlsrpt@rua.example")
 	if ok, fails := w.reports.snapshot(); len(ok)+len(fails) != 0 || len(mx.Messages()) != 1 {
 		t.Errorf("report sessions reported %v %v; want none", ok, fails)

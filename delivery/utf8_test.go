@@ -19,13 +19,7 @@ func TestDeliver_SMTPUTF8OnlyWhenNeeded(t *testing.T) {
 		utf8 := w.mx("utf8.example", 10, smtptest.Options{SMTPUTF8: true})
 		w.start()
 		send := func(to, body string) queue.ID {
-			t.Helper()
-			env := queue.Envelope{From: "app@sender.example", UTF8: true, To: []queue.RecipientParams{{Addr: to}}}
-			id, err := w.q.Enqueue(contextBackground(), "", env, []byte(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return id
+			return w.enqueueEnv(queue.Envelope{From: "app@sender.example", UTF8: true, To: []queue.RecipientParams{{Addr: to}}}, body)
 		}
 		tests := []struct {
 			name, to, body string

@@ -82,14 +82,7 @@ func (w *tlsWorld) mxCert(domain string, pref int, opts smtptest.Options, cert f
 	return s, host
 }
 
-func (w *tlsWorld) issued(host string) *testcert.Pair {
-	w.t.Helper()
-	p, err := w.ca.Issue(host, host)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return p
-}
+func (w *tlsWorld) issued(host string) *testcert.Pair { return w.ca.IssueHost(w.t, host) }
 
 func selfSigned(t testing.TB) func(string) *testcert.Pair {
 	return func(host string) *testcert.Pair {

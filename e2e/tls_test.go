@@ -69,14 +69,7 @@ func (e *tlsEnv) mxCert(domain string, pref int, cert func(host string) *testcer
 	return s, host
 }
 
-func (e *tlsEnv) issued(host string) *testcert.Pair {
-	e.t.Helper()
-	p, err := e.ca.Issue(host, host)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return p
-}
+func (e *tlsEnv) issued(host string) *testcert.Pair { return e.ca.IssueHost(e.t, host) }
 
 func (e *tlsEnv) selfSigned(host string) *testcert.Pair {
 	e.t.Helper()

@@ -67,10 +67,7 @@ func (w *world) cache(cfg mtasts.Config, guard ...netguard.Guard) *mtasts.Cache 
 func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.HandlerFunc) *ststest.Server {
 	w.t.Helper()
 	if cert == nil {
-		var err error
-		if cert, err = testCA.Issue("mta-sts."+domain, "mta-sts."+domain); err != nil {
-			w.t.Fatal(err)
-		}
+		cert = testCA.IssueHost(w.t, "mta-sts."+domain)
 	}
 	ip := w.net.NextIP()
 	ps := ststest.NewServer(w.t, w.net.Addr(ip), cert.TLS, h)

@@ -66,14 +66,7 @@ func (w *world) publishSTS(domain, policy string) {
 	w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=1"`})
 }
 
-func (w *world) issue(host string) *testcert.Pair {
-	w.t.Helper()
-	p, err := w.ca.Issue(host, host)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return p
-}
+func (w *world) issue(host string) *testcert.Pair { return w.ca.IssueHost(w.t, host) }
 
 // tlsaOf is the 3 1 1 record of cert, in zone-file form.
 func tlsaOf(p *testcert.Pair) string {

@@ -78,10 +78,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.ca, err = testcert.New("report test CA"); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := f.ca.Issue("reports.https.example", "reports.https.example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := f.ca.IssueHost(t, "reports.https.example")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

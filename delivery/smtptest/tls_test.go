@@ -154,10 +154,7 @@ func TestGivenCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Issue("mx.issued.example", "mx.issued.example")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := ca.IssueHost(t, "mx.issued.example")
 	s := smtptest.NewServer(t, smtptest.Options{Certificate: &cert.TLS})
 	c, err := smtp.DialStartTLS(s.Addr(), &tls.Config{RootCAs: ca.Pool(), ServerName: "mx.issued.example"})
 	if err != nil {

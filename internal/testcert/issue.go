@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"testing"
 	"time"
 )
 
@@ -21,6 +22,17 @@ import (
 func (p *Pair) Issue(commonName string, hosts ...string) (*Pair, error) {
 	now := time.Now()
 	return p.issue(commonName, false, now.Add(-time.Hour), now.Add(24*time.Hour), hosts)
+}
+
+// IssueHost is Issue for one host, its common name and DNS name, failing
+// the test on an error.
+func (p *Pair) IssueHost(t testing.TB, host string) *Pair {
+	t.Helper()
+	c, err := p.Issue(host, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // IssueExpired is Issue with a certificate that expired an hour ago.

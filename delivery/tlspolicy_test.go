@@ -103,10 +103,8 @@ func (w *tlsWorld) tlsa(host string, usage int, cert *testcert.Pair) {
 // publishSTS serves an MTA-STS policy for domain on the world's port.
 func (w *tlsWorld) publishSTS(domain, policy string) {
 	w.t.Helper()
-	ip := w.net.NextIP()
-	ststest.NewServer(w.t, w.net.Addr(ip), w.issued("mta-sts."+domain).TLS, ststest.Policy(policy))
-	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
-	w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=1"`})
+	addr := w.net.Addr(w.net.NextIP())
+	ststest.NewServer(w.t, addr, w.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(w.dns, domain, "1")
 }
 
 // attemptLines are the engine's "delivery attempt" log lines for rcpt.

@@ -91,9 +91,7 @@ func (e *tlsEnv) publishSTS(domain, policy string) {
 	if err != nil {
 		e.t.Skipf("the MTA-STS policy host needs port 443 (RFC 8461 fixes it): %v", err)
 	}
-	ststest.Serve(e.t, l, e.issued("mta-sts."+domain).TLS, ststest.Policy(policy))
-	e.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
-	e.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=e2e1"`})
+	ststest.Serve(e.t, l, e.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(e.dns, domain, "e2e1")
 }
 
 // showsDeferral waits until `mxout queue show id` gives every reason in

@@ -69,13 +69,7 @@ func (w *world) policyServer(domain, id string, cert *testcert.Pair, h http.Hand
 	if cert == nil {
 		cert = testCA.IssueHost(w.t, "mta-sts."+domain)
 	}
-	ip := w.net.NextIP()
-	ps := ststest.NewServer(w.t, w.net.Addr(ip), cert.TLS, h)
-	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
-	if id != "" {
-		w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=` + id + `;"`})
-	}
-	return ps
+	return ststest.NewServer(w.t, w.net.Addr(w.net.NextIP()), cert.TLS, h).Publish(w.dns, domain, id)
 }
 
 // serve answers with body as the policy file.

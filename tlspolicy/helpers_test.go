@@ -60,10 +60,8 @@ func (w *world) policies(daneOn bool) *tlspolicy.Policies {
 // certificate of the CA, and publishes its TXT record.
 func (w *world) publishSTS(domain, policy string) {
 	w.t.Helper()
-	ip := w.net.NextIP()
-	ststest.NewServer(w.t, w.net.Addr(ip), w.issue("mta-sts."+domain).TLS, ststest.Policy(policy))
-	w.dns.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
-	w.dns.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=1"`})
+	addr := w.net.Addr(w.net.NextIP())
+	ststest.NewServer(w.t, addr, w.issue("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(w.dns, domain, "1")
 }
 
 func (w *world) issue(host string) *testcert.Pair { return w.ca.IssueHost(w.t, host) }

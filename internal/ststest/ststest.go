@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mxout/mxout/resolver/dnstest"
 )
 
 // WellKnown is the path of the policy file.
@@ -65,6 +67,18 @@ func (s *Server) Set(h http.Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.h = h
+}
+
+// Publish makes s the policy host of domain in zone: the A record of
+// mta-sts.<domain> is s's address and, unless id is "", the _mta-sts TXT
+// record is "v=STSv1; id=<id>;". It returns s.
+func (s *Server) Publish(zone *dnstest.Server, domain, id string) *Server {
+	ip, _, _ := net.SplitHostPort(s.Addr)
+	zone.Set("mta-sts."+domain, dnstest.Record{Type: "A", Value: ip})
+	if id != "" {
+		zone.Set("_mta-sts."+domain, dnstest.Record{Type: "TXT", Value: `"v=STSv1; id=` + id + `;"`})
+	}
+	return s
 }
 
 // Hits is how many requests the server got.

@@ -130,6 +130,26 @@ var stsPolicy = tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: "mail.example", St
 // TestReportsSentAtWindowEnd counts sessions for three domains, one
 // reporting by mail, one over HTTPS and one not at all, and reads both
 // reports back as JSON.
+// runUntilEnd runs r until the test ends.
+func runUntilEnd(t *testing.T, r *tlsrpt.Reporter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// within receives from ch, failing the test with msg after a minute.
+func within[T any](t *testing.T, ch <-chan T, msg string) T {
+	t.Helper()
+	var v T
+	select {
+	case v = <-ch:
+	case <-time.After(time.Minute):
+		t.Fatal(msg)
+	}
+	return v
+}
+
 func TestReportsSentAtWindowEnd(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -149,22 +169,9 @@ func TestReportsSentAtWindowEnd(t *testing.T) {
 	r.Failure(dane, tlsrpt.Failure{Result: tlsrpt.StartTLSNotSupported, ReceivingMX: "mx.https.example"})
 	r.Success(tlsrpt.Policy{Type: tlsrpt.PolicyNotFound, Domain: "quiet.example"})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	var id queue.ID
-	select {
-	case id = <-f.mailer.ids:
-	case <-time.After(time.Minute):
-		t.Fatal("no report mail within a minute of the window's end")
-	}
-	select {
-	case <-f.posts.got:
-	case <-time.After(time.Minute):
-		t.Fatal("no report POST within a minute of the window's end")
-	}
+	runUntilEnd(t, r)
+	id := within(t, f.mailer.ids, "no report mail within a minute of the window's end")
+	within(t, f.posts.got, "no report POST within a minute of the window's end")
 	m, err := f.q.Get(id)
 	if err != nil {
 		t.Fatal(err)
@@ -243,16 +250,8 @@ func TestCountsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	second.Success(stsPolicy)
-	ctx, cancel = context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- second.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	var id queue.ID
-	select {
-	case id = <-f.mailer.ids:
-	case <-time.After(time.Minute):
-		t.Fatal("no report within a minute")
-	}
+	runUntilEnd(t, second)
+	id := within(t, f.mailer.ids, "no report within a minute")
 	body, err := f.q.Body(id)
 	if err != nil {
 		t.Fatal(err)
@@ -283,15 +282,8 @@ func TestReportRetried(t *testing.T) {
 	}
 	tlsrpt.SetFlushEvery(r, 10*time.Millisecond)
 	r.Success(tlsrpt.Policy{Type: tlsrpt.PolicyNotFound, Domain: "https.example"})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-f.posts.got:
-	case <-time.After(time.Minute):
-		t.Fatal("the report was not sent again after two refusals")
-	}
+	runUntilEnd(t, r)
+	within(t, f.posts.got, "the report was not sent again after two refusals")
 	if n := f.posts.fail.Load(); n >= 0 {
 		t.Errorf("%d refusals left; the report went through without retrying", n+1)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mxout/mxout/dkim"
+	"github.com/mxout/mxout/internal/dnsname"
 	"github.com/mxout/mxout/internal/header"
 )
 
@@ -69,21 +70,4 @@ func validHeaders(v *validator, key string, names []string, mayBeEmpty bool) {
 // in ASCII: dot-separated labels of letters, digits, '-' and '_', each
 // 1-63 octets, with an optional final dot. mxout import checks names with
 // it, so that what it writes loads.
-func IsDNSName(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func IsDNSName(s string) bool { return dnsname.Valid(strings.TrimSuffix(s, ".")) }

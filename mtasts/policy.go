@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/internal/dnsname"
 )
 
 // Mode is what a policy asks of senders.
@@ -125,23 +127,7 @@ func (p *Policy) set(key, value string) error {
 }
 
 // validPattern accepts a host name, optionally behind "*.".
-func validPattern(pat string) bool {
-	name := strings.TrimPrefix(pat, "*.")
-	if name == "" || len(name) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !isAlnum(c) && c != '-' && c != '_' {
-				return false
-			}
-		}
-	}
-	return true
-}
+func validPattern(pat string) bool { return dnsname.Valid(strings.TrimPrefix(pat, "*.")) }
 
 // Lines is the policy in its canonical text form, one field a line, as a
 // TLS report's policy-string gives it (RFC 8460 §4.4).

@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,9 +12,7 @@ import (
 // (no root needed).
 func TestPackage_DebContents(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb is not installed")
-	}
+	need(t, "dpkg-deb", "")
 	r := tagged(t)
 	deb := artefact(t, r, "mxout_9.9.9-1_*.deb")
 	list, err := run(".", "dpkg-deb", "--contents", deb)
@@ -60,11 +57,8 @@ func TestPackage_DebInstallAndRemove(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("not root: the .deb is not installed")
 	}
-	for _, tool := range []string{"dpkg", "dpkg-query"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	need(t, "dpkg", "")
+	need(t, "dpkg-query", "")
 	r := tagged(t)
 	deb := artefact(t, r, "mxout_9.9.9-1_*.deb")
 	unlock := lockFile(t, filepath.Join(os.TempDir(), "mxout-deb-test.lock")) // one such test at a time on a machine
@@ -172,9 +166,7 @@ func lockFile(t *testing.T, path string) (unlock func()) {
 // is installed.
 func TestPackage_RPM(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("rpm"); err != nil {
-		t.Skip("rpm is not installed (Debian package rpm)")
-	}
+	need(t, "rpm", "Debian package rpm")
 	r := tagged(t)
 	pkg := artefact(t, r, "mxout-9.9.9-1.*.rpm")
 	q := func(args ...string) string {

@@ -47,9 +47,7 @@ func podmanRunFlags(t *testing.T, image string) []string {
 // without AUTH, and queues a message from a user who authenticated.
 func TestImage_RelaysForAuthenticatedUsersOnly(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("podman is not installed (Debian package podman): make image is not tested")
-	}
+	need(t, "podman", "Debian package podman; make image is not tested")
 	r := tagged(t)
 	suffix := make([]byte, 4)
 	rand.Read(suffix)

@@ -22,9 +22,7 @@ func makeInstall(t *testing.T, vars ...string) (string, error) {
 
 func TestMakeInstall(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	need(t, "make", "")
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "build", "mxout")
 	tests := []struct {
@@ -129,9 +127,7 @@ func TestMakeInstall(t *testing.T) {
 
 func TestMakeInstall_KeepsAnotherMTAsSendmail(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	need(t, "make", "")
 	tmp := t.TempDir()
 	root := filepath.Join(tmp, "root")
 	postfixSendmail := filepath.Join(root, "usr/sbin/sendmail")
@@ -153,12 +149,8 @@ func TestMakeInstall_KeepsAnotherMTAsSendmail(t *testing.T) {
 // The unit as installed passes systemd's own checks.
 func TestUnit_SystemdAnalyzeVerify(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze is not installed (Debian package systemd); the unit is not verified")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	need(t, "systemd-analyze", "Debian package systemd; the unit is not verified")
+	need(t, "make", "")
 	prefix := t.TempDir()
 	// No DESTDIR, so ExecStart names a binary that exists, as verify wants.
 	if out, err := makeInstall(t, "BIN="+filepath.Join(prefix, "build", "mxout"), "PREFIX="+prefix, "SYSCONFDIR="+prefix+"/etc"); err != nil {

@@ -44,14 +44,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// need skips the test where tool is not installed; hint, when not empty,
+// says more (the package that has it, what goes untested).
+func need(t *testing.T, tool, hint string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if hint != "" {
+			t.Skipf("%s is not installed (%s)", tool, hint)
+		}
+		t.Skipf("%s is not installed", tool)
+	}
+}
+
 // tagged returns the release, or skips the test where make or git is
 // missing.
 func tagged(t *testing.T) release {
 	t.Helper()
 	for _, tool := range []string{"make", "git", "tar", "gzip", "sha256sum"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
+		need(t, tool, "")
 	}
 	root := repoRoot(t)
 	releaseOnce.Do(func() { theRelease = buildRelease(root) })

@@ -46,9 +46,7 @@ func executableFormat(head []byte) string {
 // the test outside one (a source tarball).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	need(t, "git", "")
 	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		t.Skip("not a git checkout")

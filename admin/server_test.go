@@ -14,20 +14,14 @@ import (
 	"time"
 
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 )
 
 func openQueue(t *testing.T) *queue.Queue {
 	t.Helper()
-	q, err := queue.Open(queue.Options{
-		Dir: t.TempDir(), MinFreeBytes: 1, MaxMessageBytes: 1 << 20, LeaseDuration: 30 * time.Second,
-		MemtableBytes: 2 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
-		ValueLogFileBytes: 4 << 20, ValueThreshold: 1024,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	return q
+	opts := queuetest.Options(t.TempDir())
+	opts.MaxMessageBytes = 1 << 20
+	return queuetest.Open(t, opts)
 }
 
 // served is an API server on a loopback TCP port and on a unix socket.

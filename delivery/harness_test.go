@@ -16,6 +16,7 @@ import (
 	"github.com/mxout/mxout/internal/testnet"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
@@ -97,15 +98,7 @@ func newWorld(t testing.TB) *world {
 	w := &world{t: t, dns: dnstest.NewServer(t, nil), notes: &recordingNotifier{}}
 	w.net = testnet.New(t)
 	w.port = w.net.Port
-	q, err := queue.Open(queue.Options{
-		Dir: t.TempDir(), MinFreeBytes: 1, LeaseDuration: 30 * time.Second,
-		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
-		ValueLogFileBytes: 8 << 20, ValueThreshold: 1024,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.q = q
+	w.q = queuetest.Open(t, queuetest.Options(t.TempDir()))
 	w.cfg = Config{
 		Workers: 4, Port: w.port, HeloName: "relay.test.invalid", TLS: configs.TLSOpportunistic,
 		MaxConnectionsPerDomain: 4, MaxMessagesPerConnection: 100, ConnectionIdleTimeout: 2 * time.Second,

@@ -11,7 +11,7 @@ import (
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/internal/testwait"
-	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 )
 
 func TestLeaseRetry_Doubles(t *testing.T) {
@@ -64,15 +64,9 @@ func TestEngine_WaitsBelowTheDiskReserve(t *testing.T) {
 	disk := &freeSpace{}
 	disk.bytes.Store(1 << 40)
 	w.q.Close()
-	q, err := queue.Open(queue.Options{
-		Dir: t.TempDir(), MinFreeBytes: 64 << 20, LeaseDuration: 30 * time.Second,
-		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
-		ValueLogFileBytes: 8 << 20, ValueThreshold: 1024, FreeSpace: disk.free,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.q = q
+	opts := queuetest.Options(t.TempDir())
+	opts.MinFreeBytes, opts.FreeSpace = 64<<20, disk.free
+	w.q = queuetest.Open(t, opts)
 	mx := w.mx("reserve.example", 10, smtptest.Options{})
 	logs := &testlog.Buffer{}
 	w.cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -11,6 +11,7 @@ import (
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/mtasts"
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 	"github.com/mxout/mxout/resolver/dnstest"
 )
 
@@ -83,13 +84,10 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	ps := w.policyServer("restart.example", "a1", nil, serve(enforcePolicy))
 	w.policyServer("short.example", "s1", nil, serve("version: STSv1\nmode: enforce\nmx: mx.short.example\nmax_age: 60\n"))
 	clk := w.clk
-	opts := queue.Options{Dir: t.TempDir(), MinFreeBytes: 1, LeaseDuration: time.Minute, MemtableBytes: 4 << 20, NumMemtables: 2, ValueLogFileBytes: 8 << 20, ValueThreshold: 1024}
+	opts := queuetest.Options(t.TempDir())
 	open := func() (*queue.Queue, *mtasts.Cache) {
 		t.Helper()
-		q, err := queue.Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := queuetest.Open(t, opts)
 		kv, err := q.KV("mta-sts")
 		if err != nil {
 			t.Fatal(err)

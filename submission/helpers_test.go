@@ -23,6 +23,7 @@ import (
 	"github.com/mxout/mxout/internal/testlog"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 )
 
 // testNow is the clock of every test server.
@@ -108,25 +109,10 @@ func start(t *testing.T, cfg Config, q Queue, mode configs.TLSMode) *harness {
 // sizes; free, if not nil, replaces statfs.
 func openQueue(t *testing.T, free func(string) (int64, error)) *queue.Queue {
 	t.Helper()
-	q, err := queue.Open(queue.Options{
-		Dir:               t.TempDir(),
-		MinFreeBytes:      1 << 20,
-		MaxMessageBytes:   64 << 10,
-		LeaseDuration:     time.Minute,
-		MemtableBytes:     4 << 20,
-		NumMemtables:      2,
-		BlockCacheBytes:   1 << 20,
-		IndexCacheBytes:   1 << 20,
-		ValueLogFileBytes: 8 << 20,
-		ValueThreshold:    1024,
-		Now:               testNow,
-		FreeSpace:         free,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	return q
+	opts := queuetest.Options(t.TempDir())
+	opts.MinFreeBytes, opts.MaxMessageBytes, opts.LeaseDuration = 1<<20, 64<<10, time.Minute
+	opts.Now, opts.FreeSpace = testNow, free
+	return queuetest.Open(t, opts)
 }
 
 // fakeQueue records enqueued messages, or fails with err.

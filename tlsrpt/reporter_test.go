@@ -20,6 +20,7 @@ import (
 	"github.com/mxout/mxout/internal/testcert"
 	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 	"github.com/mxout/mxout/resolver"
 	"github.com/mxout/mxout/resolver/dnstest"
 	"github.com/mxout/mxout/tlsrpt"
@@ -51,15 +52,6 @@ type posts struct {
 	types  []string
 	got    chan struct{}
 	fail   atomic.Int64 // answer this many POSTs with 500
-}
-
-func openQueue(t *testing.T, dir string) *queue.Queue {
-	t.Helper()
-	q, err := queue.Open(queue.Options{Dir: dir, MinFreeBytes: 1, LeaseDuration: time.Minute, MemtableBytes: 4 << 20, NumMemtables: 2, ValueLogFileBytes: 8 << 20, ValueThreshold: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
 }
 
 type fixture struct {
@@ -111,8 +103,7 @@ func newFixture(t *testing.T) *fixture {
 	if f.res, err = resolver.New(resolver.Config{Servers: []string{f.dns.Addr}, Timeout: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	f.q = openQueue(t, t.TempDir())
-	t.Cleanup(func() { f.q.Close() })
+	f.q = queuetest.Open(t, queuetest.Options(t.TempDir()))
 	f.mailer = &queueMailer{q: f.q, ids: make(chan queue.ID, 10)}
 	return f
 }

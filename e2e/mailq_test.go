@@ -73,6 +73,10 @@ func TestMailq_PostfixFormatReadByCheckMailq(t *testing.T) {
 	slow.OnMessage(func(smtptest.Message) { <-release }) // the delivery stays in flight
 	t.Cleanup(func() { close(release) })
 	adminAddr, overrides := adminOverrides(t)
+	// One attempt each, then nothing until the test ends: a greylisted
+	// message retried on the relay's schedule would be in flight ("*") in
+	// one listing and deferred in the next.
+	overrides["delivery"] = map[string]any{"retry": map[string]any{"initial": "1h", "max_interval": "1h"}}
 	r := e.newRelay(overrides).start()
 	env := []string{"MXOUT_CONFIG=" + r.configPath, "TZ=UTC"}
 	link := filepath.Join(t.TempDir(), "mailq")
@@ -108,7 +112,8 @@ func TestMailq_PostfixFormatReadByCheckMailq(t *testing.T) {
 		return m
 	}
 	testwait.For(t, 30*time.Second, "the greylisted message deferred, the other in flight", func() bool {
-		return show(greyID).Recipients[0].LastResponse != "" && show(slowID).State == "inflight"
+		grey := show(greyID)
+		return grey.State == "deferred" && grey.Recipients[0].LastResponse != "" && show(slowID).State == "inflight"
 	})
 
 	out, stderr, code = runBinary(t, r.dir, "", env, "", "sendmail", "-bp")

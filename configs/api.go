@@ -56,6 +56,9 @@ type Webhooks struct {
 
 // WebhookEndpoint is one receiver of events.
 type WebhookEndpoint struct {
+	// Name, when set, is how logs and metrics name the endpoint; without
+	// it they show the URL's scheme, host and port and a hash of the rest.
+	Name string `mapstructure:"name" yaml:"name"`
 	// URL is http:// or https://; set by the operator and trusted.
 	URL string `mapstructure:"url" yaml:"url"`
 	// Secret keys the HMAC-SHA256 of the Mxout-Signature header.
@@ -83,6 +86,8 @@ const (
 	// MaxWebhookEndpoints bounds webhooks.endpoints: each is a goroutine
 	// and a label value of the webhook metrics.
 	MaxWebhookEndpoints = 50
+	// MaxWebhookNameLen bounds webhooks.endpoints[].name, a label value.
+	MaxWebhookNameLen = 64
 	// MaxWebhookBatch bounds webhooks.batch_size.
 	MaxWebhookBatch = 1000
 )
@@ -118,12 +123,19 @@ func (a *API) validate(v *validator) {
 }
 
 // validKeyName accepts names that are safe in logs and label values.
-func validKeyName(s string) bool {
-	if s == "" || len(s) > MaxKeyNameLen {
+func validKeyName(s string) bool { return isShortName(s, MaxKeyNameLen, "._-@") }
+
+// validWebhookName accepts names that are safe as label values and in logs.
+func validWebhookName(s string) bool { return isShortName(s, MaxWebhookNameLen, "._-") }
+
+// isShortName reports whether s is 1 to max ASCII letters, digits and
+// runes of punct.
+func isShortName(s string, max int, punct string) bool {
+	if s == "" || len(s) > max {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@", r)) {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(punct, r)) {
 			return false
 		}
 	}
@@ -136,12 +148,18 @@ func (e *Events) validate(v *validator) {
 
 func (w *Webhooks) validate(v *validator) {
 	v.check(len(w.Endpoints) <= MaxWebhookEndpoints, "webhooks.endpoints", len(w.Endpoints), fmt.Sprintf("must list at most %d endpoints", MaxWebhookEndpoints))
-	urls := map[string]bool{}
+	urls, names := map[string]bool{}, map[string]bool{}
 	for i, e := range w.Endpoints {
 		key := fmt.Sprintf("webhooks.endpoints[%d]", i)
-		v.check(validWebhookURL(e.URL), key+".url", e.URL, "must be an http:// or https:// URL with a host")
-		v.check(!urls[e.URL], key+".url", e.URL, "is listed twice")
+		// Errors show the URL up to its host: the rest may hold a token.
+		v.check(validWebhookURL(e.URL), key+".url", urlOrigin(e.URL), "must be an http:// or https:// URL with a host")
+		v.check(!urls[e.URL], key+".url", urlOrigin(e.URL), "is listed twice")
 		urls[e.URL] = true
+		if e.Name != "" {
+			v.check(validWebhookName(e.Name), key+".name", e.Name, fmt.Sprintf("must be 1 to %d letters, digits, '.', '_' or '-'", MaxWebhookNameLen))
+			v.check(!names[e.Name], key+".name", e.Name, "is the name of another endpoint")
+			names[e.Name] = true
+		}
 		v.check(e.Secret != "", key+".secret", e.Secret, "must not be empty: receivers check the signature with it")
 		for j, t := range e.Events {
 			_, err := events.ParseType(t)
@@ -155,6 +173,23 @@ func (w *Webhooks) validate(v *validator) {
 	v.check(w.Timeout >= 100*time.Millisecond && w.Timeout <= 5*time.Minute, "webhooks.timeout", w.Timeout, "must be between 100ms and 5m")
 	v.check(w.Retry.Initial >= 100*time.Millisecond, "webhooks.retry.initial", w.Retry.Initial, "must be at least 100ms")
 	v.check(w.Retry.MaxInterval >= w.Retry.Initial, "webhooks.retry.max_interval", w.Retry.MaxInterval, "must be at least webhooks.retry.initial")
+}
+
+// urlOrigin is s up to its host, then "/..." when there is more: what a
+// config error may show of a webhook URL.
+func urlOrigin(s string) string {
+	u, err := url.Parse(s)
+	if s == "" {
+		return s
+	}
+	if err != nil || u.Host == "" {
+		return "(not shown: not a URL with a host)"
+	}
+	origin := u.Scheme + "://" + u.Host
+	if origin == s {
+		return s
+	}
+	return origin + "/..."
 }
 
 func validWebhookURL(s string) bool {

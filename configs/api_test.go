@@ -69,6 +69,9 @@ func TestAPI_BadValuesNameTheKey(t *testing.T) {
 		{"no secret", "webhooks: {endpoints: [{url: 'http://127.0.0.1:1/'}]}", "webhooks.endpoints[0].secret"},
 		{"unknown event type", "webhooks: {endpoints: [{url: 'http://127.0.0.1:1/', secret: s, events: [opened]}]}", "webhooks.endpoints[0].events[0]"},
 		{"duplicate url", "webhooks: {endpoints: [{url: 'http://h/', secret: s}, {url: 'http://h/', secret: t}]}", "webhooks.endpoints[1].url"},
+		{"name with a slash", "webhooks: {endpoints: [{name: a/b, url: 'http://h/1', secret: s}]}", "webhooks.endpoints[0].name"},
+		{"name too long", "webhooks: {endpoints: [{name: " + strings.Repeat("n", 65) + ", url: 'http://h/1', secret: s}]}", "webhooks.endpoints[0].name"},
+		{"duplicate name", "webhooks: {endpoints: [{name: crm, url: 'http://h/1', secret: s}, {name: crm, url: 'http://h/2', secret: s}]}", "webhooks.endpoints[1].name"},
 		{"batch too big", "webhooks: {batch_size: 5000}", "webhooks.batch_size"},
 		{"zero timeout", "webhooks: {timeout: 0s}", "webhooks.timeout"},
 		{"retry max below initial", "webhooks: {retry: {initial: 1m, max_interval: 10s}}", "webhooks.retry.max_interval"},
@@ -78,4 +81,46 @@ func TestAPI_BadValuesNameTheKey(t *testing.T) {
 		tests[i].wantKey += ":"
 	}
 	testRefused(t, tests)
+}
+
+// A webhook URL may hold the receiver's token (path or query); the errors
+// about it, which reach the log on a reload, show no more than the host.
+func TestWebhooks_URLErrorsHideTheToken(t *testing.T) {
+	t.Parallel()
+	_, err := Load(writeConfig(t, `
+webhooks:
+  endpoints:
+    - {url: "https://hooks.example.com/T0/B0/Xq7PathSecret?token=Wm4QuerySecret", secret: s}
+    - {url: "https://hooks.example.com/T0/B0/Xq7PathSecret?token=Wm4QuerySecret", secret: s}
+    - {url: "ftp://files.example.com/Hv8FtpSecret", secret: s}
+`))
+	if err == nil {
+		t.Fatal("a duplicate and an ftp URL accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Secret") {
+		t.Errorf("the error shows the URL's token: %s", msg)
+	}
+	for _, want := range []string{`webhooks.endpoints[1].url: is listed twice (got "https://hooks.example.com/..."`, "webhooks.endpoints[2].url"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not name %s", msg, want)
+		}
+	}
+}
+
+// name is optional; when set, it is loaded as written.
+func TestWebhooks_NameLoads(t *testing.T) {
+	t.Parallel()
+	c, err := Load(writeConfig(t, `
+webhooks:
+  endpoints:
+    - {name: crm-prod_1.x, url: "https://hooks.example.com/T0/B0/tok", secret: s}
+    - {url: "https://hooks.example.com/other", secret: s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps := c.Webhooks.Endpoints; eps[0].Name != "crm-prod_1.x" || eps[1].Name != "" {
+		t.Errorf("names %q, %q", eps[0].Name, eps[1].Name)
+	}
 }

@@ -26,7 +26,8 @@ var (
 )
 
 // NewApps builds the instruments and registers them on reg; endpoints are
-// the webhook endpoints' labels (URLs without their passwords).
+// the webhook endpoints' labels (webhook.Endpoint.Label: a name, or the
+// URL's scheme, host and port and a hash of the rest).
 func NewApps(reg prometheus.Registerer, endpoints []string) *Apps {
 	a := &Apps{
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -25,7 +26,7 @@ const maxAnswer = 64 << 10
 type endpoint struct {
 	s          *Sender
 	ep         Endpoint
-	label      string // the URL without its password: logs and metrics
+	label      string // Endpoint.Label: logs and metrics
 	cursorName string
 
 	mu     sync.Mutex
@@ -187,7 +188,7 @@ func (e *endpoint) send(ctx context.Context, batch []*events.Event) (string, err
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.ep.URL, bytes.NewReader(body))
 	if err != nil {
-		return ResultError, err
+		return ResultError, withoutURL(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, Sign(e.ep.Secret, cfg.Now(), body))
@@ -196,6 +197,7 @@ func (e *endpoint) send(ctx context.Context, batch []*events.Event) (string, err
 	}
 	resp, err := cfg.Client.Do(req)
 	if err != nil {
+		err = withoutURL(err)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ResultTimeout, err
 		}
@@ -209,4 +211,15 @@ func (e *endpoint) send(ctx context.Context, batch []*events.Event) (string, err
 		return ResultStatus, fmt.Errorf("answered %s", resp.Status)
 	}
 	return ResultOK, nil
+}
+
+// withoutURL drops the URL that net/http's errors quote (*url.Error): it
+// may hold the receiver's token, and the logs name the endpoint by its
+// label instead.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

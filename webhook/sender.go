@@ -45,6 +45,9 @@ const (
 
 // Endpoint is one receiver.
 type Endpoint struct {
+	// Name, when set, is the endpoint's label; configs checked it is a
+	// short token, unique among the endpoints.
+	Name   string
 	URL    string
 	Secret string
 	// Filter selects the events sent; the others are skipped.
@@ -85,7 +88,7 @@ type Sender struct {
 
 // Status is an endpoint's backlog, for the metrics.
 type Status struct {
-	// Endpoint is the URL without its password.
+	// Endpoint is the endpoint's Label.
 	Endpoint string
 	// Backlog counts the events written after the endpoint's acknowledged
 	// position, including those its filter will skip.
@@ -129,10 +132,14 @@ func New(cfg Config, log Log) (*Sender, error) {
 func (s *Sender) newEndpoint(ep Endpoint) (*endpoint, error) {
 	u, err := url.Parse(ep.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook %q: want an http or https URL", ep.URL)
+		return nil, errors.New("webhook: want an http or https URL with a host")
 	}
-	sum := sha256.Sum256([]byte(ep.URL))
-	e := &endpoint{s: s, ep: ep, label: Label(ep.URL), cursorName: "webhook:" + hex.EncodeToString(sum[:16])}
+	e := &endpoint{s: s, ep: ep, label: ep.Label(), cursorName: cursorName(ep.URL)}
+	for _, other := range s.eps {
+		if other.label == e.label {
+			return nil, fmt.Errorf("webhook %s: two endpoints have this label; give them names", e.label)
+		}
+	}
 	pos, ok, err := s.log.EventCursor(e.cursorName)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", e.label, err)
@@ -150,14 +157,34 @@ func (s *Sender) newEndpoint(ep Endpoint) (*endpoint, error) {
 	return e, nil
 }
 
-// Label is how logs and metrics name the endpoint at rawURL: the URL
-// without its password.
-func Label(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
+// cursorName is where the queue keeps the position of the endpoint at
+// rawURL. It depends on the URL alone (not on Name), so that renaming an
+// endpoint, or upgrading, neither resends nor skips events.
+func cursorName(rawURL string) string {
+	sum := sha256.Sum256([]byte(rawURL))
+	return "webhook:" + hex.EncodeToString(sum[:16])
+}
+
+// Label is how logs and metrics name the endpoint. Receivers often take a
+// token in the URL (in the path, Slack-style, or the query), so the label
+// never shows more than the scheme, host and port: it is Name when set;
+// else scheme://host[:port] when that is the whole URL; else that,
+// "/...#" and the first 8 hex digits of the URL's SHA-256 (the start of
+// its cursor name), which keeps two endpoints on one host apart.
+func (ep Endpoint) Label() string {
+	if ep.Name != "" {
+		return ep.Name
+	}
+	u, err := url.Parse(ep.URL)
+	if err != nil || u.Host == "" {
 		return "(bad URL)"
 	}
-	return u.Redacted()
+	origin := u.Scheme + "://" + u.Host
+	if origin == ep.URL {
+		return origin
+	}
+	sum := sha256.Sum256([]byte(ep.URL))
+	return origin + "/...#" + hex.EncodeToString(sum[:4])
 }
 
 // Run posts events until ctx ends, each endpoint on its own goroutine,

@@ -42,12 +42,14 @@ type apps struct {
 // position here, before delivery writes the first event it must get.
 func (r *relay) startEvents(reg prometheus.Registerer) error {
 	c := r.cfg
+	hooks := webhookConfig(c, r.log)
 	var labels []string
-	for _, e := range c.Webhooks.Endpoints {
-		labels = append(labels, webhook.Label(e.URL))
+	for _, e := range hooks.Endpoints {
+		labels = append(labels, e.Label())
 	}
 	a := &r.apps
 	a.m = metrics.NewApps(reg, labels)
+	hooks.Observer = a.m
 	a.recorder = &events.Recorder{
 		DelayAfter: c.Delivery.Retry.DelayNoticeAfter,
 		Count:      func(t events.Type) { a.m.Event(string(t)) },
@@ -56,7 +58,7 @@ func (r *relay) startEvents(reg prometheus.Registerer) error {
 	a.stopHooks = cancel
 	if len(c.Webhooks.Endpoints) > 0 {
 		var err error
-		if a.hooks, err = webhook.New(webhookConfig(c, r.log, a.m), r.q); err != nil {
+		if a.hooks, err = webhook.New(hooks, r.q); err != nil {
 			return fmt.Errorf("webhooks.endpoints: %w", err)
 		}
 		metrics.RegisterWebhooks(reg, a.webhookStatus, nil)
@@ -66,14 +68,14 @@ func (r *relay) startEvents(reg prometheus.Registerer) error {
 	return nil
 }
 
-func webhookConfig(c *configs.Config, log *slog.Logger, m *metrics.Apps) webhook.Config {
+func webhookConfig(c *configs.Config, log *slog.Logger) webhook.Config {
 	w := c.Webhooks
 	cfg := webhook.Config{
 		BatchSize: w.BatchSize, Timeout: w.Timeout, RetryInitial: w.Retry.Initial, RetryMax: w.Retry.MaxInterval,
-		Retention: c.Events.Retention, UserAgent: "mxout/" + currentBuild().version, Observer: m, Logger: log,
+		Retention: c.Events.Retention, UserAgent: "mxout/" + currentBuild().version, Logger: log,
 	}
 	for _, e := range w.Endpoints {
-		ep := webhook.Endpoint{URL: e.URL, Secret: e.Secret, Filter: events.Filter{Names: e.Keys}}
+		ep := webhook.Endpoint{Name: e.Name, URL: e.URL, Secret: e.Secret, Filter: events.Filter{Names: e.Keys}}
 		for _, t := range e.Events {
 			ep.Filter.Types = append(ep.Filter.Types, events.Type(t)) // configs checked them
 		}

@@ -61,8 +61,11 @@ func TestPackage_DebInstallAndRemove(t *testing.T) {
 	need(t, "dpkg-query", "")
 	r := tagged(t)
 	deb := artefact(t, r, "mxout_9.9.9-1_*.deb")
-	unlock := lockFile(t, filepath.Join(os.TempDir(), "mxout-deb-test.lock")) // one such test at a time on a machine
-	defer unlock()
+	// One such test at a time on a machine, until its cleanup below has
+	// purged the package: registered first, the unlock runs last (a
+	// deferred one ran before the purge, and a test waiting for the lock
+	// found the package installed and skipped).
+	t.Cleanup(lockFile(t, filepath.Join(os.TempDir(), "mxout-deb-test.lock")))
 	if st, _ := run(".", "dpkg-query", "--show", "--showformat=${db:Status-Status}", "mxout"); st != "" && st != "not-installed" {
 		t.Skipf("an mxout package is on this machine (%s): not touching it", st)
 	}

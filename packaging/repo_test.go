@@ -46,10 +46,10 @@ func executableFormat(head []byte) string {
 // the test outside one (a source tarball).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	need(t, "git", "")
+	needRelease(t, "git")
 	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
-		t.Skip("not a git checkout")
+		skipRelease(t, "not a git checkout")
 	}
 	return strings.TrimSpace(string(out))
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -52,10 +53,8 @@ func TestAlerts_EveryAlertHasARunbook(t *testing.T) {
 				t.Errorf("%s has no section \"## %s\" in %s", r.Alert, r.Alert, runbookFile)
 				continue
 			}
-			for _, part := range []string{"**What it means.**", "**What to check.**", "**What to do.**"} {
-				if !strings.Contains(body, part) {
-					t.Errorf("%s: the runbook section lacks %s", r.Alert, part)
-				}
+			for _, problem := range runbookSectionProblems(body) {
+				t.Errorf("%s: the runbook section %s", r.Alert, problem)
 			}
 		}
 	}
@@ -68,6 +67,57 @@ func TestAlerts_EveryAlertHasARunbook(t *testing.T) {
 	for _, want := range []string{"MxoutCertificateExpiresSoon", "MxoutConfigReloadFailed"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("%s has no alert %s", alertsFile, want)
+		}
+	}
+}
+
+// runbookParts are the parts of a runbook section, in order.
+var runbookParts = []string{"**What it means.**", "**What to check.**", "**What to do.**"}
+
+// runbookSectionProblems says what a section's body lacks: a part, the
+// parts' order, or words in a part (a heading alone tells the operator
+// woken at night nothing).
+func runbookSectionProblems(body string) []string {
+	const minWords = 10
+	var problems []string
+	for i, part := range runbookParts {
+		at := strings.Index(body, part)
+		if at < 0 {
+			problems = append(problems, "lacks "+part)
+			continue
+		}
+		text := body[at+len(part):]
+		if i+1 < len(runbookParts) {
+			if next := strings.Index(text, runbookParts[i+1]); next >= 0 {
+				text = text[:next]
+			} else if strings.Contains(body, runbookParts[i+1]) {
+				problems = append(problems, "has "+runbookParts[i+1]+" before "+part)
+			}
+		}
+		if n := len(strings.Fields(text)); n < minWords {
+			problems = append(problems, fmt.Sprintf("says next to nothing under %s (%d words, want %d at least)", part, n, minWords))
+		}
+	}
+	return problems
+}
+
+func TestRunbookSectionProblems(t *testing.T) {
+	t.Parallel()
+	words := " one two three four five six seven eight nine ten\n\n"
+	tests := []struct {
+		name string
+		body string
+		want int
+	}{
+		{"complete", runbookParts[0] + words + runbookParts[1] + words + runbookParts[2] + words, 0},
+		{"a part missing", runbookParts[0] + words + runbookParts[2] + words, 1},
+		{"an empty part", runbookParts[0] + words + runbookParts[1] + "\n\n" + runbookParts[2] + words, 1},
+		{"an empty last part", runbookParts[0] + words + runbookParts[1] + words + runbookParts[2] + "\n", 1},
+		{"out of order", runbookParts[1] + words + runbookParts[0] + words + runbookParts[2] + words, 1},
+	}
+	for _, tt := range tests {
+		if got := runbookSectionProblems(tt.body); len(got) != tt.want {
+			t.Errorf("%s: %q, want %d problems", tt.name, got, tt.want)
 		}
 	}
 }

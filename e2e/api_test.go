@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mxout/mxout/delivery/smtptest"
+	"github.com/mxout/mxout/internal/testwait"
 )
 
 // mimeTypes is the MIME structure of an entity: "type[child child]".
@@ -171,5 +173,41 @@ func TestAPI_IdempotencyKeyOneDelivery(t *testing.T) {
 	msgs := mx.WaitMessages(t, 2, 20*time.Second)
 	if n := mx.MessageCount(); n != 2 || !bytes.Contains(msgs[1].Data, []byte("marker")) {
 		t.Errorf("%d deliveries; want the idempotent message once, then the marker", n)
+	}
+}
+
+// A SIGHUP applies api.keys: a key added to the file sends at once, a
+// key removed from it is refused.
+func TestAPI_SIGHUPReloadsKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	port, over := apiOverrides(t)
+	r := e.newRelay(over).start()
+	req := func(from string) string {
+		return `{"from":"` + from + `","to":["b@dest.example"],"text":"x"}`
+	}
+	if ans := apiSend(t, port, otherToken, req("a@other.example")); ans.status != http.StatusAccepted {
+		t.Fatalf("before the reload: %s", ans)
+	}
+	const thirdToken = "mxo_e2e-third-token"
+	r.config["api"].(map[string]any)["keys"] = []any{
+		map[string]any{"name": "app", "token_sha256": tokenHash(appToken), "allowed_senders": []any{"*@sender.example"}},
+		map[string]any{"name": "third", "token_sha256": tokenHash(thirdToken), "allowed_senders": []any{"*@third.example"}},
+	}
+	r.writeConfig()
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	testwait.For(t, 10*time.Second, "the reload log line", func() bool { return strings.Contains(r.logs(), "reloaded on SIGHUP") })
+	for _, tt := range []struct {
+		token, from string
+		status      int
+	}{
+		{otherToken, "a@other.example", http.StatusUnauthorized},
+		{thirdToken, "a@third.example", http.StatusAccepted},
+		{thirdToken, "a@sender.example", http.StatusForbidden},
+		{appToken, "a@sender.example", http.StatusAccepted},
+	} {
+		if ans := apiSend(t, port, tt.token, req(tt.from)); ans.status != tt.status {
+			t.Errorf("after the reload, %s as %s: %s, want %d", tt.token, tt.from, ans, tt.status)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func newAPIKeyCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "# The token for %q, shown only this once (mxout keeps only its SHA-256):\n%s\n\n", key.Name, token)
-			fmt.Fprintf(out, "# Add this entry under api.keys in the config file, then restart mxout:\n%s", entry)
+			fmt.Fprintf(out, "# Add this entry under api.keys in the config file, then reload mxout (SIGHUP):\n%s", entry)
 			if len(senders) == 0 && !strings.Contains(key.Name, "@") {
 				fmt.Fprintln(out, "# allowed_senders is empty: this key may send as no one; add patterns such as '*@example.com'.")
 			}

@@ -58,6 +58,9 @@ func dial(addr string) (*client, error) {
 	return c, nil
 }
 
+// abort drops a broken connection.
+func (c *client) abort() { c.conn.Close() }
+
 // Close ends the session politely.
 func (c *client) Close() {
 	_ = c.conn.SetDeadline(time.Now().Add(time.Second))

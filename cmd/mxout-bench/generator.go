@@ -27,6 +27,8 @@ func (g generator) Name() string {
 		return "go"
 	case g.load.Name() == "smtp-source" && g.sinks.Name() == "smtp-sink":
 		return "smtp-source"
+	case strings.HasPrefix(g.load.Name(), "api") && g.sinks.Name() == "go":
+		return g.load.Name()
 	}
 	return g.load.Name() + "+" + g.sinks.Name()
 }
@@ -49,6 +51,9 @@ type loader interface {
 	Name() string
 	Describe() string
 	supports(wl workload) error
+	// target is the address of rl that the load submits to, or why
+	// the load cannot run against rl.
+	target(rl relay) (string, error)
 	// drive sends wl's messages to addr, timing them on w's clock, and
 	// records each 250 it can tell apart in rec.
 	drive(addr string, w *world, wl workload, rec *recorder, domains []string) (loadResult, error)
@@ -80,6 +85,8 @@ func parseGenerators(spec string, w *world, tools postfixTools) ([]generator, er
 				sink = "go"
 			case "smtp-source":
 				sink = "smtp-sink"
+			case "api", "api-raw":
+				sink = "go"
 			}
 		}
 		g := generator{}
@@ -88,8 +95,10 @@ func parseGenerators(spec string, w *world, tools postfixTools) ([]generator, er
 			g.load = goLoad{}
 		case "smtp-source":
 			g.load = smtpSource{bin: tools.source}
+		case "api", "api-raw":
+			g.load = apiLoad{raw: load == "api-raw"}
 		default:
-			return nil, fmt.Errorf("--generators: unknown load %q (go, smtp-source)", load)
+			return nil, fmt.Errorf("--generators: unknown load %q (go, smtp-source, api, api-raw)", load)
 		}
 		switch sink {
 		case "go":
@@ -135,6 +144,8 @@ func (goLoad) Describe() string {
 }
 
 func (goLoad) supports(workload) error { return nil }
+
+func (goLoad) target(rl relay) (string, error) { return rl.Addr(), nil }
 
 func (goLoad) drive(addr string, w *world, wl workload, rec *recorder, domains []string) (loadResult, error) {
 	return drive(addr, w, newMessages(wl, rec, domains)), nil

@@ -100,9 +100,27 @@ type loadResult struct {
 	CPU time.Duration
 }
 
-// drive sends the workload's messages to addr from wl.Clients concurrent
-// connections and records each 250 in rec.
+// submitter is one client session with the relay: an SMTP connection
+// (client), or an HTTP client of mxout's send API (apiClient).
+type submitter interface {
+	// send submits one message and returns its accept latency. An error
+	// wrapping errTransaction is a refusal and the session goes on; any
+	// other error means the session is unusable.
+	send(from string, to []string, header, body []byte) (time.Duration, error)
+	// Close ends the session politely; abort drops a broken one.
+	Close()
+	abort()
+}
+
+// drive sends the workload's messages to the SMTP server at addr from
+// wl.Clients concurrent connections and records each 250 in rec.
 func drive(addr string, w *world, m *messages) loadResult {
+	return driveWith(w, m, func() (submitter, error) { return dial(addr) })
+}
+
+// driveWith sends the workload's messages from wl.Clients concurrent
+// sessions made by connect and records each acceptance in rec.
+func driveWith(w *world, m *messages, connect func() (submitter, error)) loadResult {
 	wl := m.wl
 	res := loadResult{Start: time.Duration(w.since()), Errors: map[string]int{}}
 	var (
@@ -120,7 +138,7 @@ func drive(addr string, w *world, m *messages) loadResult {
 	for range wl.Clients {
 		wg.Go(func() {
 			var lat []time.Duration
-			var c *client
+			var c submitter
 			defer func() {
 				if c != nil {
 					c.Close()
@@ -137,11 +155,11 @@ func drive(addr string, w *world, m *messages) loadResult {
 				from, to := m.envelope(seq)
 				header := m.header(seq, from, to)
 				var err error
-				// A broken connection is retried once on a new one (the
+				// A broken session is retried once on a new one (the
 				// relay may close sessions); a refusal is final.
 				for try := 0; try < 2; try++ {
 					if c == nil {
-						if c, err = dial(addr); err != nil {
+						if c, err = connect(); err != nil {
 							c = nil
 							continue
 						}
@@ -154,7 +172,7 @@ func drive(addr string, w *world, m *messages) loadResult {
 						break
 					}
 					if !errors.Is(err, errTransaction) {
-						c.conn.Close()
+						c.abort()
 						c = nil
 						continue
 					}

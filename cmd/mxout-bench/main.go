@@ -77,7 +77,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "/var/tmp", "where the queues go: a directory on the disk under test (not tmpfs)")
 	flag.StringVar(&relays, "relays", "mxout,postfix", "relays to measure, in order")
 	flag.StringVar(&workloads, "workloads", "small,multi,large,drain", "workloads to run: small, multi, large, drain")
-	flag.StringVar(&o.generators, "generators", "go,smtp-source", "load and sinks to measure with: go (this program's clients and sinks), smtp-source (Postfix's smtp-source and smtp-sink), or LOAD+SINK to mix them (go+smtp-sink, smtp-source+go)")
+	flag.StringVar(&o.generators, "generators", "go,smtp-source", "load and sinks to measure with: go (this program's clients and sinks), smtp-source (Postfix's smtp-source and smtp-sink), api or api-raw (this program's HTTP clients of mxout's send API, built or raw shape, and its sinks; mxout only), or LOAD+SINK to mix them (go+smtp-sink, smtp-source+go)")
 	flag.StringVar(&o.postfixLog, "postfix-log", "file", "where Postfix logs: file (maillog_file on the queue's disk, as mxout's log) or syslog (its default; on a machine without a syslog daemon the lines are lost)")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each workload per relay; the table shows medians")
 	flag.IntVar(&o.messages, "messages", 0, "messages per workload other than drain (0: each workload's default)")
@@ -175,6 +175,12 @@ func run(o options) error {
 		for i := range o.runs {
 			for _, c := range alternate(cells, i) {
 				for _, rl := range alternate(relays, i) {
+					if _, err := c.gen.load.target(rl); err != nil {
+						if i == 0 {
+							fmt.Fprintf(os.Stderr, "mxout-bench: %s with the %s generator against %s: skipped: %v\n", wl.Name, c.gen.Name(), rl.Name(), err)
+						}
+						continue
+					}
 					res, err := runStep(rl, wl, c.gen, w, base, i, o, guard)
 					if err != nil {
 						return err

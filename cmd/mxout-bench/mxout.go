@@ -49,6 +49,7 @@ type mxoutRelay struct {
 	port    int
 	metrics int
 	admin   int
+	api     int
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logFile *os.File
@@ -58,13 +59,16 @@ func (m *mxoutRelay) Name() string { return "mxout" }
 
 func (m *mxoutRelay) Addr() string { return fmt.Sprintf("127.0.0.1:%d", m.port) }
 
+// APIAddr is where the HTTP send API listens (api.go).
+func (m *mxoutRelay) APIAddr() string { return fmt.Sprintf("127.0.0.1:%d", m.api) }
+
 // MetricsURL is where the metrics (and, with profile, pprof) are served.
 func (m *mxoutRelay) MetricsURL() string { return fmt.Sprintf("http://127.0.0.1:%d", m.metrics) }
 
 func (m *mxoutRelay) Start(dst destinations, dir string) error {
 	m.dir = dir
 	var err error
-	for _, p := range []*int{&m.port, &m.metrics, &m.admin} {
+	for _, p := range []*int{&m.port, &m.metrics, &m.admin, &m.api} {
 		if *p, err = freePort(); err != nil {
 			return err
 		}
@@ -84,6 +88,8 @@ func (m *mxoutRelay) Start(dst destinations, dir string) error {
 		"resolver": map[string]any{"servers": []any{dst.DNS}, "timeout": "2s"},
 		"metrics":  metrics,
 		"admin":    map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", m.admin)},
+		// The send API, for the api generators; idle otherwise.
+		"api": map[string]any{"listen": m.APIAddr(), "keys": []any{benchKey()}},
 	}
 	for key, val := range m.set {
 		if err := setKey(cfg, key, val); err != nil {

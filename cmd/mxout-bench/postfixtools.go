@@ -50,6 +50,8 @@ func (s smtpSource) supports(wl workload) error {
 	return nil
 }
 
+func (smtpSource) target(rl relay) (string, error) { return rl.Addr(), nil }
+
 // smtpSourceArgs are the arguments of the i-th of n smtp-source processes.
 func smtpSourceArgs(addr string, wl workload, rec *recorder, domain string, i, n int) []string {
 	return []string{

@@ -87,7 +87,11 @@ func runOnce(rl relay, wl workload, g generator, w *world, dir, tag string, opts
 		stopProfile = p.startProfile(opts.profileDir, wl.Name, opts.profileSeconds)
 	}
 
-	lr, err := g.load.drive(rl.Addr(), w, wl, rec, dst.Domains)
+	addr, err := g.load.target(rl)
+	if err != nil {
+		return res, err
+	}
+	lr, err := g.load.drive(addr, w, wl, rec, dst.Domains)
 	if err != nil {
 		return res, err
 	}

@@ -196,7 +196,17 @@ func TestAPI_SIGHUPReloadsKeys(t *testing.T) {
 	}
 	r.writeConfig()
 	r.cmd.Process.Signal(syscall.SIGHUP)
-	testwait.For(t, 10*time.Second, "the reload log line", func() bool { return strings.Contains(r.logs(), "reloaded on SIGHUP") })
+	testwait.For(t, 10*time.Second, "the api.keys reload log line", func() bool {
+		for _, l := range logLines(t, r, "reloaded on SIGHUP") {
+			if l["part"] == "api.keys" {
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(r.logs(), "need a restart") {
+		t.Errorf("the reload says a changed key needs a restart:\n%s", r.logs())
+	}
 	for _, tt := range []struct {
 		token, from string
 		status      int

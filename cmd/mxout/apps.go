@@ -145,7 +145,7 @@ func (r *relay) startAPI(ln net.Listener) error {
 	go func() { r.report(a.api.Serve(ln)) }()
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	r.reloaders = append(r.reloaders, reloader{name: "api.keys", apply: func(c *configs.Config) error {
+	r.reloaders = append(r.reloaders, reloader{name: "api.keys", keys: []string{"api.keys"}, apply: func(c *configs.Config) error {
 		keys := apiKeys(c.API)
 		if err := a.front.SetKeys(keys); err != nil {
 			return fmt.Errorf("api.keys: %w", err)
@@ -153,7 +153,7 @@ func (r *relay) startAPI(ln net.Listener) error {
 		return a.api.SetKeys(keys)
 	}})
 	if certs != nil {
-		r.reloaders = append(r.reloaders, reloader{name: "api.tls", apply: func(c *configs.Config) error {
+		r.reloaders = append(r.reloaders, reloader{name: "api.tls", keys: []string{"api.tls.cert_file", "api.tls.key_file"}, apply: func(c *configs.Config) error {
 			if c.API.TLS.CertFile == "" {
 				return fmt.Errorf("api.tls.cert_file: the certificate cannot be removed without a restart")
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -20,6 +21,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	key := keyOf(r)
 	idem, err := idempotencyKey(r)
 	if err != nil {
+		discardBody(w, r, earlyAnswerBytes)
 		writeError(w, err.(*Error))
 		return
 	}
@@ -51,6 +53,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok {
+			// Read the body before answering: over HTTP/2 an answer
+			// before the end of the upload ends the stream with a
+			// reset, which some clients (curl 7.88) report as an error
+			// instead of the answer.
+			discardBody(w, r, limit)
 			writeJSON(w, http.StatusAccepted, rc)
 			return
 		}
@@ -75,6 +82,17 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, rc)
+}
+
+// earlyAnswerBytes is how much of a body is read before an answer that
+// does not need it (a refusal), as net/http does over HTTP/1.1 after a
+// handler: enough for a usual request to end cleanly, never a big upload.
+const earlyAnswerBytes = 256 << 10
+
+// discardBody reads and drops up to limit bytes of r's body, so that a
+// client still uploading gets the answer instead of a reset stream.
+func discardBody(w http.ResponseWriter, r *http.Request, limit int64) {
+	io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit))
 }
 
 // maxBody bounds a request body: a message of the largest size, base64-

@@ -179,6 +179,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 		k := s.keys.Load().authenticate(r)
 		if k == nil {
 			s.log.Debug("api: request without a known token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			discardBody(w, r, earlyAnswerBytes)
 			writeError(w, &Error{Status: http.StatusUnauthorized, Message: "missing or unknown token: send Authorization: Bearer <token>"})
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/delivery/smtptest"
 	"github.com/mxout/mxout/internal/testcert"
+	"github.com/mxout/mxout/internal/testwait"
 	"github.com/mxout/mxout/metrics"
 	"github.com/mxout/mxout/queue"
 	"github.com/mxout/mxout/tlsrpt"
@@ -220,6 +221,41 @@ func TestMTASTS_TestingDeliversAndCounts(t *testing.T) {
 	}
 	if l := w.attemptLines("u@testing.example"); len(l) != 1 || l[0]["tls_policy"] != "mta-sts-testing" {
 		t.Errorf("attempt lines %v, want tls_policy=mta-sts-testing", l)
+	}
+}
+
+// TestMTASTS_NewDomainFetchedOnce: the relay's first deliveries to a
+// domain it has no MTA-STS policy for fetch the policy once (RFC 8461
+// §5.1; the outside check of issue 21 counted two GETs at the policy
+// host, the other from `mxout tls check`). The case it saw: an enforced
+// policy and an MX without STARTTLS, so every attempt defers. Two
+// messages at once (concurrent lookups share the fetch), one of them
+// with recipients spelt in another case, and their retries: one fetch.
+func TestMTASTS_NewDomainFetchedOnce(t *testing.T) {
+	t.Parallel()
+	w := newTLSWorld(t)
+	mx := w.mx("once.example", 10, smtptest.Options{})
+	ps := w.publishSTS("once.example", "version: STSv1\nmode: enforce\nmx: *.once.example\nmax_age: 86400\n")
+	w.start()
+	a := w.enqueue("app@sender.example", "u@once.example")
+	b := w.enqueue("app@sender.example", "v@ONCE.example", "x@Once.Example")
+	for _, r := range []struct {
+		id   queue.ID
+		rcpt string
+	}{{a, "u@once.example"}, {b, "v@ONCE.example"}} {
+		// Two attempts each: the first deliveries and a retry.
+		if !testwait.Until(15*time.Second, func() bool { return len(w.notes.all(r.id, r.rcpt)) >= 2 }) {
+			t.Fatalf("%s: %d results, want a deferral and a retry", r.rcpt, len(w.notes.all(r.id, r.rcpt)))
+		}
+		if got := w.notes.all(r.id, r.rcpt)[0]; got.State != queue.Pending || got.Status != "4.7.10" {
+			t.Errorf("%s: %+v, want a 4.7.10 deferral (no STARTTLS under an enforced policy)", r.rcpt, got)
+		}
+	}
+	if n := ps.Hits(); n != 1 {
+		t.Errorf("the policy host got %d requests for the deliveries and their retries, want 1", n)
+	}
+	if len(mx.Messages()) != 0 {
+		t.Errorf("the MX without STARTTLS got %d messages", len(mx.Messages()))
 	}
 }
 

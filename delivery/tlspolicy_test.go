@@ -100,11 +100,12 @@ func (w *tlsWorld) tlsa(host string, usage int, cert *testcert.Pair) {
 	w.dns.Set(fmt.Sprintf("_%d._tcp.%s", w.port, host), dnstest.Record{Type: "TLSA", Value: fmt.Sprintf("%d 1 1 %s", usage, hex.EncodeToString(sum[:]))})
 }
 
-// publishSTS serves an MTA-STS policy for domain on the world's port.
-func (w *tlsWorld) publishSTS(domain, policy string) {
+// publishSTS serves an MTA-STS policy for domain on the world's port,
+// and returns its policy host (whose Hits count the fetches).
+func (w *tlsWorld) publishSTS(domain, policy string) *ststest.Server {
 	w.t.Helper()
 	addr := w.net.Addr(w.net.NextIP())
-	ststest.NewServer(w.t, addr, w.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(w.dns, domain, "1")
+	return ststest.NewServer(w.t, addr, w.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(w.dns, domain, "1")
 }
 
 // attemptLines are the engine's "delivery attempt" log lines for rcpt.

@@ -82,16 +82,17 @@ func (e *tlsEnv) selfSigned(host string) *testcert.Pair {
 
 // publishSTS serves an MTA-STS policy for domain where RFC 8461 puts it,
 // https://mta-sts.<domain>/ on port 443 of a loopback address, with a
-// certificate of the test CA. Binding port 443 needs root (or
-// CAP_NET_BIND_SERVICE); without it the test is skipped.
-func (e *tlsEnv) publishSTS(domain, policy string) {
+// certificate of the test CA, and returns the policy host. Binding port
+// 443 needs root (or CAP_NET_BIND_SERVICE); without it the test is
+// skipped.
+func (e *tlsEnv) publishSTS(domain, policy string) *ststest.Server {
 	e.t.Helper()
 	ip := e.net.NextIP()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "443"))
 	if err != nil {
 		e.t.Skipf("the MTA-STS policy host needs port 443 (RFC 8461 fixes it): %v", err)
 	}
-	ststest.Serve(e.t, l, e.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(e.dns, domain, "e2e1")
+	return ststest.Serve(e.t, l, e.issued("mta-sts."+domain).TLS, ststest.Policy(policy)).Publish(e.dns, domain, "e2e1")
 }
 
 // showsDeferral waits until `mxout queue show id` gives every reason in
@@ -192,6 +193,40 @@ func TestServe_MTASTSEnforce(t *testing.T) {
 func tlsaRecord(p *testcert.Pair) string {
 	sum := sha256.Sum256(p.TLS.Leaf.RawSubjectPublicKeyInfo)
 	return "3 1 1 " + hex.EncodeToString(sum[:])
+}
+
+// TestServe_TLSCheckFetchesItsOwnPolicy is the outside check's two GETs
+// at a new domain's policy host (issue 21): `mxout tls check` on a
+// running relay that has no policy for the domain fetches one for itself
+// and stores nothing, and the relay's first delivery fetches its own.
+// The check says so; once the relay has the policy, the check uses it
+// and nobody fetches again.
+func TestServe_TLSCheckFetchesItsOwnPolicy(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	host := e.publishSTS("fresh.example", "version: STSv1\nmode: enforce\nmx: *.fresh.example\nmax_age: 86400\n")
+	mx, _ := e.mxCert("fresh.example", 10, e.issued)
+	r := e.relay(nil).start()
+	check := func(step string, wantFetch bool, wantHits int64) {
+		t.Helper()
+		cmd := exec.Command(binary(t), "tls", "check", "fresh.example", "--config", r.configPath)
+		cmd.Env = append(os.Environ(), r.env...)
+		out, err := cmd.CombinedOutput()
+		fetched := strings.Contains(string(out), "MTA-STS policy fetched by this check, not stored")
+		if err != nil || !strings.Contains(string(out), "the running relay's") || fetched != wantFetch || host.Hits() != wantHits {
+			t.Errorf("%s: tls check: %v; says it fetched: %v, want %v; policy host requests %d, want %d:\n%s",
+				step, err, fetched, wantFetch, host.Hits(), wantHits, out)
+		}
+	}
+	check("before any delivery", true, 1)
+	if _, err := r.send("app@sender.example", []string{"a@fresh.example"}, "Subject: sts\r\n\r\nhi\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	mx.WaitMessages(t, 1, 20*time.Second)
+	if n := host.Hits(); n != 2 {
+		t.Errorf("after the first delivery the policy host got %d requests, want 2 (the check's and the relay's)", n)
+	}
+	check("after the delivery", false, 2)
 }
 
 // TestServe_DANE: with resolver.dnssec, an authenticated DANE-EE record

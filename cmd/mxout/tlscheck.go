@@ -36,7 +36,8 @@ func newTLSCmd(p paths) *cobra.Command {
 			"The MTA-STS policy is the one the running relay has cached (asked through\n" +
 			"its admin API), or the queue database's when the relay is stopped, with its\n" +
 			"age; it is fetched now when none is cached or the record's id changed.\n" +
-			"Nothing is stored.",
+			"Nothing is stored: a policy the check fetched is fetched again by the relay\n" +
+			"at its next delivery to DOMAIN, and the output says so.",
 		Example: "  mxout tls check gmail.com --config /etc/mxout/mxout.yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,13 +81,27 @@ func tlsCheck(ctx context.Context, w io.Writer, c *configs.Config, domain string
 	if p, ok := c.Delivery.Domains[domain]; ok && p.TLS != "" {
 		configured = p.TLS
 	}
+	var before mtasts.Result
+	if sts != nil {
+		before, _ = sts.Cached(domain)
+	}
 	cctx, cancel := context.WithTimeout(ctx, mtasts.FetchTimeout+8*c.Resolver.Timeout)
 	defer cancel()
 	e := tlspolicy.New(cfg).Explain(cctx, res, domain, configured)
 	if _, err := e.WriteTo(w); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "MTA-STS cache: %s\nwithout DANE or MTA-STS: delivery.tls %s\n", from, configured)
+	if _, err := fmt.Fprintf(w, "MTA-STS cache: %s\n", from); err != nil {
+		return err
+	}
+	if e.STS.Policy != nil && !e.STS.Fetched.Equal(before.Fetched) {
+		// The relay's cache had no policy for this id: the check fetched
+		// its own, which the policy host sees as one more request.
+		if _, err := fmt.Fprintf(w, "MTA-STS policy fetched by this check, not stored: the relay fetches its own at its next delivery to %s\n", domain); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(w, "without DANE or MTA-STS: delivery.tls %s\n", configured)
 	return err
 }
 

@@ -44,8 +44,6 @@ const (
 	MaxEventTag = 512
 	// maxCursorName bounds a consumer's name.
 	maxCursorName = 256
-	// pruneBatch bounds the records one pruning transaction deletes.
-	pruneBatch = 1000
 )
 
 // EventRecord is one event as the queue keeps it.

@@ -161,17 +161,9 @@ func (q *Queue) PruneEvents(before time.Time) (int, error) {
 	if _, err := q.eventLog(); err != nil {
 		return 0, err
 	}
-	total := 0
-	for {
+	n, err := q.pruneBatches(func() (int, func(*badger.Txn) error, error) {
 		old, err := q.oldEvents(before)
-		if err != nil || len(old) == 0 {
-			return total, err
-		}
-		// Deletes free space: written down to the emergency margin.
-		if err := q.checkEmergencySpace(); err != nil {
-			return total, fmt.Errorf("prune events: %w", err)
-		}
-		err = q.commit(func(txn *badger.Txn) error {
+		return len(old), func(txn *badger.Txn) error {
 			for _, r := range old {
 				if err := txn.Delete(eventLogKey(r.Seq)); err != nil {
 					return err
@@ -183,15 +175,12 @@ func (q *Queue) PruneEvents(before time.Time) (int, error) {
 				}
 			}
 			return txn.Set(eventPrunedKey, binary.BigEndian.AppendUint64(nil, old[len(old)-1].Seq))
-		})
-		if err != nil {
-			return total, fmt.Errorf("prune events: %w", err)
-		}
-		total += len(old)
-		if len(old) < pruneBatch {
-			return total, nil
-		}
+		}, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("prune events: %w", err)
 	}
+	return n, nil
 }
 
 // oldEvents reads up to pruneBatch of the oldest records made before t.
@@ -213,8 +202,5 @@ func (q *Queue) oldEvents(t time.Time) ([]EventRecord, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("prune events: %w", err)
-	}
-	return out, nil
+	return out, err
 }

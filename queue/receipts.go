@@ -25,9 +25,6 @@ const (
 	MaxReceiptAnswer = 4096
 )
 
-// pruneReceiptBatch bounds the receipts one pruning transaction deletes.
-const pruneReceiptBatch = 1000
-
 // Receipt is the answer to a submission, kept until Expires.
 type Receipt struct {
 	// Key names the submission (for the API: the key's name and the
@@ -94,45 +91,42 @@ func (q *Queue) PruneReceipts(now time.Time) (int, error) {
 	if q.closed.Load() {
 		return 0, ErrClosed
 	}
-	total := 0
-	for {
-		var old [][]byte
-		err := q.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixReceipt}, PrefetchValues: true, PrefetchSize: 100})
-			defer it.Close()
-			for it.Rewind(); it.Valid() && len(old) < pruneReceiptBatch; it.Next() {
-				err := it.Item().Value(func(v []byte) error {
-					if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) <= now.UnixNano() {
-						old = append(old, it.Item().KeyCopy(nil))
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil || len(old) == 0 {
-			return total, err
-		}
-		if err := q.checkEmergencySpace(); err != nil {
-			return total, fmt.Errorf("prune receipts: %w", err)
-		}
-		err = q.commit(func(txn *badger.Txn) error {
+	n, err := q.pruneBatches(func() (int, func(*badger.Txn) error, error) {
+		old, err := q.expiredReceipts(now)
+		return len(old), func(txn *badger.Txn) error {
 			for _, k := range old {
 				if err := txn.Delete(k); err != nil {
 					return err
 				}
 			}
 			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("prune receipts: %w", err)
-		}
-		total += len(old)
-		if len(old) < pruneReceiptBatch {
-			return total, nil
-		}
+		}, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("prune receipts: %w", err)
 	}
+	return n, nil
+}
+
+// expiredReceipts returns the keys of up to pruneBatch receipts that
+// expired before now.
+func (q *Queue) expiredReceipts(now time.Time) ([][]byte, error) {
+	var old [][]byte
+	err := q.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixReceipt}, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(old) < pruneBatch; it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) <= now.UnixNano() {
+					old = append(old, it.Item().KeyCopy(nil))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return old, err
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"fmt"
 
+	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,34 @@ func (q *Queue) checkSpace(n int64) error {
 // deletes, and value-log GC.
 func (q *Queue) checkEmergencySpace() error {
 	return q.checkFree(0, q.emergencyBytes(), "an emergency margin")
+}
+
+// pruneBatch bounds the entries one pruning transaction deletes.
+const pruneBatch = 1000
+
+// pruneBatches deletes entries (old events, expired receipts) a batch at
+// a time, each in its own transaction, and returns how many. next reads
+// up to pruneBatch of them and returns how many it found and the writes
+// that delete them; fewer than pruneBatch were the last. Deletes free
+// space, so they are written down to the emergency margin.
+func (q *Queue) pruneBatches(next func() (n int, deletes func(*badger.Txn) error, err error)) (int, error) {
+	total := 0
+	for {
+		n, deletes, err := next()
+		if err != nil || n == 0 {
+			return total, err
+		}
+		if err := q.checkEmergencySpace(); err != nil {
+			return total, err
+		}
+		if err := q.commit(deletes); err != nil {
+			return total, err
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // emergencyBytes is the emergency margin: half the reserve.

@@ -120,15 +120,16 @@ func (q *Queue) writeResults(id ID, u Update, end bool) (*Message, error) {
 // while the lease goes on, else moved to its next due time or deleted
 // (completeWrites).
 func (q *Queue) commitResults(m *Message, end bool, events *eventLog, recs []EventRecord) error {
-	writes := recordWrites(m)
-	dueDone := func() {}
+	var writes func(*badger.Txn) error
 	if end {
-		writes = completeWrites(m)
+		writes = completeWrites(m) // sets m.Due to the next due time
 		if !m.final() {
-			dueDone = q.due.note(m.Due)
+			dueDone := q.due.note(m.Due)
+			defer dueDone()
 		}
+	} else {
+		writes = recordWrites(m)
 	}
-	defer dueDone()
 	if events != nil {
 		writes = withEvents(writes, events, recs)
 	}

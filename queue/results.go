@@ -205,19 +205,12 @@ func completeWrites(m *Message) func(*badger.Txn) error {
 		}
 	}
 	m.Due = m.nextDue()
-	rec, recErr := encodeMessage(m)
-	due := dueValue(m)
+	rewrite := recordWrites(m)
 	return func(txn *badger.Txn) error {
-		if recErr != nil {
-			return recErr
-		}
 		if err := txn.Delete(dueKey(was, m.ID)); err != nil {
 			return err
 		}
-		if err := txn.Set(messageKey(m.ID), rec); err != nil {
-			return err
-		}
-		return txn.Set(dueKey(m.Due, m.ID), due)
+		return rewrite(txn)
 	}
 }
 

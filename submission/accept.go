@@ -65,10 +65,7 @@ func (s *Server) Accept(ctx context.Context, in Incoming) (queue.ID, error) {
 		s.m.MessagesRejected.WithLabelValues(rf.reason).Inc()
 		return "", rf.reply
 	}
-	room := stampRoom
-	if s.cfg.Signer != nil {
-		room += signRoom
-	}
+	room := s.room()
 	msg := &msgBuf{buf: append(make([]byte, room, room+len(in.Body)), in.Body...), start: room}
 	q := in.Queue
 	if q == nil {

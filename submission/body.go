@@ -15,6 +15,15 @@ const (
 	signRoom  = 4 << 10
 )
 
+// room is what to keep free in front of a message: the relay's own
+// fields, and its DKIM signatures when it signs.
+func (s *Server) room() int {
+	if s.cfg.Signer != nil {
+		return stampRoom + signRoom
+	}
+	return stampRoom
+}
+
 // blockSize is the unit in which a message of unknown size is read.
 const blockSize = 64 << 10
 

@@ -198,7 +198,7 @@ func (s *session) Data(r io.Reader) error {
 		return replyBadSequence()
 	}
 	s.tc.startData(s.srv.cfg.DataTimeout)
-	msg, err := s.srv.blocks.readMessage(newCRLFReader(r, s.srv.cfg.MaxLineLength), s.room(), s.size)
+	msg, err := s.srv.blocks.readMessage(newCRLFReader(r, s.srv.cfg.MaxLineLength), s.srv.room(), s.size)
 	s.tc.endData()
 	if err != nil {
 		rep, reason := dataReply(err)
@@ -225,15 +225,6 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.log.Info("accepted", "queue_id", stored, "message_id", loggedMessageID(msg.bytes()), "client", s.ip, "user", s.env.User,
 		"from", s.env.From, "rcpts", len(s.env.To), "size", size, "tls", s.tls != nil)
 	return replyQueued(stored)
-}
-
-// room is what to keep free in front of a message as it is read: the
-// relay's own fields, and its DKIM signatures when it signs.
-func (s *session) room() int {
-	if s.srv.cfg.Signer != nil {
-		return stampRoom + signRoom
-	}
-	return stampRoom
 }
 
 // stamp describes the Received field of the message being accepted.

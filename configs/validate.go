@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mxout/mxout/internal/dnsname"
 )
 
 // Validate checks every key and returns one error per bad key, each naming
@@ -153,19 +155,16 @@ func (m *Metrics) validate(v *validator) {
 }
 
 // isDomainName accepts a lowercase DNS name such as example.com (viper
-// lowercases map keys; domains are case-insensitive anyway).
+// lowercases map keys; domains are case-insensitive anyway): a name
+// dnsname.Valid takes, without capitals or a label that starts or ends
+// with '-'.
 func isDomainName(s string) bool {
-	if s == "" || len(s) > 253 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
+	if !dnsname.Valid(s) || s != strings.ToLower(s) {
 		return false
 	}
 	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+		if strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
 			return false
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return false
-			}
 		}
 	}
 	return true

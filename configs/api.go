@@ -93,7 +93,6 @@ const (
 )
 
 func (a *API) validate(v *validator) {
-
 	hasTLS := a.TLS.CertFile != "" || a.TLS.KeyFile != ""
 	if hasTLS {
 		v.check(a.TLS.CertFile != "", "api.tls.cert_file", a.TLS.CertFile, "must be set with api.tls.key_file")

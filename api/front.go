@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -149,5 +148,5 @@ func messageIDOf(body []byte) string {
 	if !ok {
 		return ""
 	}
-	return strings.TrimSpace(header.Unfold(v))
+	return header.Unfold(v)
 }

@@ -8,21 +8,16 @@ import (
 
 	"github.com/mxout/mxout/configs"
 	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 )
 
 // The prune loop of serve deletes the events past events.retention and
 // the expired Idempotency-Key answers, and keeps the rest.
 func TestPrune_RetentionAndReceipts(t *testing.T) {
 	t.Parallel()
-	q, err := queue.Open(queue.Options{
-		Dir: t.TempDir(), MinFreeBytes: 1, MaxMessageBytes: 1024, LeaseDuration: time.Second,
-		MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
-		ValueLogFileBytes: 8 << 20, ValueThreshold: 1024,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	opts := queuetest.Options(t.TempDir())
+	opts.MaxMessageBytes = 1024
+	q := queuetest.Open(t, opts)
 	ctx := context.Background()
 	now := time.Now()
 	if err := q.AppendEvents(ctx, []queue.EventRecord{

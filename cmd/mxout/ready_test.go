@@ -4,9 +4,8 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/mxout/mxout/queue"
+	"github.com/mxout/mxout/queue/queuetest"
 )
 
 func TestRelayReady(t *testing.T) {
@@ -27,22 +26,16 @@ func TestRelayReady(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			q, err := queue.Open(queue.Options{
-				Dir: t.TempDir(), MinFreeBytes: 1, MaxMessageBytes: 1024, LeaseDuration: time.Second,
-				MemtableBytes: 4 << 20, NumMemtables: 2, BlockCacheBytes: 1 << 20, IndexCacheBytes: 1 << 20,
-				ValueLogFileBytes: 8 << 20, ValueThreshold: 1024,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer q.Close()
+			opts := queuetest.Options(t.TempDir())
+			opts.MaxMessageBytes = 1024 // ready asks for room for one of these
+			q := queuetest.Open(t, opts)
 			r := &relay{q: q, listeners: make([]net.Listener, tt.listeners)}
 			r.serving.Store(tt.serving)
 			r.stopping.Store(tt.stopping)
 			if tt.closeQueue {
 				q.Close()
 			}
-			err = r.ready()
+			err := r.ready()
 			switch {
 			case tt.wantErrPart == "" && err != nil:
 				t.Errorf("ready() = %v, want ready", err)

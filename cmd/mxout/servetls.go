@@ -44,9 +44,7 @@ func startTLSParts(c *configs.Config, q *queue.Queue, res *resolver.Resolver, si
 		}
 		sts = p.sts
 	}
-	p.policies = tlspolicy.New(tlspolicy.Config{
-		Resolver: res, STS: sts, DANE: c.Delivery.DANE && c.Resolver.DNSSEC, Port: c.Delivery.Port,
-	})
+	p.policies = tlspolicy.New(tlsPolicyConfig(c, res, sts))
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	r := c.Delivery.TLSReporting
@@ -80,6 +78,13 @@ func startTLSParts(c *configs.Config, q *queue.Queue, res *resolver.Resolver, si
 		p.reporter.Run(ctx)
 	}()
 	return p, nil
+}
+
+// tlsPolicyConfig is the TLS policy config that serve runs and `mxout tls
+// check` explains: DANE only with delivery.dane and a resolver asking for
+// DNSSEC, whose answers DANE needs; sts is nil with delivery.mta_sts off.
+func tlsPolicyConfig(c *configs.Config, res *resolver.Resolver, sts tlspolicy.STS) tlspolicy.Config {
+	return tlspolicy.Config{Resolver: res, STS: sts, DANE: c.Delivery.DANE && c.Resolver.DNSSEC, Port: c.Delivery.Port}
 }
 
 // deliveryParts gives delivery the policies and the reporter.

@@ -73,9 +73,9 @@ func tlsCheck(ctx context.Context, w io.Writer, c *configs.Config, domain string
 		}
 		defer sts.Close()
 	}
-	cfg := tlspolicy.Config{Resolver: res, DANE: c.Delivery.DANE && c.Resolver.DNSSEC, Port: c.Delivery.Port}
+	var policySTS tlspolicy.STS // a nil *mtasts.Cache is not a nil STS
 	if sts != nil {
-		cfg.STS = sts
+		policySTS = sts
 	}
 	configured := c.Delivery.TLS
 	if p, ok := c.Delivery.Domains[domain]; ok && p.TLS != "" {
@@ -87,7 +87,7 @@ func tlsCheck(ctx context.Context, w io.Writer, c *configs.Config, domain string
 	}
 	cctx, cancel := context.WithTimeout(ctx, mtasts.FetchTimeout+8*c.Resolver.Timeout)
 	defer cancel()
-	e := tlspolicy.New(cfg).Explain(cctx, res, domain, configured)
+	e := tlspolicy.New(tlsPolicyConfig(c, res, policySTS)).Explain(cctx, res, domain, configured)
 	if _, err := e.WriteTo(w); err != nil {
 		return err
 	}

@@ -34,13 +34,16 @@ func newServeCmd(p paths) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the relay",
-		Long: "Runs the relay: SMTP submission, the queue, delivery and the metrics\n" +
-			"endpoint. Without --config it runs on embedded defaults: submission on\n" +
-			"127.0.0.1:2525 (loopback may relay without AUTH), the queue in\n" +
-			"./mxout-data, metrics on 127.0.0.1:9090. SIGTERM or SIGINT stop it\n" +
-			"gracefully; SIGHUP reloads the DKIM keys, the submission users and\n" +
-			"certificate (a part that fails to reload keeps what it had) and logs a\n" +
-			"WARN line naming every other changed key, which needs a restart.",
+		Long: "Runs the relay: SMTP submission, the queue, delivery, the metrics\n" +
+			"endpoint, the admin API, and the HTTP API and webhooks when configured.\n" +
+			"With no config file (no --config, no $MXOUT_CONFIG, no " + p.systemConfig + ")\n" +
+			"it runs on embedded defaults: submission on 127.0.0.1:2525 (loopback\n" +
+			"may relay without AUTH), the queue in ./mxout-data, metrics on\n" +
+			"127.0.0.1:9090, the admin API on 127.0.0.1:8025 and on admin.sock in the\n" +
+			"queue's directory. SIGTERM or SIGINT stop it gracefully; SIGHUP reloads\n" +
+			"the DKIM keys, the submission users and certificate, and the HTTP API's\n" +
+			"keys and certificate (a part that fails to reload keeps what it had) and\n" +
+			"logs a WARN line naming every other changed key, which needs a restart.",
 		Example: "  mxout serve\n  mxout serve --config /etc/mxout/mxout.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -189,10 +189,7 @@ func (e *Engine) record(m *queue.Message, body []byte, results []queue.RoundResu
 		e.log.Error("delivery: cannot record a destination's results; they are written with the round's end", "queue_id", m.ID, "err", err)
 		return m, results
 	}
-	e.written(u.Events)
-	for _, r := range u.Results {
-		e.count(m, r)
-	}
+	e.written(m, u)
 	return stored, nil
 }
 
@@ -208,16 +205,17 @@ func (e *Engine) complete(m *queue.Message, body []byte, results []queue.RoundRe
 		e.log.Error("delivery: cannot record results; will retry", "queue_id", m.ID, "err", err)
 		return
 	}
-	e.written(u.Events)
-	for _, r := range u.Results {
-		e.count(m, r)
-	}
+	e.written(m, u)
 }
 
-// written tells the events recorder what the queue wrote.
-func (e *Engine) written(recs []queue.EventRecord) {
+// written follows a write of u for m (record, complete): it tells the
+// events recorder what the queue wrote and counts the results.
+func (e *Engine) written(m *queue.Message, u queue.Update) {
 	if e.cfg.Events != nil {
-		e.cfg.Events.Written(recs)
+		e.cfg.Events.Written(u.Events)
+	}
+	for _, r := range u.Results {
+		e.count(m, r)
 	}
 }
 

@@ -61,7 +61,8 @@ type tx struct {
 	res  txResult
 }
 
-// all gives err's outcome to every recipient that has none yet.
+// all gives err's outcome to every recipient that has none yet. A
+// temporary one is a site failure; a 421 also breaks the session.
 func (x *tx) all(err error) {
 	o := Classify(err, x.s.remoteMTA)
 	for _, i := range x.idxs {
@@ -164,8 +165,7 @@ func (x *tx) envelope(m *queue.Message, opts *smtp.MailOptions, t configs.Delive
 		}
 		x.res.out[i] = Classify(err, x.s.remoteMTA)
 		if x.res.out[i].Code == 421 {
-			x.all(err)
-			x.res.broken, x.res.siteFailure = true, true
+			x.all(err) // broken, and a site failure
 			return nil, false
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -230,15 +229,9 @@ func TestEvents_ConcurrentAppendsCommitInOrder(t *testing.T) {
 func TestEvents_DiskReserve(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	opts := testOptions(t.TempDir(), c)
-	var free atomic.Int64
-	free.Store(1 << 40)
-	opts.MinFreeBytes = 1 << 30
-	opts.FreeSpace = func(string) (int64, error) { return free.Load(), nil }
-	q := mustOpen(t, opts)
-	defer q.Close()
+	q, free := spaceQueue(t, c)
 	recs := appendEvents(t, q, c.Now(), "")
-	free.Store(opts.MinFreeBytes - 1) // below the reserve, above the margin
+	free.Store(100<<20 - 1) // below the reserve, above the margin
 	if err := q.AppendEvents(context.Background(), []EventRecord{{Time: c.Now()}}); !errors.Is(err, ErrNoSpace) {
 		t.Errorf("append below the reserve: %v, want ErrNoSpace", err)
 	}
@@ -248,7 +241,7 @@ func TestEvents_DiskReserve(t *testing.T) {
 	if n, err := q.PruneEvents(c.Now().Add(time.Second)); err != nil || n != 1 {
 		t.Errorf("prune below the reserve: %d, %v", n, err)
 	}
-	free.Store(opts.MinFreeBytes/2 - 1) // below the margin too
+	free.Store(50<<20 - 1) // below the margin too
 	if err := q.SetEventCursor("w", recs[0].Seq); !errors.Is(err, ErrNoSpace) {
 		t.Errorf("acknowledgement below the margin: %v, want ErrNoSpace", err)
 	}

@@ -58,15 +58,9 @@ func TestReceipts(t *testing.T) {
 func TestReceipts_DiskFull(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	opts := testOptions(t.TempDir(), c)
-	opts.MinFreeBytes = 1 << 30
-	opts.FreeSpace = func(string) (int64, error) { return 1 << 20, nil }
-	q, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	_, err = q.EnqueueWithReceipt(context.Background(), "", env("a@x.example", "b@y.example"), []byte("x\r\n"),
+	q, free := spaceQueue(t, c)
+	free.Store(1 << 20)
+	_, err := q.EnqueueWithReceipt(context.Background(), "", env("a@x.example", "b@y.example"), []byte("x\r\n"),
 		Receipt{Key: "k", Answer: []byte("a"), Expires: c.Now().Add(time.Hour)})
 	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("err = %v, want ErrNoSpace", err)

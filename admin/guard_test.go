@@ -94,15 +94,8 @@ func TestGuard_HeadersOnlyForThePrivileged(t *testing.T) {
 
 func TestClient_WildcardListenReachedOnLoopback(t *testing.T) {
 	t.Parallel()
-	q := openQueue(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(Config{Token: "t"}, q)
-	go s.Serve(l)
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	_, port, _ := net.SplitHostPort(l.Addr().String())
+	api := serveAPI(t, openQueue(t), Config{Token: "t"})
+	_, port, _ := net.SplitHostPort(api.tcp)
 	for _, addr := range []string{":" + port, "0.0.0.0:" + port} {
 		if _, err := NewClient(addr, "t").Stats(context.Background()); err != nil {
 			t.Errorf("stats via %q: %v", addr, err)

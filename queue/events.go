@@ -140,7 +140,7 @@ func (q *Queue) AppendEvents(ctx context.Context, recs []EventRecord) error {
 	if err := q.checkSpace(size); err != nil {
 		return err
 	}
-	if err := q.commit(withEvents(func(*badger.Txn) error { return nil }, l, recs)); err != nil {
+	if err := q.commit(func(txn *badger.Txn) error { return l.write(txn, recs) }); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	l.committed(recs)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -23,14 +21,7 @@ const (
 // an alert's. An alert added without its runbook fails here.
 func TestAlerts_EveryAlertHasARunbook(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(alertsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f alertRules
-	if err := yaml.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := readAlertRules(t)
 	doc, err := os.ReadFile(runbookFile)
 	if err != nil {
 		t.Fatal(err)
